@@ -1,0 +1,86 @@
+/** Chooses the tfjs backend at start: tensorflow-gpu → tensorflow → cpu, and says which it took. */
+import * as tf from "@tensorflow/tfjs-core"
+import "@tensorflow/tfjs-backend-cpu"
+import { Effect } from "effect"
+import { existsSync, readdirSync } from "node:fs"
+import { createRequire } from "node:module"
+import { dirname, join } from "node:path"
+import { BackendUnavailable } from "./Errors.ts"
+
+export type BackendName = "tensorflow-gpu" | "tensorflow" | "cpu"
+export type BackendChoice = BackendName | "auto"
+
+/** The npm package that registers each native backend, and how to install it. */
+const nativePackages: Record<Exclude<BackendName, "cpu">, string> = {
+  "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
+  tensorflow: "@tensorflow/tfjs-node"
+}
+
+const require = createRequire(import.meta.url)
+
+/** Load a native backend's package (it registers itself with tfjs-core), or say why not. */
+const loadNative = (name: Exclude<BackendName, "cpu">): Effect.Effect<void, BackendUnavailable> =>
+  Effect.try({
+    try: () => {
+      // Look for the native addon before importing: a package installed without its build step
+      // registers half its kernels and then throws, which leaves noise in tfjs's registry.
+      const root = dirname(require.resolve(`${nativePackages[name]}/package.json`))
+      const lib = join(root, "lib")
+      const built = existsSync(lib) && readdirSync(lib).some((d) => existsSync(join(lib, d, "tfjs_binding.node")))
+      if (!built) throw new Error(`${nativePackages[name]} is installed without its native addon (lib/napi-*/tfjs_binding.node)`)
+      require(nativePackages[name])
+      if (tf.findBackend(name) === null && tf.findBackendFactory(name) === null) {
+        throw new Error(`${nativePackages[name]} loaded but registered no "${name}" backend (two copies of @tensorflow/tfjs-core?)`)
+      }
+    },
+    catch: (cause) =>
+      new BackendUnavailable({
+        backend: name,
+        message: `tfjs backend "${name}" is not available: ${String((cause as Error)?.message ?? cause).split("\n")[0]}. ` +
+          `Install it with its native build allowed (set '${nativePackages[name]}: true' under allowBuilds in ` +
+          `pnpm-workspace.yaml, then \`pnpm install\`), or use engine.backend "cpu" / "auto".`,
+        cause
+      })
+  })
+
+const activate = (name: BackendName) =>
+  Effect.tryPromise({
+    try: async () => {
+      // PROD silences tfjs's console banner ("install our node backend"): the choice is reported instead.
+      tf.env().set("PROD", true)
+      const ok = await tf.setBackend(name)
+      if (!ok) throw new Error(`tf.setBackend("${name}") returned false`)
+      await tf.ready()
+      return name
+    },
+    catch: (cause) =>
+      new BackendUnavailable({ backend: name, message: `tfjs backend "${name}" failed to initialise: ${String(cause)}`, cause })
+  })
+
+/**
+ * Select and activate a backend. `auto` takes the first of tensorflow-gpu, tensorflow, cpu that
+ * loads; naming one explicitly fails with instructions when it is absent. Returns the name taken.
+ */
+export const selectBackend = (choice: BackendChoice): Effect.Effect<BackendName, BackendUnavailable> => {
+  if (choice === "cpu") return activate("cpu")
+  if (choice !== "auto") {
+    if (!(choice in nativePackages)) {
+      return Effect.fail(
+        new BackendUnavailable({ backend: choice, message: `unknown tfjs backend "${choice}": use auto, tensorflow-gpu, tensorflow or cpu` })
+      )
+    }
+    return loadNative(choice).pipe(Effect.andThen(activate(choice)))
+  }
+  const attempt = (name: Exclude<BackendName, "cpu">) =>
+    loadNative(name).pipe(Effect.andThen(activate(name)), Effect.option)
+  return Effect.gen(function*() {
+    for (const name of ["tensorflow-gpu", "tensorflow"] as const) {
+      const taken = yield* attempt(name)
+      if (taken._tag === "Some") return taken.value
+    }
+    return yield* activate("cpu")
+  })
+}
+
+/** The backend tfjs is using now. */
+export const currentBackend = (): string => tf.getBackend()

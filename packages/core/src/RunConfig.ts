@@ -1,0 +1,257 @@
+/** The experiment config: one Schema per component, every field with a documented default. */
+import { Effect, Schema, SchemaIssue } from "effect"
+import { ConfigError } from "./Errors.ts"
+
+/** A field that takes `value` when the key is absent. */
+const def = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
+  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema)
+
+const Positive = Schema.Number.check(Schema.isGreaterThan(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
+const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
+const Probability = Schema.Number.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1))
+
+/** GPT-2-shaped decoder. vocabSize comes from the task's tokenizer when omitted. */
+export const ModelConfig = Schema.Struct({
+  /** Vocabulary size; 0 = take it from the tokenizer. */
+  vocabSize: def(NonNegativeInt, 0),
+  /** Longest prompt + completion, in tokens. */
+  contextLength: def(PositiveInt, 32),
+  /** Width of the residual stream. */
+  dModel: def(PositiveInt, 64),
+  /** Number of transformer blocks. */
+  nLayers: def(PositiveInt, 2),
+  /** Attention heads; must divide dModel. */
+  nHeads: def(PositiveInt, 4),
+  /** Dropout rate in training (0 keeps training deterministic and cheap). */
+  dropout: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0)
+})
+export type ModelConfig = typeof ModelConfig.Type
+
+/** The built-in task and its parameters. */
+export const TaskConfig = Schema.Struct({
+  /** bandit | sentiment | length | arith. */
+  name: Schema.Literals(["bandit", "sentiment", "length", "arith"]),
+  /** bandit: where the reward peaks (SCIENCE.md claim 5: 70 far from π₀, 20 near it). */
+  mu: def(Schema.Number, 70),
+  /** bandit: width of the reward bump. */
+  sigma: def(Positive, 10),
+  /** Seed for the task's prompt generator and splits. */
+  seed: def(Schema.Int, 0),
+  /** Number of train prompts the task generates. */
+  trainPrompts: def(PositiveInt, 512),
+  /** Number of held-out prompts. */
+  heldoutPrompts: def(PositiveInt, 64)
+})
+export type TaskConfig = typeof TaskConfig.Type
+
+/** How π₀ is made when no initial checkpoint is named: SFT on the task's demonstrations. */
+export const SftConfig = Schema.Struct({
+  /** Optimizer steps of SFT. */
+  steps: def(PositiveInt, 300),
+  /** Demonstrations per step. */
+  batchSize: def(PositiveInt, 32),
+  /** AdamW learning rate. */
+  learningRate: def(Positive, 3e-3)
+})
+export type SftConfig = typeof SftConfig.Type
+
+export const PolicyConfig = Schema.Struct({
+  /** Checkpoint directory of π₀; null = train one by SFT on the task (see `sft`). */
+  init: def(Schema.NullOr(Schema.String), null),
+  model: def(ModelConfig, {}),
+  sft: def(SftConfig, {})
+})
+export type PolicyConfig = typeof PolicyConfig.Type
+
+export const SamplingConfig = Schema.Struct({
+  /** Train prompts drawn per round (P). */
+  promptsPerRound: def(PositiveInt, 32),
+  /** Completions per prompt (K). */
+  samplesPerPrompt: def(PositiveInt, 8),
+  /** Softmax temperature; 0 = greedy. */
+  temperature: def(NonNegative, 1),
+  /** Keep the k most likely tokens; 0 = off. */
+  topK: def(NonNegativeInt, 0),
+  /** Nucleus sampling mass, in (0, 1]; 1 = off. */
+  topP: def(Probability, 1),
+  /** Drop tokens below minP × the top probability; 0 = off. */
+  minP: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1)), 0),
+  /** CTRL-style repetition penalty; 1 = off. */
+  repetitionPenalty: def(Positive, 1),
+  /** Longest completion, in tokens. */
+  maxNewTokens: def(PositiveInt, 16),
+  /** Stop strings (besides EOS). */
+  stop: def(Schema.Array(Schema.String), [])
+})
+export type SamplingConfig = typeof SamplingConfig.Type
+
+/**
+ * A reward source, decoded in full by the scorer package (`type` picks the source; the other
+ * fields are that source's options). Here only its `type` is checked.
+ */
+export const RewardSpec = Schema.StructWithRest(
+  Schema.Struct({
+    /** task: the task's gold reward; onnx: a reward model file; sum: weighted `terms`; penalties. */
+    type: Schema.Literals(["task", "onnx", "sum", "length_penalty", "missing_eos_penalty"])
+  }),
+  [Schema.Record(Schema.String, Schema.Unknown)]
+)
+export type RewardSpec = typeof RewardSpec.Type
+
+export const PairingConfig = Schema.Struct({
+  /** Which two samples of a prompt make a pair. */
+  strategy: def(Schema.Literals(["max_min", "max_random", "max_max", "random", "all_pairs", "top_k_bottom_k"]), "max_min"),
+  /** top_k_bottom_k: how many best and worst. */
+  k: def(PositiveInt, 2),
+  /** Drop pairs whose reward margin is below this. */
+  minMargin: def(NonNegative, 0),
+  /** Rank by r − λ|y| (λ per token) instead of r. */
+  lengthPenalty: def(NonNegative, 0),
+  /** Drop pairs whose rewards are equal. */
+  dropTies: def(Schema.Boolean, true),
+  /** Drop pairs whose two completions are the same tokens. */
+  dropDuplicates: def(Schema.Boolean, true)
+})
+export type PairingConfig = typeof PairingConfig.Type
+
+export const LossName = Schema.Literals(["sigmoid", "ipo", "hinge", "robust", "kto", "simpo", "rdpo", "sft"])
+export type LossName = typeof LossName.Type
+
+export const LossConfig = Schema.Struct({
+  /** Loss name (SCIENCE.md table). */
+  type: def(LossName, "sigmoid"),
+  /** β: strength of the KL regulariser (τ for ipo). */
+  beta: def(Positive, 0.1),
+  /** ε for cDPO (sigmoid) and rDPO (robust). */
+  labelSmoothing: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(0.5)), 0),
+  /** SimPO target margin γ. */
+  simpoGamma: def(Schema.Number, 1),
+  /** R-DPO length coefficient α. */
+  rdpoAlpha: def(Schema.Number, 0),
+  /** KTO weight on desirable examples λ_D. */
+  ktoLambdaD: def(Positive, 1),
+  /** KTO weight on undesirable examples λ_U. */
+  ktoLambdaU: def(Positive, 1),
+  /** Weight of an NLL term on the chosen, mixed into any pairwise loss. */
+  sftWeight: def(NonNegative, 0)
+})
+export type LossConfig = typeof LossConfig.Type
+
+export const ReferenceConfig = Schema.Struct({
+  /** fixed: π₀; previous_round: π_r; ema: TR-DPO soft update ref ← α·π + (1−α)·ref. */
+  type: def(Schema.Literals(["fixed", "previous_round", "ema"]), "fixed"),
+  /** TR-DPO α for `ema`. */
+  alpha: def(Probability, 0.5)
+})
+export type ReferenceConfig = typeof ReferenceConfig.Type
+
+export const TrainingConfig = Schema.Struct({
+  /** Passes over the round's pairs. */
+  epochs: def(PositiveInt, 1),
+  /** Pairs per optimizer step (after accumulation). */
+  batchSize: def(PositiveInt, 16),
+  /** Micro-batches accumulated per step. */
+  gradAccum: def(PositiveInt, 1),
+  /** Peak AdamW learning rate. */
+  learningRate: def(Positive, 1e-3),
+  /** Linear warm-up steps. */
+  warmupSteps: def(NonNegativeInt, 0),
+  /** Decay after warm-up. */
+  schedule: def(Schema.Literals(["constant", "linear", "cosine"]), "constant"),
+  weightDecay: def(NonNegative, 0),
+  beta1: def(Schema.Number, 0.9),
+  beta2: def(Schema.Number, 0.999),
+  epsilon: def(Positive, 1e-8),
+  /** Clip the global gradient norm to this; 0 = off. */
+  maxGradNorm: def(NonNegative, 1)
+})
+export type TrainingConfig = typeof TrainingConfig.Type
+
+export const EvalConfig = Schema.Struct({
+  /** Held-out prompts evaluated each round. */
+  prompts: def(PositiveInt, 32),
+  /** Completions per held-out prompt. */
+  samplesPerPrompt: def(PositiveInt, 4),
+  /** Sampling temperature for evaluation. */
+  temperature: def(NonNegative, 1)
+})
+export type EvalConfig = typeof EvalConfig.Type
+
+export const EngineConfig = Schema.Struct({
+  /** tfjs backend: auto = tensorflow-gpu → tensorflow → cpu. */
+  backend: def(Schema.Literals(["auto", "tensorflow-gpu", "tensorflow", "cpu"]), "auto")
+})
+export type EngineConfig = typeof EngineConfig.Type
+
+export const RunConfig = Schema.Struct({
+  /** Run name (the CLI's --name overrides). */
+  name: def(Schema.String, "run"),
+  /** Experiment folder name, for grouping runs. */
+  experiment: def(Schema.String, "adhoc"),
+  /** Master seed: every random choice derives from (seed, round, stage). */
+  seed: def(Schema.Int, 0),
+  /** Number of rounds R. */
+  rounds: def(PositiveInt, 3),
+  /** online: sample from π_r every round; offline: one pool from π₀ for all rounds. */
+  pairSource: def(Schema.Literals(["online", "offline"]), "online"),
+  /** Sample from π_{r−n} (0 = on-policy). */
+  staleness: def(NonNegativeInt, 0),
+  task: TaskConfig,
+  policy: def(PolicyConfig, {}),
+  sampling: def(SamplingConfig, {}),
+  /** Reward used for pairing; default: the task's gold reward. */
+  reward: def(RewardSpec, { type: "task" }),
+  pairing: def(PairingConfig, {}),
+  loss: def(LossConfig, {}),
+  reference: def(ReferenceConfig, {}),
+  training: def(TrainingConfig, {}),
+  eval: def(EvalConfig, {}),
+  engine: def(EngineConfig, {})
+})
+export type RunConfig = typeof RunConfig.Type
+export type RunConfigInput = typeof RunConfig.Encoded
+
+const formatPath = (path: ReadonlyArray<PropertyKey>) =>
+  "$" + path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
+
+/** First leaf issue of a decode failure, as (JSON path, message). */
+const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): { path: string; message: string } => {
+  switch (issue._tag) {
+    case "Pointer":
+      return firstIssue(issue.issue, [...path, ...issue.path])
+    case "Composite":
+    case "AnyOf":
+      return issue.issues.length > 0 ? firstIssue(issue.issues[0]!, path) : { path: formatPath(path), message: String(issue) }
+    case "Filter":
+    case "Encoding":
+      return firstIssue(issue.issue, path)
+    case "UnexpectedKey":
+      return { path: formatPath(path), message: "unknown field: remove it or check its spelling" }
+    case "MissingKey":
+      return { path: formatPath(path), message: "missing required field" }
+    default:
+      return { path: formatPath(path), message: String(issue) }
+  }
+}
+
+/** Decode a parsed experiment JSON; unknown fields are errors. `file` names the source in messages. */
+export const decodeRunConfig = (input: unknown, file?: string): Effect.Effect<RunConfig, ConfigError> =>
+  Schema.decodeUnknownEffect(RunConfig)(input, { onExcessProperty: "error", errors: "all" }).pipe(
+    Effect.mapError((error) => {
+      const { path, message } = firstIssue(error.issue)
+      return new ConfigError({
+        message: `${file ?? "config"}: ${path}: ${message}`,
+        path,
+        ...(file ? { file } : {})
+      })
+    })
+  )
+
+/** Parse JSON text then decode; syntax errors name the file too. */
+export const parseRunConfig = (text: string, file?: string): Effect.Effect<RunConfig, ConfigError> =>
+  Effect.try({
+    try: () => JSON.parse(text) as unknown,
+    catch: (e) => new ConfigError({ message: `${file ?? "config"}: not valid JSON: ${(e as Error).message}`, ...(file ? { file } : {}) })
+  }).pipe(Effect.flatMap((json) => decodeRunConfig(json, file)))

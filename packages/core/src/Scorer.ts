@@ -1,0 +1,27 @@
+/** The Scorer service: a reward (and the task's gold reward) per completion. */
+import { Context, type Effect } from "effect"
+import type { Score, ScoreItem } from "./Domain.ts"
+import type { ConfigError, InvalidInput, OnnxError, TokenizerMismatch } from "./Errors.ts"
+import type { RewardSpec, TaskConfig } from "./RunConfig.ts"
+
+export interface ScoreRequest {
+  /** Which reward to compute (RunConfig.reward). */
+  readonly reward: RewardSpec
+  /** The task, for its gold reward and the `task` source. */
+  readonly task: TaskConfig
+  readonly items: ReadonlyArray<ScoreItem>
+  readonly label?: string
+}
+
+export interface ScoreResult {
+  /** A stable id of the reward source (stored in scores.source), e.g. "task:bandit". */
+  readonly source: string
+  /** One per item, in order. */
+  readonly scores: ReadonlyArray<Score>
+}
+
+export type ScorerError = ConfigError | InvalidInput | OnnxError | TokenizerMismatch
+
+export class Scorer extends Context.Service<Scorer, {
+  readonly score: (request: ScoreRequest) => Effect.Effect<ScoreResult, ScorerError>
+}>()("@odpo/core/Scorer") {}
