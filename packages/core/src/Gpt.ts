@@ -7,8 +7,8 @@
  * checkpoint loads by name with no transposes.
  */
 import * as tf from "@tensorflow/tfjs-core"
-// tfjs-core alone has no gradients or chained ops registered: training needs the gradients.
-import "@tensorflow/tfjs-core/dist/register_all_gradients.js"
+// tfjs-core alone has no gradients registered: training needs them (see TfSetup.ts).
+import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 
 /** The shape of a model; a plain record (see RunConfig.ModelConfig for documented defaults). */
@@ -134,7 +134,10 @@ export class Gpt {
     for (const [name, shape] of parameterShapes(config)) {
       const data = weights.get(name)
       if (!data) throw new Error(`missing parameter ${name}`)
-      this.params.set(name, tf.variable(tf.tensor(data, shape, "float32"), true, `${name}_${nextId++}`))
+      // The variable takes its own reference to the data: dispose the initial tensor or it leaks.
+      const initial = tf.tensor(data, shape, "float32")
+      this.params.set(name, tf.variable(initial, true, `${name}_${nextId++}`))
+      initial.dispose()
     }
   }
 

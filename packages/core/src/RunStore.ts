@@ -3,9 +3,24 @@
  * The service holds only the file's path: each call opens the database, does its work in one
  * transaction, and closes it, so that another process can query a live run between writes.
  */
-import { Context, type Effect } from "effect"
+import type { DuckDBConnection } from "@duckdb/node-api"
+import { Context, Effect, Layer } from "effect"
+import { existsSync, mkdirSync } from "node:fs"
+import { dirname } from "node:path"
 import type { EvalRecord, PreferencePair, Prompt, StoredRollout, TrainStepMetrics } from "./Domain.ts"
-import type { RunNotFound, StoreError, StoreLocked } from "./Errors.ts"
+import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
+import { type Access, connect, exec, inTurn, readAll, readAllStatements, transaction } from "./internal/store/connection.ts"
+import * as Decode from "./internal/store/decode.ts"
+import { currentVersion, migrate, schemaVersion } from "./internal/store/migrations.ts"
+import { writeStage } from "./internal/store/write.ts"
+
+/** Where runs go unless `--db` says otherwise; one file holds many runs. */
+export const defaultDbFile = "runs/odpo.duckdb"
+
+export interface LayerOptions {
+  /** How long a call waits for another process's write lock on the file before StoreLocked (ms). Default 5000. */
+  readonly lockTimeoutMs?: number
+}
 
 export type RunStatus = "running" | "finished" | "failed"
 
@@ -94,6 +109,11 @@ export interface StageWrite {
   readonly evals?: ReadonlyArray<EvalRecord>
 }
 
+/**
+ * A query's result. Values are plain JS: integers as numbers (bigint only beyond 2^53), DOUBLE /
+ * FLOAT as numbers, lists as arrays, structs as objects, timestamps as ISO-8601 strings (UTC),
+ * columns of DuckDB's JSON type parsed (e.g. runs.config, train_steps.metrics), NULL as null.
+ */
 export interface QueryResult {
   readonly columns: ReadonlyArray<string>
   /** Rows of plain JS values (numbers, strings, arrays, null). */
@@ -116,6 +136,147 @@ export class RunStore extends Context.Service<RunStore, {
   readonly readScores: (runId: string, round: number, purpose: RolloutPurpose) => Effect.Effect<ReadonlyArray<ScoreRow>, StoreFailure>
   readonly readPairs: (runId: string, round: number) => Effect.Effect<ReadonlyArray<PreferencePair>, StoreFailure>
   readonly readCheckpoint: (ckptId: string) => Effect.Effect<CheckpointRow | null, StoreFailure>
-  /** Any SQL (read-only use by `odpo query`); errors carry DuckDB's message. */
+  /**
+   * Any SQL (`odpo query`); errors carry DuckDB's message and change nothing. A SELECT / WITH /
+   * FROM / DESCRIBE / SHOW / SUMMARIZE / PRAGMA / EXPLAIN / VALUES / TABLE opens the file
+   * read-only (it cannot write, and it can share the file with other readers); anything else runs
+   * read-write in one transaction. Several statements run in order; the last one's rows are returned.
+   */
   readonly query: (sql: string) => Effect.Effect<QueryResult, StoreFailure>
-}>()("@odpo/core/RunStore") {}
+}>()("@odpo/core/RunStore") {
+  /** The store on `file` (created with its parent directory when missing). */
+  static layer = (file: string = defaultDbFile, options: LayerOptions = {}): Layer.Layer<RunStore, StoreError> =>
+    Layer.effect(RunStore, make(file, options))
+}
+
+const readOnlySql = /^(select|with|from|describe|show|summarize|pragma|explain|values|table)\b/i
+
+/** The statement's first keyword decides the access: leading comments, blanks and "(" are skipped. */
+export const isReadOnlySql = (sql: string): boolean =>
+  readOnlySql.test(sql.replace(/^(\s|\(|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, ""))
+
+/** The RunStore service on one file: every call opens the file, works, and closes it. */
+export const make = Effect.fnUntraced(function*(file: string, options: LayerOptions = {}) {
+  const lockTimeoutMs = options.lockTimeoutMs ?? 5000
+  yield* Effect.try({
+    try: () => mkdirSync(dirname(file), { recursive: true }),
+    catch: (cause) => new StoreError({ message: `cannot create the directory of the run store ${file}: ${String(cause)}`, cause })
+  })
+
+  // A read-only open cannot migrate: a new or old file is first brought up to date by a write open.
+  let upToDate = false
+  const ensureCurrent = Effect.gen(function*() {
+    if (upToDate && existsSync(file)) return
+    if (existsSync(file)) {
+      const version = yield* Effect.scoped(Effect.flatMap(connect(file, "read", lockTimeoutMs), schemaVersion))
+      if (version >= currentVersion) return void (upToDate = true)
+    }
+    yield* Effect.scoped(Effect.flatMap(connect(file, "write", lockTimeoutMs), (conn) => migrate(conn, file)))
+    upToDate = true
+  })
+
+  /** Open (waiting out another process's lock), use, close; calls on this file in this process take turns. */
+  const withDb = <A, E>(access: Access, use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
+    inTurn(file)(Effect.scoped(Effect.gen(function*() {
+      if (access === "read") yield* ensureCurrent
+      const conn = yield* connect(file, access, lockTimeoutMs)
+      if (access === "write") {
+        yield* migrate(conn, file)
+        upToDate = true
+      }
+      return yield* use(conn)
+    })))
+
+  const rows = (conn: DuckDBConnection, sql: string, values: ReadonlyArray<string | number>, context: string) =>
+    Effect.map(readAll(conn, sql, values, context), Decode.rowObjects)
+
+  const createRun = Effect.fn("RunStore.createRun")(function*(run: RunRow) {
+    const context = `createRun(${run.runId})`
+    yield* withDb("write", (conn) =>
+      transaction(conn, Effect.gen(function*() {
+        const existing = yield* rows(conn, "SELECT name FROM runs WHERE run_id = $1", [run.runId], context)
+        if (existing.length > 0) {
+          return yield* new StoreError({ message: `${context}: ${file} already holds a run with id ${run.runId} (named "${existing[0].name}"); use a new run id, or \`odpo resume ${run.runId}\`` })
+        }
+        yield* exec(
+          conn,
+          `INSERT INTO runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::TIMESTAMPTZ, $11)`,
+          [run.runId, run.name, run.experiment, JSON.stringify(run.config ?? null), run.seed, run.pairSource, run.loss, run.beta, run.status, run.createdAt, run.codeVersion],
+          context
+        )
+      })))
+  })
+
+  const setRunStatus = Effect.fn("RunStore.setRunStatus")(function*(runId: string, status: RunStatus) {
+    const context = `setRunStatus(${runId}, ${status})`
+    const changed = yield* withDb("write", (conn) =>
+      Effect.map(readAll(conn, "UPDATE runs SET status = $2 WHERE run_id = $1", [runId, status], context), (r) => r.rowsChanged))
+    if (changed === 0) return yield* new StoreError({ message: `${context}: no run with id ${runId} in ${file}` })
+  })
+
+  const getRun = Effect.fn("RunStore.getRun")(function*(idOrName: string) {
+    const [found, recent] = yield* withDb("read", (conn) =>
+      Effect.all([
+        rows(conn, "SELECT * FROM runs WHERE run_id = $1 OR name = $1 ORDER BY run_id = $1 DESC, created_at DESC LIMIT 1", [idOrName], "getRun"),
+        rows(conn, "SELECT run_id, name FROM runs ORDER BY created_at DESC LIMIT 5", [], "getRun")
+      ]))
+    if (found.length > 0) return Decode.runRow(found[0])
+    const known = recent.length === 0 ? `${file} holds no runs yet` : `recent runs: ${recent.map((r) => `${r.name} (${r.run_id})`).join(", ")}`
+    return yield* new RunNotFound({ run: idOrName, message: `no run with id or name "${idOrName}" in ${file}; ${known}` })
+  })
+
+  const listRuns = Effect.fn("RunStore.listRuns")(function*() {
+    const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM runs ORDER BY created_at, run_id", [], "listRuns"))
+    return found.map(Decode.runRow)
+  })
+
+  const listRounds = Effect.fn("RunStore.listRounds")(function*(runId: string) {
+    const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM rounds WHERE run_id = $1 ORDER BY round", [runId], "listRounds"))
+    return found.map(Decode.roundRow)
+  })
+
+  const recordStage = Effect.fn("RunStore.recordStage")(function*(write: StageWrite) {
+    yield* withDb("write", (conn) => writeStage(conn, write))
+  })
+
+  // Rows come back in the order they were written (rowid), which is the order the stage produced them.
+  const readRollouts = Effect.fn("RunStore.readRollouts")(function*(runId: string, round: number, purpose: RolloutPurpose) {
+    const found = yield* withDb("read", (conn) =>
+      rows(conn, "SELECT * FROM rollouts WHERE run_id = $1 AND round = $2 AND purpose = $3 ORDER BY rowid", [runId, round, purpose], "readRollouts"))
+    return found.map(Decode.rolloutRow)
+  })
+
+  const readScores = Effect.fn("RunStore.readScores")(function*(runId: string, round: number, purpose: RolloutPurpose) {
+    const found = yield* withDb("read", (conn) =>
+      rows(
+        conn,
+        `SELECT s.* FROM scores s JOIN rollouts r USING (rollout_id)
+         WHERE r.run_id = $1 AND r.round = $2 AND r.purpose = $3 ORDER BY r.rowid, s.source`,
+        [runId, round, purpose],
+        "readScores"
+      ))
+    return found.map(Decode.scoreRow)
+  })
+
+  const readPairs = Effect.fn("RunStore.readPairs")(function*(runId: string, round: number) {
+    const found = yield* withDb("read", (conn) =>
+      rows(conn, "SELECT * FROM pairs WHERE run_id = $1 AND round = $2 ORDER BY rowid", [runId, round], "readPairs"))
+    return found.map(Decode.pairRow)
+  })
+
+  const readCheckpoint = Effect.fn("RunStore.readCheckpoint")(function*(ckptId: string) {
+    const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM checkpoints WHERE ckpt_id = $1", [ckptId], "readCheckpoint"))
+    return found.length > 0 ? Decode.checkpointRow(found[0]) : null
+  })
+
+  const query = Effect.fn("RunStore.query")(function*(sql: string) {
+    const run = (conn: DuckDBConnection) => Effect.map(readAllStatements(conn, sql), Decode.toQueryResult)
+    if (isReadOnlySql(sql)) return yield* withDb("read", run)
+    return yield* withDb("write", (conn) => transaction(conn, run(conn)))
+  })
+
+  return RunStore.of({
+    file, createRun, setRunStatus, getRun, listRuns, listRounds, recordStage,
+    readRollouts, readScores, readPairs, readCheckpoint, query
+  })
+})

@@ -1,0 +1,87 @@
+"""The same work as bench/model.bench.ts in PyTorch: forward + backward of a GPT-2-shaped model
+(V=64, D=128, L=4, H=4, T=64, batch 32; loss = -mean next-token log-prob), in tokens/s.
+
+Run by hand (Debian: apt-get install python3-torch):  python3 bench/torch_model.py [--threads N] [--json]
+model.bench.ts also runs it, when torch is importable, to report the tfjs/torch ratio.
+"""
+import argparse
+import json
+import math
+import time
+
+import torch
+
+V, D, L, H, T, B = 64, 128, 4, 4, 64, 32
+
+
+def gelu_tanh(x):
+    return 0.5 * x * (1.0 + torch.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x.pow(3))))
+
+
+class Gpt(torch.nn.Module):
+    """GPT-2's block written as Gpt.ts writes it: Conv1D weights [in, out], pre-LN, tied head."""
+
+    def __init__(self):
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        p = lambda *s, std=0.02: torch.nn.Parameter(torch.randn(*s, generator=g) * std)
+        self.wte, self.wpe = p(V, D), p(T, D)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(L):
+            b = torch.nn.Module()
+            b.ln1 = torch.nn.LayerNorm(D, eps=1e-5)
+            b.ln2 = torch.nn.LayerNorm(D, eps=1e-5)
+            b.w_attn, b.b_attn = p(D, 3 * D), p(3 * D, std=0)
+            b.w_aproj, b.b_aproj = p(D, D), p(D, std=0)
+            b.w_fc, b.b_fc = p(D, 4 * D), p(4 * D, std=0)
+            b.w_mproj, b.b_mproj = p(4 * D, D), p(D, std=0)
+            self.blocks.append(b)
+        self.ln_f = torch.nn.LayerNorm(D, eps=1e-5)
+        self.register_buffer("causal", torch.tril(torch.ones(T, T, dtype=torch.bool)))
+
+    def forward(self, ids):
+        Bn, Tn = ids.shape
+        x = self.wte[ids] + self.wpe[torch.arange(Tn)]
+        hd = D // H
+        for b in self.blocks:
+            q, k, v = (b.ln1(x) @ b.w_attn + b.b_attn).split(D, dim=-1)
+            q, k, v = (t.view(Bn, Tn, H, hd).transpose(1, 2) for t in (q, k, v))
+            att = (q @ k.transpose(-1, -2)) / math.sqrt(hd)
+            att = att.masked_fill(~self.causal[:Tn, :Tn], float("-inf")).softmax(-1)
+            y = (att @ v).transpose(1, 2).reshape(Bn, Tn, D)
+            x = x + y @ b.w_aproj + b.b_aproj
+            x = x + gelu_tanh(b.ln2(x) @ b.w_fc + b.b_fc) @ b.w_mproj + b.b_mproj
+        return self.ln_f(x) @ self.wte.T
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
+    ap.add_argument("--steps", type=int, default=5)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args()
+    if a.threads > 0:
+        torch.set_num_threads(a.threads)
+    model = Gpt()
+    g = torch.Generator().manual_seed(1)
+    ids = torch.randint(0, V, (B, T), generator=g)
+
+    def step():
+        model.zero_grad(set_to_none=True)
+        logits = model(ids)
+        logp = torch.log_softmax(logits[:, :-1], -1)
+        loss = -logp.gather(-1, ids[:, 1:].unsqueeze(-1)).mean()
+        loss.backward()
+        return loss.item()
+
+    step()  # warm-up
+    t0 = time.perf_counter()
+    for _ in range(a.steps):
+        step()
+    dt = (time.perf_counter() - t0) / a.steps
+    out = {"tokens_per_s": B * T / dt, "seconds_per_step": dt, "threads": torch.get_num_threads(), "torch": torch.__version__}
+    print(json.dumps(out) if a.json else f"torch {out['torch']}, {out['threads']} threads: {out['tokens_per_s']:.0f} tokens/s ({dt * 1000:.1f} ms/step)")
+
+
+if __name__ == "__main__":
+    main()

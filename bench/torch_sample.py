@@ -1,0 +1,125 @@
+"""The sampler benchmark's work in PyTorch, for the tfjs/torch ratio (run by hand, not in CI):
+
+    apt-get install -y python3-torch   # if absent
+    /usr/bin/python3 bench/torch_sample.py
+
+Reference model V=64, D=128, L=4, H=4, context 64 (GPT-2 shape, random init); 64 prompts (BOS + 4…11
+tokens, as bench/sampler.bench.ts) × 8 samples × 32 new tokens, 256 rows per batch, left padding with
+per-row positions and a key mask, a KV cache (and full recompute for comparison), raw-policy
+log-probs recorded per token as the tfjs engine does. Prints tokens/s.
+"""
+import math
+import time
+
+import torch
+import torch.nn.functional as F
+
+V, C, D, L, H = 64, 64, 128, 4, 4
+PROMPTS, SAMPLES, NEW, BATCH = 64, 8, 32, 256
+PAD, BOS = 0, 1
+torch.set_num_threads(2)
+torch.manual_seed(0)
+
+
+class Gpt(torch.nn.Module):
+    def __init__(self):
+        super().__init__()
+        init = lambda *s: torch.nn.Parameter(torch.randn(*s) * 0.02)
+        self.wte, self.wpe = init(V, D), init(C, D)
+        self.blocks = torch.nn.ModuleList()
+        for _ in range(L):
+            b = torch.nn.Module()
+            b.ln1, b.ln2 = torch.nn.LayerNorm(D), torch.nn.LayerNorm(D)
+            b.attn, b.proj = torch.nn.Linear(D, 3 * D), torch.nn.Linear(D, D)
+            b.fc, b.out = torch.nn.Linear(D, 4 * D), torch.nn.Linear(4 * D, D)
+            self.blocks.append(b)
+        self.ln_f = torch.nn.LayerNorm(D)
+
+    def forward(self, ids, positions, key_mask, cache=None):
+        """ids/positions [B, T]; key_mask [B, T_past + T] (1 = real); cache: list of (k, v) [B, H, T_past, hd]."""
+        B, T = ids.shape
+        t_past = 0 if cache is None else cache[0][0].shape[2]
+        x = self.wte[ids] + self.wpe[positions]
+        q_idx = torch.arange(t_past, t_past + T).view(T, 1)
+        k_idx = torch.arange(t_past + T).view(1, -1)
+        allowed = (k_idx <= q_idx).view(1, 1, T, -1) & key_mask.bool().view(B, 1, 1, -1)
+        mask = (~allowed).float() * -1e9
+        new_cache = []
+        for i, b in enumerate(self.blocks):
+            q, k, v = b.attn(b.ln1(x)).split(D, dim=2)
+            heads = lambda t: t.view(B, T, H, D // H).transpose(1, 2)
+            q, k, v = heads(q), heads(k), heads(v)
+            if cache is not None:
+                k, v = torch.cat([cache[i][0], k], 2), torch.cat([cache[i][1], v], 2)
+            new_cache.append((k, v))
+            att = torch.softmax(q @ k.transpose(-1, -2) / math.sqrt(D // H) + mask, -1)
+            x = x + b.proj((att @ v).transpose(1, 2).reshape(B, T, D))
+            x = x + b.out(F.gelu(b.fc(b.ln2(x)), approximate="tanh"))
+        return self.ln_f(x) @ self.wte.T, new_cache
+
+
+def prompts():
+    return [[BOS] + [3 + (i * 7 + t * 13) % 61 for t in range(4 + i % 8)] for i in range(PROMPTS)]
+
+
+def left_pad(rows):
+    T = max(len(r) for r in rows)
+    ids = torch.full((len(rows), T), PAD, dtype=torch.long)
+    pos = torch.zeros((len(rows), T), dtype=torch.long)
+    mask = torch.zeros((len(rows), T))
+    for b, r in enumerate(rows):
+        off = T - len(r)
+        ids[b, off:] = torch.tensor(r)
+        pos[b, off:] = torch.arange(len(r))
+        mask[b, off:] = 1
+    return ids, pos, mask
+
+
+def draw(logits, logprobs):
+    """Sample from the raw distribution (PAD/BOS suppressed); record the raw log-prob."""
+    lp = torch.log_softmax(logits, -1)
+    allowed = logits.clone()
+    allowed[:, [PAD, BOS]] = -math.inf
+    tok = torch.multinomial(torch.softmax(allowed, -1), 1)
+    logprobs.append(lp.gather(1, tok))
+    return tok
+
+
+@torch.no_grad()
+def generate(model, rows, kv_cache):
+    ids, pos, mask = left_pad(rows)
+    logits, cache = model(ids, pos, mask)
+    next_pos = pos[:, -1:] + 1
+    logprobs, out = [], []
+    tok = draw(logits[:, -1], logprobs)
+    out.append(tok)
+    for _ in range(NEW - 1):
+        mask = torch.cat([mask, torch.ones(len(rows), 1)], 1)
+        if kv_cache:
+            logits, cache = model(tok, next_pos, mask, cache)
+        else:
+            ids, pos = torch.cat([ids, tok], 1), torch.cat([pos, next_pos], 1)
+            logits, _ = model(ids, pos, mask)
+        next_pos = next_pos + 1
+        tok = draw(logits[:, -1], logprobs)
+        out.append(tok)
+    return torch.cat(out, 1)
+
+
+def bench(model, kv_cache):
+    rows = [p for p in prompts() for _ in range(SAMPLES)]
+    t0 = time.perf_counter()
+    tokens = 0
+    for i in range(0, len(rows), BATCH):
+        tokens += generate(model, rows[i : i + BATCH], kv_cache).numel()
+    return tokens / (time.perf_counter() - t0)
+
+
+model = Gpt().eval()
+generate(model, prompts()[:4], True)  # warm-up
+cached = bench(model, True)
+full = bench(model, False)
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+print(f"tokens/s with KV cache: {cached:.0f}")
+print(f"tokens/s full recompute: {full:.0f}")
+print(f"KV cache speed-up: {cached / full:.2f}x")

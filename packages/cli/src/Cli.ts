@@ -1,0 +1,12 @@
+/** The `odpo` command: subcommands wired to the layers. */
+import { Command } from "effect/cli"
+import { compare } from "./commands/compare.ts"
+import { query } from "./commands/query.ts"
+import { resume, run } from "./commands/run.ts"
+
+export const odpo = Command.make("odpo").pipe(
+  Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
+  Command.withSubcommands([run, resume, query, compare])
+)
+
+export const cli = Command.run(odpo, { version: "0.1.0" })

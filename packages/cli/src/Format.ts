@@ -1,0 +1,37 @@
+/** Renders query results as an aligned table, CSV or JSON for the terminal. */
+import type { RunStore } from "@odpo/core"
+
+type QueryResult = RunStore.QueryResult
+
+const cell = (v: unknown): string => {
+  if (v === null || v === undefined) return ""
+  if (typeof v === "number") return Number.isInteger(v) ? String(v) : Math.abs(v) >= 1e4 || (Math.abs(v) < 1e-3 && v !== 0) ? v.toExponential(3) : v.toFixed(4)
+  if (typeof v === "bigint") return v.toString()
+  if (Array.isArray(v)) return `[${v.map(cell).join(", ")}]`
+  if (typeof v === "object") return JSON.stringify(v)
+  return String(v)
+}
+
+export const formatTable = (result: QueryResult, maxWidth = 48): string => {
+  const clip = (s: string) => (s.length > maxWidth ? s.slice(0, maxWidth - 1) + "…" : s)
+  const rows = result.rows.map((r) => r.map((v) => clip(cell(v))))
+  const widths = result.columns.map((c, i) => Math.max(c.length, ...rows.map((r) => r[i]!.length)))
+  const numeric = result.columns.map((_, i) => result.rows.every((r) => r[i] === null || typeof r[i] === "number" || typeof r[i] === "bigint"))
+  const line = (cells: ReadonlyArray<string>) =>
+    cells.map((c, i) => (numeric[i] ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join("  ").trimEnd()
+  return [line(result.columns), widths.map((w) => "─".repeat(w)).join("  "), ...rows.map(line), `(${result.rows.length} row${result.rows.length === 1 ? "" : "s"})`].join("\n")
+}
+
+const csvCell = (v: unknown): string => {
+  const s = typeof v === "string" ? v : v === null || v === undefined ? "" : typeof v === "object" ? JSON.stringify(v) : String(v)
+  return /[",\n]/.test(s) ? `"${s.replace(/"/g, '""')}"` : s
+}
+
+export const formatCsv = (result: QueryResult): string =>
+  [result.columns.map(csvCell).join(","), ...result.rows.map((r) => r.map(csvCell).join(","))].join("\n")
+
+export const formatJson = (result: QueryResult): string =>
+  JSON.stringify(result.rows.map((r) => Object.fromEntries(result.columns.map((c, i) => [c, typeof r[i] === "bigint" ? Number(r[i]) : r[i]]))), null, 2)
+
+export const formats = { table: formatTable, csv: formatCsv, json: formatJson } as const
+export type Format = keyof typeof formats

@@ -1,0 +1,19 @@
+/** The composition root: the layers every command runs on, wired for one database file. */
+import { Checkpoint, RunStore } from "@odpo/core"
+import { Trainer } from "@odpo/optimizer"
+import { TfjsSampler } from "@odpo/sampler"
+import { RewardScorer } from "@odpo/scorer"
+import { Layer } from "effect"
+import { dirname, join, resolve } from "node:path"
+import { layerTerminal } from "./ProgressBar.ts"
+
+/** Checkpoints live beside the database: runs/odpo.duckdb → runs/checkpoints/. */
+export const checkpointRootFor = (db: string) => join(dirname(resolve(db)), "checkpoints")
+
+export const storeLayer = (db: string) => RunStore.RunStore.layer(db)
+
+/** Everything the round loop needs. */
+export const experimentLayer = (db: string) =>
+  Layer.mergeAll(storeLayer(db), TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
+
+export { Checkpoint }

@@ -1,0 +1,38 @@
+/** `odpo compare RUN RUN…`: the headline metrics of several runs, round by round. */
+import { RunStore } from "@odpo/core"
+import { Console, Effect } from "effect"
+import { Argument, Command } from "effect/cli"
+import { formats } from "../Format.ts"
+import { storeLayer } from "../Services.ts"
+import { dbFlag, formatFlag } from "./shared.ts"
+
+const quote = (s: string) => `'${s.replace(/'/g, "''")}'`
+
+/** Held-out evaluation per round for the given runs (ids or names), one row per run × round. */
+export const compareRuns = (idsOrNames: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const store = yield* RunStore.RunStore
+    const ids: Array<string> = []
+    for (const x of idsOrNames) ids.push((yield* store.getRun(x)).runId)
+    return yield* store.query(`
+      SELECT e.round, r.name, r.pair_source AS source, r.loss, r.beta, r.seed,
+             e.gold_reward, e.reward, e.win_rate, e.kl, e.entropy, e.length, e.eos_rate,
+             (SELECT count(*) FROM pairs p WHERE p.run_id = e.run_id AND p.round = e.round) AS pairs,
+             e.run_id
+      FROM evals e JOIN runs r USING (run_id)
+      WHERE e.split = 'heldout' AND e.run_id IN (${ids.map(quote).join(", ")})
+      ORDER BY e.round, list_position([${ids.map(quote).join(", ")}], e.run_id)`)
+  })
+
+export const compare = Command.make(
+  "compare",
+  {
+    runs: Argument.String("run").pipe(Argument.withDescription("run ids or names"), Argument.variadic({ min: 1 })),
+    db: dbFlag,
+    format: formatFlag
+  },
+  Effect.fn(function*({ runs, db, format }) {
+    const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db)))
+    yield* Console.log(formats[format](result))
+  })
+).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length"))

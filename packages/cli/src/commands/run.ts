@@ -1,0 +1,75 @@
+/** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
+import { Engine, Errors, Round, RunConfig, RunStore } from "@odpo/core"
+import { Console, Effect, Option } from "effect"
+import { Argument, Command, Flag } from "effect/cli"
+import { existsSync, readFileSync } from "node:fs"
+import { compareRuns } from "./compare.ts"
+import { formatTable } from "../Format.ts"
+import { checkpointRootFor, experimentLayer } from "../Services.ts"
+import { backendFlag, dbFlag } from "./shared.ts"
+
+const readConfigFile = (file: string) =>
+  Effect.gen(function*() {
+    if (!existsSync(file)) {
+      return yield* new Errors.ConfigError({ message: `${file}: no such experiment file (see experiments/ for examples)`, file })
+    }
+    return yield* RunConfig.parseRunConfig(readFileSync(file, "utf8"), file)
+  })
+
+const useBackend = (choice: Engine.BackendChoice) =>
+  Effect.gen(function*() {
+    const taken = yield* Engine.selectBackend(choice)
+    yield* Console.error(`tfjs backend: ${taken}${choice === "auto" ? " (auto)" : ""}`)
+  })
+
+/** Run every unfinished stage, then print the run's round-by-round table. */
+const finish = (runId: string, db: string) =>
+  Effect.gen(function*() {
+    yield* Round.runToCompletion(runId)
+    yield* Console.log(`\nrun ${runId} finished (${db})`)
+    yield* Console.log(formatTable(yield* compareRuns([runId])))
+  })
+
+export const run = Command.make(
+  "run",
+  {
+    config: Argument.String("config").pipe(Argument.withDescription("experiment JSON, e.g. experiments/bandit/online.json")),
+    db: dbFlag,
+    name: Flag.String("name").pipe(Flag.withDescription("run name (default: the config's name)"), Flag.optional),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("master seed (default: the config's seed)"), Flag.optional),
+    backend: backendFlag
+  },
+  Effect.fn(function*({ config: file, db, name, seed, backend }) {
+    const config = yield* readConfigFile(file)
+    yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+    yield* Effect.gen(function*() {
+      const runId = yield* Round.createRun(config, {
+        ...(Option.isSome(name) ? { name: name.value } : {}),
+        ...(Option.isSome(seed) ? { seed: seed.value } : {}),
+        checkpointRoot: checkpointRootFor(db),
+        codeVersion: "0.1.0"
+      })
+      yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; odpo resume ${runId} after a crash)`)
+      yield* finish(runId, db)
+    }).pipe(Effect.provide(experimentLayer(db)))
+  })
+).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair → train → evaluate"))
+
+export const resume = Command.make(
+  "resume",
+  {
+    run: Argument.String("run").pipe(Argument.withDescription("run id or name")),
+    db: dbFlag,
+    backend: backendFlag
+  },
+  Effect.fn(function*({ run: idOrName, db, backend }) {
+    yield* Effect.gen(function*() {
+      const store = yield* RunStore.RunStore
+      const row = yield* store.getRun(idOrName)
+      const config = row.config as RunConfig.RunConfig
+      yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+      yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
+      yield* finish(row.runId, db)
+    }).pipe(Effect.provide(experimentLayer(db)))
+  })
+).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

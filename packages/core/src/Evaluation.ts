@@ -1,0 +1,39 @@
+/** Per-round evaluation metrics (names as DESIGN.md gives them) from held-out samples. */
+import type { Rollout, Score } from "./Domain.ts"
+import type { SequenceStats } from "./Trainer.ts"
+
+const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length)
+
+/**
+ * own[i] and ref[i] are the policy's and π_ref's i-th sample for the same prompt and sample
+ * index (same seed), so the win rate compares matched draws: P(r_π > r_ref) + ½ P(tie).
+ */
+export const evaluationMetrics = (
+  own: ReadonlyArray<Rollout>,
+  ownScores: ReadonlyArray<Score>,
+  refScores: ReadonlyArray<Score>,
+  stats: ReadonlyArray<SequenceStats>
+): Record<string, number> => {
+  const wins = ownScores.map((s, i) => {
+    const r = refScores[i]!.reward
+    return s.reward > r ? 1 : s.reward === r ? 0.5 : 0
+  })
+  const gold = ownScores.map((s) => s.goldReward).filter((g): g is number => g !== null)
+  const refGold = refScores.map((s) => s.goldReward).filter((g): g is number => g !== null)
+  const lengths = own.map((r) => r.length)
+  const metrics: Record<string, number> = {
+    "eval/reward": mean(ownScores.map((s) => s.reward)),
+    "eval/win_rate": mean(wins),
+    "objective/kl": mean(stats.map((s) => s.kl)),
+    "objective/entropy": mean(stats.map((s) => s.entropy)),
+    "eval/length": mean(lengths),
+    "eval/eos_rate": mean(own.map((r) => (r.finishReason === "eos" ? 1 : 0))),
+    "eval/logp": mean(stats.map((s) => s.logp)),
+    "eval/ref_reward": mean(refScores.map((s) => s.reward)),
+    "eval/samples": own.length,
+    "eval/distinct": new Set(own.map((r) => `${r.promptId}|${r.tokenIds.join(",")}`)).size / Math.max(1, new Set(own.map((r) => r.promptId)).size)
+  }
+  if (gold.length > 0) metrics["eval/gold_reward"] = mean(gold)
+  if (refGold.length > 0) metrics["eval/ref_gold_reward"] = mean(refGold)
+  return metrics
+}

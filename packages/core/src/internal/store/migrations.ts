@@ -1,0 +1,65 @@
+/** The run store's schema versions: an ordered list of migrations, applied on open, each once. */
+import type { DuckDBConnection } from "@duckdb/node-api"
+import { Effect } from "effect"
+import { StoreError } from "../../Errors.ts"
+import { exec, readAll, transaction } from "./connection.ts"
+import { tablesV1 } from "./schema.ts"
+import { viewsV2 } from "./views.ts"
+
+export interface Migration {
+  readonly version: number
+  readonly name: string
+  readonly sql: string
+}
+
+/** Never edit a released migration: add the next one. */
+export const migrations: ReadonlyArray<Migration> = [
+  { version: 1, name: "tables", sql: tablesV1 },
+  { version: 2, name: "views", sql: viewsV2 }
+]
+
+export const currentVersion = migrations[migrations.length - 1].version
+
+/** The file's schema version; 0 for a new (empty) file. Reads only, so it works on a read-only open. */
+export const schemaVersion = (conn: DuckDBConnection): Effect.Effect<number, StoreError> =>
+  Effect.gen(function*() {
+    const exists = yield* readAll(
+      conn,
+      "SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = 'schema_version'"
+    )
+    if (Number(exists.getRows()[0][0]) === 0) return 0
+    const v = yield* readAll(conn, "SELECT coalesce(max(version), 0) FROM schema_version")
+    return Number(v.getRows()[0][0])
+  })
+
+/**
+ * Bring the file up to `upTo` (default: the newest version), one transaction per migration, so a
+ * crash leaves the file at the last whole version. A file already there is not written at all.
+ */
+export const migrate = (
+  conn: DuckDBConnection,
+  file: string,
+  upTo: number = currentVersion
+): Effect.Effect<number, StoreError> =>
+  Effect.gen(function*() {
+    const at = yield* schemaVersion(conn)
+    if (at > currentVersion) {
+      return yield* new StoreError({
+        message: `the run store ${file} is at schema version ${at}, newer than this odpo knows (${currentVersion}): upgrade odpo to use it`
+      })
+    }
+    for (const m of migrations) {
+      if (m.version <= at || m.version > upTo) continue
+      yield* transaction(
+        conn,
+        Effect.gen(function*() {
+          if (m.version === 1) {
+            yield* exec(conn, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
+          }
+          yield* exec(conn, m.sql, undefined, `migration ${m.version} (${m.name}) of ${file}`)
+          yield* exec(conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", [m.version, m.name])
+        })
+      )
+    }
+    return Math.max(at, Math.min(upTo, currentVersion))
+  })

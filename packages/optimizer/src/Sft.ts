@@ -1,0 +1,70 @@
+/**
+ * Supervised fine-tuning on demonstrations (how π₀ is made): NLL of the completion tokens, prompt
+ * masked, averaged over all completion tokens of the batch; batches drawn by a seeded PRNG.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import type { Domain, RunConfig } from "@odpo/core"
+import { LogProbs } from "@odpo/core"
+import type { Objective } from "./Objective.ts"
+import { deriveSeed, mulberry32, shuffled } from "./Random.ts"
+import type { StepPlan } from "./Training.ts"
+
+/** Σ NLL over the batch's completion tokens × B / Σ|y|: after the trainer's division by B it is the token mean. */
+export const sftObjective: Objective<Domain.Sequence> = {
+  sequences: (s) => [s],
+  lossSum: (seqs, ctx) => {
+    const batch = LogProbs.makeBatch(seqs, ctx.padId, ctx.model.config.contextLength)
+    const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
+    const nll = tf.neg(tf.sum(LogProbs.tokenLogProbs(ctx.model, batch, { training: true, dropoutSeed: ctx.dropoutSeed })))
+    const s = (ctx.stats["loss"] ??= { sum: 0, count: 0 })
+    s.sum += nll.dataSync()[0]!
+    s.count += tokens
+    return tf.mul(nll, seqs.length / tokens) as tf.Scalar
+  }
+}
+
+/** Mean NLL per completion token of `seqs` (no gradient): SFT's held-out measure. */
+export const heldOutNll = (model: Parameters<typeof LogProbs.scoreSequences>[0], seqs: ReadonlyArray<Domain.Sequence>, padId: number): number => {
+  const logps = LogProbs.scoreSequences(model, seqs, padId)
+  const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
+  return -logps.reduce((a, b) => a + b, 0) / tokens
+}
+
+/**
+ * `steps` batches of `batchSize` demonstrations: the demonstrations in a seeded random order,
+ * taken batchSize at a time, reshuffled each time the order runs out (epoch = full passes).
+ */
+export const sftPlan = (n: number, steps: number, batchSize: number, seed: number): Array<StepPlan> => {
+  const plan: Array<StepPlan> = []
+  let epoch = 0
+  let order = shuffled(Array.from({ length: n }, (_, i) => i), mulberry32(deriveSeed(seed, "sft", epoch)))
+  let pos = 0
+  for (let s = 0; s < steps; s++) {
+    const batch: Array<number> = []
+    while (batch.length < Math.min(batchSize, n)) {
+      if (pos === n) {
+        epoch += 1
+        order = shuffled(order, mulberry32(deriveSeed(seed, "sft", epoch)))
+        pos = 0
+      }
+      batch.push(order[pos++]!)
+    }
+    plan.push({ epoch, microBatches: [batch] })
+  }
+  return plan
+}
+
+/** SFT's optimiser settings: the TrainingConfig defaults around SftConfig's learning rate (clip at 1, no decay). */
+export const sftTraining = (sft: RunConfig.SftConfig): RunConfig.TrainingConfig => ({
+  epochs: 1,
+  batchSize: sft.batchSize,
+  gradAccum: 1,
+  learningRate: sft.learningRate,
+  warmupSteps: 0,
+  schedule: "constant",
+  weightDecay: 0,
+  beta1: 0.9,
+  beta2: 0.999,
+  epsilon: 1e-8,
+  maxGradNorm: 1
+})

@@ -1,0 +1,69 @@
+// AdamW against a hand computation, global-norm clipping, and the learning-rate schedule.
+import { assert, describe, it } from "@effect/vitest"
+import * as tf from "@tensorflow/tfjs-core"
+import { AdamW, clipByGlobalNorm, globalNorm } from "../src/AdamW.ts"
+import { learningRateAt } from "../src/Schedule.ts"
+
+describe("AdamW", () => {
+  it("two steps match the update written out by hand (decay on matrices only)", () => {
+    const W = tf.variable(tf.tensor2d([[1, -2]]))
+    const b = tf.variable(tf.tensor1d([0.5]))
+    const o = { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0.01 }
+    const opt = new AdamW([W, b], o)
+    const gs = [[[0.5, -0.1], [2]], [[-0.3, 0.4], [1]]] as const
+    const lrs = [0.1, 0.05]
+    // by hand, in float64
+    let w = [1, -2], bb = [0.5]
+    let mw = [0, 0], vw = [0, 0], mb = [0], vb = [0]
+    gs.forEach(([gw, gb], k) => {
+      const t = k + 1, lr = lrs[k]!
+      const upd = (theta: number[], m: number[], v: number[], g: ReadonlyArray<number>, decay: boolean) =>
+        theta.map((x, i) => {
+          m[i] = 0.9 * m[i]! + 0.1 * g[i]!
+          v[i] = 0.999 * v[i]! + 0.001 * g[i]! ** 2
+          const mh = m[i]! / (1 - 0.9 ** t), vh = v[i]! / (1 - 0.999 ** t)
+          return (decay ? x * (1 - lr * 0.01) : x) - (lr * mh) / (Math.sqrt(vh) + 1e-8)
+        })
+      w = upd(w, mw, vw, gw, true)
+      bb = upd(bb, mb, vb, gb, false)
+      const grads = [tf.tensor2d([gw as unknown as number[]]), tf.tensor1d(gb as unknown as number[])]
+      opt.apply(grads, lr)
+      tf.dispose(grads)
+    })
+    const gotW = W.dataSync(), gotB = b.dataSync()
+    for (let i = 0; i < 2; i++) assert.closeTo(gotW[i]!, w[i]!, 1e-6)
+    assert.closeTo(gotB[0]!, bb[0]!, 1e-6)
+    // e.g. step 1 moves w₀ by lr·sign(g) = 0.1 (Adam's first step), plus decay 1·0.1·0.01
+    assert.closeTo(w[0]!, 1 - 0.001 - 0.1 + (0.05 * 0.01 * -(1 - 0.001 - 0.1)) - 0.05 * ((0.9 * 0.05 - 0.03) / 0.19) / Math.sqrt((0.999 * 0.00025 + 0.00009) / (1 - 0.999 ** 2)), 1e-6)
+    assert.strictEqual(opt.step, 2)
+    opt.dispose(); W.dispose(); b.dispose()
+  })
+})
+
+describe("clipping by global norm", () => {
+  it("reports the pre-clip norm and scales to maxNorm only when above it", () => {
+    const g = [tf.tensor1d([3, 0]), tf.tensor2d([[0, 4]])]
+    const norm = globalNorm(g)
+    assert.closeTo(norm, 5, 1e-6)
+    const clipped = clipByGlobalNorm(g, norm, 1)
+    assert.notStrictEqual(clipped, g)
+    assert.closeTo(clipped[0]!.dataSync()[0]!, 3 / 5, 1e-6)
+    assert.closeTo(clipped[1]!.dataSync()[1]!, 4 / 5, 1e-6)
+    assert.closeTo(globalNorm(clipped), 1, 1e-6)
+    assert.strictEqual(clipByGlobalNorm(g, norm, 10), g)
+    assert.strictEqual(clipByGlobalNorm(g, norm, 0), g) // 0 = off
+    tf.dispose([...g, ...clipped])
+  })
+})
+
+describe("schedule", () => {
+  it("warms up linearly, then decays as asked", () => {
+    const o = { learningRate: 1, warmupSteps: 4 }
+    assert.deepStrictEqual([0, 1, 2, 3].map((s) => learningRateAt(s, 14, { ...o, schedule: "constant" })), [0.25, 0.5, 0.75, 1])
+    assert.strictEqual(learningRateAt(10, 14, { ...o, schedule: "constant" }), 1)
+    assert.closeTo(learningRateAt(9, 14, { ...o, schedule: "linear" }), 0.5, 1e-12)
+    assert.closeTo(learningRateAt(9, 14, { ...o, schedule: "cosine" }), 0.5, 1e-12)
+    assert.closeTo(learningRateAt(6, 14, { ...o, schedule: "cosine" }), 0.5 * (1 + Math.cos(Math.PI * 0.2)), 1e-12)
+    assert.strictEqual(learningRateAt(0, 10, { learningRate: 0.3, warmupSteps: 0, schedule: "linear" }), 0.3)
+  })
+})

@@ -1,0 +1,111 @@
+/**
+ * `odpo sample` as a function: prompts.jsonl in, rollouts.jsonl out, with the tfjs engine.
+ * Prompt lines are `{"id": "...", "prompt": "text"}` (or `prompt_id` / `text`); blank lines are
+ * skipped; each prompt is tokenized with the checkpoint's tokenizer, BOS first when it has one.
+ */
+import { Checkpoint, type Domain, Errors, type Sampler, type Tokenizer } from "@odpo/core"
+import { Effect } from "effect"
+import { existsSync } from "node:fs"
+import { mkdir, readFile, writeFile } from "node:fs/promises"
+import { dirname, resolve } from "node:path"
+import { sampleWith, type SamplingOptions } from "./Sampling.ts"
+import * as TfjsEngine from "./TfjsEngine.ts"
+
+const { InvalidInput } = Errors
+
+export interface SampleFileOptions extends SamplingOptions, TfjsEngine.TfjsEngineOptions {
+  /** A checkpoint directory (written by Checkpoint.saveCheckpoint). */
+  readonly policyDir: string
+  /** JSONL of `{"id", "prompt"}` (or `prompt_id` / `text`). */
+  readonly promptsFile: string
+  readonly n: number
+  readonly params: Domain.SamplingParams
+  readonly seed: number
+  /** Where the rollouts go, one JSON object per line (Domain.Rollout). */
+  readonly out: string
+  readonly label?: string
+}
+
+export interface SampleFileResult {
+  readonly policy: Domain.CheckpointRef
+  readonly prompts: number
+  readonly rollouts: number
+  readonly out: string
+}
+
+const field = (o: Record<string, unknown>, names: ReadonlyArray<string>): unknown => {
+  for (const n of names) if (n in o) return o[n]
+  return undefined
+}
+
+/** Parse prompts.jsonl and tokenize every prompt; a bad line is an InvalidInput naming file:line. */
+export const readPrompts = (file: string, tokenizer: Tokenizer.Tokenizer): Effect.Effect<Array<Sampler.SamplePrompt>, Errors.InvalidInput> =>
+  Effect.gen(function*() {
+    const path = resolve(file)
+    if (!existsSync(path)) return yield* new InvalidInput({ message: `prompts file ${path} does not exist` })
+    const content = yield* Effect.tryPromise({
+      try: () => readFile(path, "utf8"),
+      catch: (cause) => new InvalidInput({ message: `cannot read prompts file ${path}: ${String(cause)}` })
+    })
+    const prompts: Array<Sampler.SamplePrompt> = []
+    const firstLine = new Map<string, number>()
+    const lines = content.split(/\r?\n/)
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!.trim()
+      if (line.length === 0) continue
+      const where = `${path}:${i + 1}`
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(line)
+      } catch (cause) {
+        return yield* new InvalidInput({ message: `${where}: not valid JSON (${(cause as Error).message}); each line must be {"id": "...", "prompt": "..."}` })
+      }
+      const obj = typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as Record<string, unknown>) : undefined
+      const id = obj && field(obj, ["id", "prompt_id"])
+      const text = obj && field(obj, ["prompt", "text"])
+      if ((typeof id !== "string" && typeof id !== "number") || typeof text !== "string") {
+        return yield* new InvalidInput({
+          message: `${where}: each line must be an object with an "id" (or "prompt_id") and a "prompt" (or "text") string`
+        })
+      }
+      const promptId = String(id)
+      const dup = firstLine.get(promptId)
+      if (dup !== undefined) return yield* new InvalidInput({ message: `${where}: prompt id ${JSON.stringify(promptId)} was already used on line ${dup}` })
+      firstLine.set(promptId, i + 1)
+      const encoded = yield* Effect.try({
+        try: () => tokenizer.encode(text),
+        catch: (cause) => new InvalidInput({ message: `${where}: cannot tokenize the prompt: ${(cause as Error).message}` })
+      })
+      prompts.push({ promptId, tokenIds: tokenizer.bosId === null ? encoded : [tokenizer.bosId, ...encoded] })
+    }
+    if (prompts.length === 0) return yield* new InvalidInput({ message: `prompts file ${path} has no prompts: add lines like {"id": "p1", "prompt": "..."}` })
+    return prompts
+  })
+
+/** Sample `n` completions for every prompt of `promptsFile` from the checkpoint at `policyDir`, into `out`. */
+export const sampleFile = Effect.fn("SampleFile.sampleFile")(function*(
+  options: SampleFileOptions
+): Effect.fn.Return<SampleFileResult, Sampler.SamplerError> {
+  const { ref } = yield* Checkpoint.readCheckpointConfig(options.policyDir)
+  const policy = yield* Checkpoint.loadCheckpointCached(ref)
+  const prompts = yield* readPrompts(options.promptsFile, policy.tokenizer)
+  const engine = TfjsEngine.make(policy.model, policy.tokenizer, options)
+  const request: Sampler.SampleRequest = {
+    policy: policy.ref,
+    prompts,
+    n: options.n,
+    params: options.params,
+    seed: options.seed,
+    label: options.label ?? "sample"
+  }
+  const rollouts = yield* sampleWith(engine, policy.ref.id, request, options)
+  const out = resolve(options.out)
+  yield* Effect.tryPromise({
+    try: async () => {
+      await mkdir(dirname(out), { recursive: true })
+      await writeFile(out, rollouts.map((r) => JSON.stringify(r)).join("\n") + "\n")
+    },
+    catch: (cause) => new InvalidInput({ message: `cannot write rollouts to ${out}: ${String(cause)}` })
+  })
+  return { policy: policy.ref, prompts: prompts.length, rollouts: rollouts.length, out }
+})

@@ -1,0 +1,250 @@
+/**
+ * The tfjs generation engine: batched over prompts × samples, with a key/value cache.
+ *
+ * Prompts of different lengths are left-padded to one width; each row carries its own absolute
+ * positions and a key mask, so a row sees exactly its own tokens. Per step the whole batch's
+ * next-token logits come to the host in one read ([B, V]); the per-row work (processors, draw,
+ * raw log-prob, stop checks) is RowDecoder's. Finished rows leave the batch (their cache rows are
+ * dropped) and padding columns no live row needs are sliced off, so a short prompt batched with a
+ * long one gets all of its own context.
+ */
+import { Gpt as GptModule, type Tokenizer as TokenizerModule } from "@odpo/core"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect } from "effect"
+import type { GeneratedRow, GenerationBatch, GenerationEngine } from "./GenerationEngine.ts"
+import { type DecodeSpec, RowDecoder } from "./RowDecoder.ts"
+
+type Gpt = GptModule.Gpt
+type KvCache = GptModule.KvCache
+type Tokenizer = TokenizerModule.Tokenizer
+
+/** Where next-token logits come from: one row per live sequence, [B·V] row-major on the host. */
+export interface LogitsSource {
+  /** Feed the prompts; logits of the token after each prompt. */
+  readonly start: (prompts: ReadonlyArray<ReadonlyArray<number>>) => Float32Array
+  /** Keep rows `keep` (indices into the current rows, increasing) and append `tokens[j]` to row keep[j]. */
+  readonly next: (keep: ReadonlyArray<number>, tokens: ReadonlyArray<number>) => Float32Array
+  readonly dispose: () => void
+}
+
+/** Left-pad rows to one width: ids (PAD where empty), per-row positions 0…len−1 (0 under padding), key mask. */
+const leftPad = (rows: ReadonlyArray<ReadonlyArray<number>>, padId: number) => {
+  const B = rows.length
+  const T = Math.max(...rows.map((r) => r.length))
+  const ids = new Int32Array(B * T).fill(padId)
+  const positions = new Int32Array(B * T)
+  const mask = new Float32Array(B * T)
+  rows.forEach((row, b) => {
+    const off = T - row.length
+    row.forEach((tok, t) => {
+      ids[b * T + off + t] = tok
+      positions[b * T + off + t] = t
+      mask[b * T + off + t] = 1
+    })
+  })
+  return { B, T, ids, positions, mask }
+}
+
+/** Last-position logits of a [B, T, V] tensor as [B, V]. */
+const lastPosition = (logits: tf.Tensor3D): tf.Tensor2D => {
+  const [B, T, V] = logits.shape
+  return tf.reshape(tf.slice(logits, [0, T - 1, 0], [B, 1, V]), [B, V])
+}
+
+const disposeCache = (cache: KvCache | undefined): void => {
+  if (!cache) return
+  for (const t of cache.keys) t.dispose()
+  for (const t of cache.values) t.dispose()
+}
+
+/**
+ * Incremental decoding: the prompt is run once (identical prompts — the n samples of one prompt —
+ * once in total, then their cache rows are copied), then each step feeds one token per row and
+ * attends to the cached keys/values of everything before it.
+ */
+export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
+  const C = model.config.contextLength
+  let cache: KvCache | undefined
+  let pad: Array<number> = [] // leading padding columns of each row in the cache tensors
+  let nextPos: Array<number> = [] // absolute position of each row's next token
+  let width = 0 // T of the cache tensors
+
+  const start = (prompts: ReadonlyArray<ReadonlyArray<number>>): Float32Array => {
+    const index = new Map<string, number>()
+    const unique: Array<ReadonlyArray<number>> = []
+    const rowToUnique = prompts.map((p) => {
+      const key = p.join(",")
+      let u = index.get(key)
+      if (u === undefined) {
+        u = unique.length
+        index.set(key, u)
+        unique.push(p)
+      }
+      return u
+    })
+    const { T, ids, positions, mask } = leftPad(unique, padId)
+    const U = unique.length
+    const out = tf.tidy(() => {
+      const fwd = model.forward(tf.tensor2d(ids, [U, T], "int32"), {
+        positions: tf.tensor2d(positions, [U, T], "int32"),
+        keyMask: tf.tensor2d(mask, [U, T])
+      }, true)
+      const rows = tf.tensor1d(rowToUnique, "int32")
+      return {
+        last: tf.gather(lastPosition(fwd.logits), rows),
+        keys: fwd.cache!.keys.map((k) => tf.gather(k, rows)),
+        values: fwd.cache!.values.map((v) => tf.gather(v, rows))
+      }
+    })
+    disposeCache(cache)
+    cache = { keys: out.keys, values: out.values }
+    pad = prompts.map((p) => T - p.length)
+    nextPos = prompts.map((p) => p.length)
+    width = T
+    const logits = out.last.dataSync() as Float32Array
+    out.last.dispose()
+    return logits
+  }
+
+  const next = (keep: ReadonlyArray<number>, tokens: ReadonlyArray<number>): Float32Array => {
+    if (!cache) throw new Error("kvCacheSource.next before start")
+    const past = cache
+    const B = keep.length
+    const compact = B < pad.length
+    const rowPad = keep.map((i) => pad[i]!)
+    const rowPos = keep.map((i) => nextPos[i]!)
+    // Slice off columns that are padding for every live row: when rows left, or when the
+    // padded width (not any row's own length) would overflow the context.
+    const trim = compact || width + 1 > C ? Math.min(...rowPad) : 0
+    const newWidth = width - trim + 1
+    if (newWidth > C) throw new Error(`kvCacheSource: a row would exceed the context length ${C}`)
+    const mask = new Float32Array(B * newWidth)
+    rowPad.forEach((p, b) => mask.fill(1, b * newWidth + p - trim, (b + 1) * newWidth))
+    const out = tf.tidy(() => {
+      let keys = past.keys
+      let values = past.values
+      if (compact) {
+        const rows = tf.tensor1d(keep as Array<number>, "int32")
+        keys = keys.map((k) => tf.gather(k, rows))
+        values = values.map((v) => tf.gather(v, rows))
+      }
+      if (trim > 0) {
+        keys = keys.map((k) => tf.slice(k, [0, 0, trim, 0], [-1, -1, -1, -1]))
+        values = values.map((v) => tf.slice(v, [0, 0, trim, 0], [-1, -1, -1, -1]))
+      }
+      const fwd = model.forward(tf.tensor2d(tokens as Array<number>, [B, 1], "int32"), {
+        positions: tf.tensor2d(rowPos, [B, 1], "int32"),
+        keyMask: tf.tensor2d(mask, [B, newWidth]),
+        cache: { keys, values }
+      }, true)
+      return { last: lastPosition(fwd.logits), keys: [...fwd.cache!.keys], values: [...fwd.cache!.values] }
+    })
+    disposeCache(past)
+    cache = { keys: out.keys, values: out.values }
+    pad = rowPad.map((p) => p - trim)
+    nextPos = rowPos.map((p) => p + 1)
+    width = newWidth
+    const logits = out.last.dataSync() as Float32Array
+    out.last.dispose()
+    return logits
+  }
+
+  return {
+    start,
+    next,
+    dispose: () => {
+      disposeCache(cache)
+      cache = undefined
+    }
+  }
+}
+
+/** Full recompute: every step runs the whole left-padded sequence again (the reference, and the benchmark's baseline). */
+export const recomputeSource = (model: Gpt, padId: number): LogitsSource => {
+  let seqs: Array<ReadonlyArray<number>> = []
+  const run = (): Float32Array => {
+    const { B, T, ids, positions, mask } = leftPad(seqs, padId)
+    const last = tf.tidy(() =>
+      lastPosition(model.forward(tf.tensor2d(ids, [B, T], "int32"), {
+        positions: tf.tensor2d(positions, [B, T], "int32"),
+        keyMask: tf.tensor2d(mask, [B, T])
+      }).logits)
+    )
+    const logits = last.dataSync() as Float32Array
+    last.dispose()
+    return logits
+  }
+  return {
+    start: (prompts) => {
+      seqs = prompts.slice()
+      return run()
+    },
+    next: (keep, tokens) => {
+      seqs = keep.map((i, j) => [...seqs[i]!, tokens[j]!])
+      return run()
+    },
+    dispose: () => {
+      seqs = []
+    }
+  }
+}
+
+export interface TfjsEngineOptions {
+  /** Incremental decoding with a key/value cache (default true); false recomputes every step. */
+  readonly kvCache?: boolean
+}
+
+/**
+ * What a tokenizer means for decoding: never draw PAD or BOS (unless it is also EOS, as GPT-2's
+ * <|endoftext|>), nor ids the model has but the tokenizer does not.
+ */
+export const decodeSpec = (tokenizer: Tokenizer, params: GenerationBatch["params"], contextLength: number, vocabSize: number): DecodeSpec => {
+  const suppress = new Set<number>([tokenizer.padId])
+  if (tokenizer.bosId !== null) suppress.add(tokenizer.bosId)
+  for (let id = tokenizer.vocabSize; id < vocabSize; id++) suppress.add(id)
+  if (tokenizer.eosId !== null) suppress.delete(tokenizer.eosId)
+  return { params, eosId: tokenizer.eosId, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
+}
+
+/** Generate every row of the batch to completion (synchronously: tfjs's cpu backend is synchronous). */
+export const generateRows = (
+  model: Gpt,
+  tokenizer: Tokenizer,
+  batch: GenerationBatch,
+  options: TfjsEngineOptions = {}
+): Array<GeneratedRow> => {
+  const { vocabSize: V, contextLength } = model.config
+  if (batch.rows.length === 0) return []
+  const spec = decodeSpec(tokenizer, batch.params, contextLength, V)
+  const decoders = batch.rows.map((r) => new RowDecoder(r.promptTokenIds, r.rngSeed, spec))
+  const source = options.kvCache === false ? recomputeSource(model, tokenizer.padId) : kvCacheSource(model, tokenizer.padId)
+  try {
+    // live[b] = the decoder behind row b of the source's current batch
+    let live = decoders.map((_, i) => i)
+    let logits = source.start(batch.rows.map((r) => r.promptTokenIds))
+    for (;;) {
+      const keep: Array<number> = []
+      const stillLive: Array<number> = []
+      live.forEach((d, b) => {
+        if (decoders[d]!.step(logits.subarray(b * V, (b + 1) * V))) {
+          keep.push(b)
+          stillLive.push(d)
+        }
+      })
+      if (keep.length === 0) break
+      logits = source.next(keep, stillLive.map((d) => decoders[d]!.lastToken))
+      live = stillLive
+    }
+  } finally {
+    source.dispose()
+  }
+  return batch.rows.map((r, i) => ({ promptId: r.promptId, sampleIdx: r.sampleIdx, ...decoders[i]!.result() }))
+}
+
+/** The tfjs engine over a loaded model (the caller owns the model and disposes it). */
+export const make = (model: Gpt, tokenizer: Tokenizer, options: TfjsEngineOptions = {}): GenerationEngine => ({
+  name: "tfjs",
+  contextLength: model.config.contextLength,
+  vocabSize: model.config.vocabSize,
+  generate: (batch) => Effect.sync(() => generateRows(model, tokenizer, batch, options))
+})

@@ -1,0 +1,154 @@
+/**
+ * The reward-source specs the scorer understands, decoded in full (core's RunConfig only checks
+ * `type`): unknown fields and bad values are ConfigErrors that name their JSON path.
+ */
+import { Errors } from "@odpo/core"
+import { Effect, Schema, SchemaIssue } from "effect"
+import { existsSync, readFileSync, statSync } from "node:fs"
+
+const { ConfigError } = Errors
+
+/** A field that takes `value` when the key is absent. */
+const def = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
+  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema)
+
+const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
+const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))
+
+/** The task's own `reward` (its gold reward, except `length`'s length-biased labeller). */
+export const TaskSpec = Schema.Struct({ type: Schema.Literal("task") })
+
+/** A Hugging Face-layout sequence classifier: input_ids, attention_mask (int64 [batch, seq]) → logits [batch, labels]. */
+export const OnnxSpec = Schema.Struct({
+  type: Schema.Literal("onnx"),
+  /** The .onnx file. */
+  path: Schema.String,
+  /** tokenizer.json for the model; default: tokenizer.json beside the .onnx file, else the task's tokenizer. */
+  tokenizer: def(Schema.NullOr(Schema.String), null),
+  /** How prompt and completion are joined into the model's input text. */
+  template: def(Schema.String, "{prompt}{completion}"),
+  output: def(
+    Schema.Struct({
+      /** Which logit is the reward. */
+      index: def(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 0),
+      /** none: the raw logit; sigmoid: σ(logit); softmax: its probability over the labels. */
+      transform: def(Schema.Literals(["none", "sigmoid", "softmax"]), "none")
+    }),
+    {}
+  ),
+  /** Longest input in tokens; longer inputs keep their last maxLength tokens (the completion's end). */
+  maxLength: def(PositiveInt, 512),
+  /** Rows per session run. */
+  batchSize: def(PositiveInt, 64),
+  /** onnxruntime intra-op threads; 0 = its default (all cores). */
+  threads: def(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 0)
+})
+export type OnnxSpec = typeof OnnxSpec.Type
+
+/** −λ·|y|, |y| = completion tokens (EOS included when present, as pairing counts them). */
+export const LengthPenaltySpec = Schema.Struct({ type: Schema.Literal("length_penalty"), lambda: NonNegative })
+
+/** −penalty when the completion did not end with EOS (finishReason ≠ "eos"), else 0. */
+export const MissingEosPenaltySpec = Schema.Struct({ type: Schema.Literal("missing_eos_penalty"), penalty: NonNegative })
+
+/** Σ weight·source; `source` is any reward spec (decoded recursively). */
+const SumShape = Schema.Struct({
+  type: Schema.Literal("sum"),
+  terms: Schema.Array(Schema.Struct({ weight: Schema.Number, source: Schema.Unknown })).check(Schema.isMinLength(1))
+})
+
+export type RewardSpec =
+  | typeof TaskSpec.Type
+  | OnnxSpec
+  | typeof LengthPenaltySpec.Type
+  | typeof MissingEosPenaltySpec.Type
+  | { readonly type: "sum"; readonly terms: ReadonlyArray<{ readonly weight: number; readonly source: RewardSpec }> }
+
+const formatPath = (path: ReadonlyArray<PropertyKey>) => path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
+
+/** First leaf issue of a decode failure, as (relative JSON path, message). */
+const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): { path: string; message: string } => {
+  switch (issue._tag) {
+    case "Pointer":
+      return firstIssue(issue.issue, [...path, ...issue.path])
+    case "Composite":
+    case "AnyOf":
+      return issue.issues.length > 0 ? firstIssue(issue.issues[0]!, path) : { path: formatPath(path), message: String(issue) }
+    case "Filter":
+    case "Encoding":
+      return firstIssue(issue.issue, path)
+    case "UnexpectedKey":
+      return { path: formatPath(path), message: "unknown field: remove it or check its spelling" }
+    case "MissingKey":
+      return { path: formatPath(path), message: "missing required field" }
+    default:
+      return { path: formatPath(path), message: String(issue) }
+  }
+}
+
+const TYPES = ["task", "onnx", "sum", "length_penalty", "missing_eos_penalty"] as const
+const SCHEMAS = { task: TaskSpec, onnx: OnnxSpec, length_penalty: LengthPenaltySpec, missing_eos_penalty: MissingEosPenaltySpec, sum: SumShape }
+
+const fail = (where: string, path: string, message: string, file?: string) =>
+  new ConfigError({ message: `${where}: ${path}: ${message}`, path, ...(file ? { file } : {}) })
+
+/**
+ * Decode a reward spec. `path` is the JSON path of `input` in its document (e.g. "$.reward"), so
+ * messages point at the field a user wrote; `file` names the document.
+ */
+export const decodeRewardSpec = (input: unknown, path = "$", file?: string): Effect.Effect<RewardSpec, Errors.ConfigError> =>
+  Effect.gen(function*() {
+    const where = file ?? "reward spec"
+    if (typeof input !== "object" || input === null || Array.isArray(input)) {
+      return yield* fail(where, path, `expected an object with a "type" (one of ${TYPES.join(", ")}), got ${JSON.stringify(input)}`, file)
+    }
+    const type = (input as { type?: unknown }).type
+    if (!TYPES.includes(type as never)) {
+      return yield* fail(where, `${path}.type`, `expected one of ${TYPES.join(", ")}, got ${JSON.stringify(type)}`, file)
+    }
+    const schema = SCHEMAS[type as keyof typeof SCHEMAS] as Schema.Codec<unknown, unknown>
+    const decoded = yield* Schema.decodeUnknownEffect(schema)(input, { onExcessProperty: "error", errors: "all" }).pipe(
+      Effect.mapError((error) => {
+        const issue = firstIssue(error.issue)
+        return fail(where, path + issue.path, issue.message, file)
+      })
+    )
+    if (type !== "sum") return decoded as RewardSpec
+    const sum = decoded as typeof SumShape.Type
+    const terms = yield* Effect.forEach(sum.terms, (term, i) =>
+      Effect.map(decodeRewardSpec(term.source, `${path}.terms[${i}].source`, file), (source) => ({ weight: term.weight, source })))
+    return { type: "sum", terms } as RewardSpec
+  })
+
+/** JSON text, or the path of a JSON file, → a decoded spec (what `odpo score --reward SPEC` takes). */
+export const parseRewardSpec = (textOrPath: string): Effect.Effect<RewardSpec, Errors.ConfigError> =>
+  Effect.gen(function*() {
+    const trimmed = textOrPath.trim()
+    const isFile = !trimmed.startsWith("{") && existsSync(trimmed) && statSync(trimmed).isFile()
+    if (!isFile && !trimmed.startsWith("{")) {
+      return yield* new ConfigError({ message: `reward spec ${JSON.stringify(textOrPath)} is neither JSON (starting with "{") nor an existing file` })
+    }
+    const text = isFile ? readFileSync(trimmed, "utf8") : trimmed
+    const file = isFile ? trimmed : undefined
+    const json = yield* Effect.try({
+      try: () => JSON.parse(text) as unknown,
+      catch: (e) => new ConfigError({ message: `${file ?? "reward spec"}: not valid JSON: ${(e as Error).message}`, ...(file ? { file } : {}) })
+    })
+    return yield* decodeRewardSpec(json, "$", file)
+  })
+
+/** A stable, readable id for a spec: what scores.source stores (onnx ids name the file and output). */
+export const specId = (spec: RewardSpec, taskName?: string): string => {
+  switch (spec.type) {
+    case "task":
+      return `task:${taskName ?? "?"}`
+    case "onnx":
+      return `onnx:${spec.path}#${spec.output.index}${spec.output.transform === "none" ? "" : `:${spec.output.transform}`}`
+    case "length_penalty":
+      return `length_penalty:${spec.lambda}`
+    case "missing_eos_penalty":
+      return `missing_eos_penalty:${spec.penalty}`
+    case "sum":
+      return `sum(${spec.terms.map((t) => `${t.weight}*${specId(t.source, taskName)}`).join(",")})`
+  }
+}

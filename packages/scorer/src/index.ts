@@ -1,0 +1,8 @@
+export * as BagOfWords from "./BagOfWords.ts"
+export * as OnnxInspect from "./OnnxInspect.ts"
+export * as OnnxRewardModel from "./OnnxRewardModel.ts"
+export * as RewardScorer from "./RewardScorer.ts"
+export * as RewardSource from "./RewardSource.ts"
+export * as RewardSpec from "./RewardSpec.ts"
+export * as ScoreFile from "./ScoreFile.ts"
+export * as SentimentProxy from "./SentimentProxy.ts"
