@@ -12,13 +12,14 @@ import { ConfigError } from "./Errors.ts"
 import { Gpt, type GptConfig, parameterShapes } from "./Gpt.ts"
 import { makePairs } from "./Pairing.ts"
 import { decodeRunConfig, type RunConfig } from "./RunConfig.ts"
-import { type RolloutPurpose, type RolloutWrite, type RoundRow, RunStore, type Stage, stages } from "./RunStore.ts"
+import { type RolloutPurpose, type RolloutWrite, type RoundRow, RunStore, type Stage, type StageWrite, stages } from "./RunStore.ts"
 import { Sampler } from "./Sampler.ts"
 import { Scorer } from "./Scorer.ts"
 import { deriveSeed, mulberry32, shuffled } from "./Seeds.ts"
 import { getTask, type Task } from "./tasks/index.ts"
 import { Trainer } from "./Trainer.ts"
 import { evaluationMetrics } from "./Evaluation.ts"
+import { pauseBeforeRecord } from "./internal/FaultInjection.ts"
 
 /** What every stage needs to know about the run. */
 interface RunContext {
@@ -73,6 +74,12 @@ const checkpointRef = Effect.fn("Round.checkpointRef")(function*(id: string) {
   const row = yield* store.readCheckpoint(id)
   if (!row) return yield* new ConfigError({ message: `checkpoint ${id} is not recorded in ${store.file}: the database is incomplete` })
   return { id: row.ckptId, path: row.path } satisfies CheckpointRef
+})
+
+/** Record a finished stage: its rows and the round's new stage marker land in one transaction. */
+const record = Effect.fnUntraced(function*(write: StageWrite) {
+  yield* pauseBeforeRecord(write.round, write.stage)
+  yield* (yield* RunStore).recordStage(write)
 })
 
 const nParams = (config: GptConfig) => parameterShapes(config).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
@@ -130,7 +137,7 @@ const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: 
     seed: deriveSeed(ctx.config.seed, round, "sample"),
     label: `round ${round} · sample`
   })
-  yield* (yield* RunStore).recordStage({
+  yield* record({
     runId: ctx.runId, round, stage: "rollouts", rollouts: toWrites(ctx, round, "train", rollouts)
   })
 })
@@ -183,7 +190,7 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
     refChosenLogp: refLogps[2 * i]!,
     refRejectedLogp: refLogps[2 * i + 1]!
   }))
-  yield* store.recordStage({
+  yield* record({
     runId: ctx.runId, round, stage: "pairs", pairs: rows,
     pairFilters: Object.entries(counts).map(([filter, count]) => ({ runId: ctx.runId, round, filter, count }))
   })
@@ -197,7 +204,7 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     // Every pair was a tie or duplicate (a collapsed policy): nothing to learn from, and
     // pair_filters already says why. The policy carries over unchanged.
     yield* Effect.logWarning(`round ${round}: no preference pairs survived the filters; the policy is carried over untrained`)
-    return yield* store.recordStage({ runId: ctx.runId, round, stage: "train", round_: { outputCkpt: policy.id } })
+    return yield* record({ runId: ctx.runId, round, stage: "train", round_: { outputCkpt: policy.id } })
   }
   const rollouts = new Map((yield* store.readRollouts(ctx.runId, round, "train")).map((r) => [r.rolloutId, r]))
   const training: Array<TrainingPair> = pairs.map((p) => ({
@@ -223,7 +230,7 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     checkpointRoot: ctx.checkpointRoot,
     label: `round ${round} · train`
   })
-  yield* store.recordStage({
+  yield* record({
     runId: ctx.runId, round, stage: "train",
     round_: { outputCkpt: result.checkpoint.id },
     checkpoints: [yield* checkpointRow(ctx, result.checkpoint, policy.id, round)],
@@ -265,7 +272,7 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
   const metrics = evaluationMetrics(own, ownScores.scores, refScores.scores, stats)
   const scoreRows = (rollouts: ReadonlyArray<RolloutWrite>, s: typeof ownScores) =>
     rollouts.map((r, i) => ({ rolloutId: r.rolloutId, source: s.source, reward: s.scores[i]!.reward, goldReward: s.scores[i]!.goldReward }))
-  yield* store.recordStage({
+  yield* record({
     runId: ctx.runId, round, stage: "eval",
     rollouts: [...own, ...ref],
     scores: [...scoreRows(own, ownScores), ...scoreRows(ref, refScores)],
@@ -280,7 +287,7 @@ const roundZero = Effect.fn("Round.zero")(function*(ctx: RunContext, row: RoundR
   const store = yield* RunStore
   if (!done(row, "started")) {
     const { pi0, rows } = yield* makeInitialPolicy(ctx)
-    yield* store.recordStage({
+    yield* record({
       runId: ctx.runId, round: 0, stage: "started",
       round_: { policyCkpt: pi0.id, refCkpt: pi0.id, outputCkpt: pi0.id },
       prompts: [...ctx.prompts.values()],
@@ -310,7 +317,7 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
   let rounds = yield* store.listRounds(ctx.runId)
   if (!done(rounds[r], "started")) {
     const ref = yield* referenceFor(ctx, rounds, r)
-    yield* store.recordStage({
+    yield* record({
       runId: ctx.runId, round: r, stage: "started",
       round_: { policyCkpt: policyAt(rounds, r - 1), refCkpt: ref.id },
       checkpoints: ref.rows
@@ -326,7 +333,7 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
 
   if (!done(row, "rollouts")) yield* sampleStage(ctx, r, sampling)
   if (!done(row, "scores")) {
-    yield* store.recordStage({ runId: ctx.runId, round: r, stage: "scores", scores: yield* scoreStage(ctx, r, "train") })
+    yield* record({ runId: ctx.runId, round: r, stage: "scores", scores: yield* scoreStage(ctx, r, "train") })
   }
   if (!done(row, "pairs")) yield* pairStage(ctx, r, reference)
   if (!done(row, "train")) yield* trainStage(ctx, r, policy)

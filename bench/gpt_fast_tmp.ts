@@ -1,0 +1,293 @@
+/**
+ * The policy: a decoder-only transformer of GPT-2's shape (learned positions, pre-LayerNorm,
+ * GELU MLP, tied embeddings, causal attention), written the way nanoGPT reads.
+ *
+ * Parameters are tfjs Variables named as Hugging Face names GPT-2's (`wte`, `wpe`,
+ * `h.0.attn.c_attn.weight`, …) and stored in Conv1D layout ([in, out], so `x @ W`): a GPT-2
+ * checkpoint loads by name with no transposes.
+ */
+import * as tf from "@tensorflow/tfjs-core"
+// tfjs-core alone has no gradients registered: training needs them (see TfSetup.ts).
+import "../packages/core/src/TfSetup.ts"
+import "@tensorflow/tfjs-backend-cpu"
+
+/** The shape of a model; a plain record (see RunConfig.ModelConfig for documented defaults). */
+export interface GptConfig {
+  readonly vocabSize: number
+  readonly contextLength: number
+  readonly dModel: number
+  readonly nLayers: number
+  readonly nHeads: number
+  readonly dropout: number
+}
+
+/** Per-layer keys and values of the tokens seen so far: [B, H, T_past, head dim]. */
+export interface KvCache {
+  readonly keys: ReadonlyArray<tf.Tensor4D>
+  readonly values: ReadonlyArray<tf.Tensor4D>
+}
+
+export interface ForwardOptions {
+  /** Absolute position of each token, [B, T]; default 0..T−1 after the cache. */
+  readonly positions?: tf.Tensor2D
+  /** 1 for real tokens, 0 for padding, over past + new keys: [B, T_past + T]. */
+  readonly keyMask?: tf.Tensor2D
+  /** Keys/values of earlier tokens (generation). */
+  readonly cache?: KvCache
+  /** Apply dropout (training). */
+  readonly training?: boolean
+  /** Seed for dropout masks, so a training step is reproducible. */
+  readonly dropoutSeed?: number
+}
+
+export interface ForwardResult {
+  /** [B, T, vocab] */
+  readonly logits: tf.Tensor3D
+  /** Cache extended by the new tokens (only when `withCache`). */
+  readonly cache?: KvCache
+}
+
+/** Names and shapes of every parameter, in a fixed order (the safetensors order too). */
+export const parameterShapes = (c: GptConfig): Array<[string, number[]]> => {
+  const D = c.dModel
+  const shapes: Array<[string, number[]]> = [["wte.weight", [c.vocabSize, D]], ["wpe.weight", [c.contextLength, D]]]
+  for (let i = 0; i < c.nLayers; i++) {
+    const p = `h.${i}.`
+    shapes.push(
+      [p + "ln_1.weight", [D]], [p + "ln_1.bias", [D]],
+      [p + "attn.c_attn.weight", [D, 3 * D]], [p + "attn.c_attn.bias", [3 * D]],
+      [p + "attn.c_proj.weight", [D, D]], [p + "attn.c_proj.bias", [D]],
+      [p + "ln_2.weight", [D]], [p + "ln_2.bias", [D]],
+      [p + "mlp.c_fc.weight", [D, 4 * D]], [p + "mlp.c_fc.bias", [4 * D]],
+      [p + "mlp.c_proj.weight", [4 * D, D]], [p + "mlp.c_proj.bias", [D]]
+    )
+  }
+  shapes.push(["ln_f.weight", [D]], ["ln_f.bias", [D]])
+  return shapes
+}
+
+/** A small deterministic PRNG (mulberry32) for initialisation. */
+export const mulberry32 = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2L), LN weight 1. */
+export const initialParameters = (c: GptConfig, seed: number): Map<string, Float32Array> => {
+  const rand = mulberry32(seed)
+  const normal = () => {
+    // Box–Muller
+    const u = Math.max(rand(), 1e-12)
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand())
+  }
+  const out = new Map<string, Float32Array>()
+  for (const [name, shape] of parameterShapes(c)) {
+    const size = shape.reduce((a, b) => a * b, 1)
+    const data = new Float32Array(size)
+    if (name.endsWith("ln_1.weight") || name.endsWith("ln_2.weight") || name === "ln_f.weight") data.fill(1)
+    else if (name.endsWith(".weight")) {
+      const std = name.endsWith("c_proj.weight") ? 0.02 / Math.sqrt(2 * c.nLayers) : 0.02
+      for (let i = 0; i < size; i++) data[i] = normal() * std
+    }
+    out.set(name, data)
+  }
+  return out
+}
+
+export const validateConfig = (c: GptConfig): string | undefined => {
+  for (const k of ["vocabSize", "contextLength", "dModel", "nLayers", "nHeads"] as const) {
+    if (!Number.isInteger(c[k]) || c[k] <= 0) return `model.${k} must be a positive integer (got ${c[k]})`
+  }
+  if (c.dModel % c.nHeads !== 0) return `model.nHeads (${c.nHeads}) must divide model.dModel (${c.dModel})`
+  if (!(c.dropout >= 0 && c.dropout < 1)) return `model.dropout must be in [0, 1) (got ${c.dropout})`
+  return undefined
+}
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
+
+/** GPT-2's GELU (tanh approximation, "gelu_new"). */
+export const gelu = (x: tf.Tensor): tf.Tensor =>
+  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))))
+
+/** LayerNorm over the last axis, ε = 1e-5 as GPT-2. */
+export const layerNorm = (x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor => {
+  const { mean, variance } = tf.moments(x, -1, true)
+  return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), weight), bias)
+}
+
+export class Gpt {
+  readonly config: GptConfig
+  /** Trainable parameters by GPT-2 name. */
+  readonly params: Map<string, tf.Variable>
+
+  constructor(config: GptConfig, weights: Map<string, Float32Array>) {
+    const problem = validateConfig(config)
+    if (problem) throw new Error(problem)
+    this.config = config
+    this.params = new Map()
+    for (const [name, shape] of parameterShapes(config)) {
+      const data = weights.get(name)
+      if (!data) throw new Error(`missing parameter ${name}`)
+      // The variable takes its own reference to the data: dispose the initial tensor or it leaks.
+      const initial = tf.tensor(data, shape, "float32")
+      this.params.set(name, tf.variable(initial, true, `fast_${name}_${nextId++}`))
+      initial.dispose()
+    }
+  }
+
+  static init(config: GptConfig, seed = 0): Gpt {
+    return new Gpt(config, initialParameters(config, seed))
+  }
+
+  private p(name: string): tf.Variable {
+    return this.params.get(name)!
+  }
+
+  /** Trainable variables in parameterShapes order. */
+  variables(): Array<tf.Variable> {
+    return parameterShapes(this.config).map(([n]) => this.p(n))
+  }
+
+  numParameters(): number {
+    return parameterShapes(this.config).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+  }
+
+  /** Weights as plain arrays, by name (for checkpoints and copies). */
+  weights(): Map<string, Float32Array> {
+    const out = new Map<string, Float32Array>()
+    for (const [name] of parameterShapes(this.config)) out.set(name, this.p(name).dataSync() as Float32Array)
+    return out
+  }
+
+  /** Overwrite the weights (same config). */
+  assign(weights: Map<string, Float32Array>): void {
+    for (const [name, shape] of parameterShapes(this.config)) {
+      const data = weights.get(name)
+      if (!data) throw new Error(`missing parameter ${name}`)
+      const t = tf.tensor(data, shape, "float32")
+      this.p(name).assign(t)
+      t.dispose()
+    }
+  }
+
+  clone(): Gpt {
+    return new Gpt(this.config, this.weights())
+  }
+
+  dispose(): void {
+    for (const v of this.params.values()) v.dispose()
+  }
+
+  /**
+   * Causal self-attention of block i. With a cache, the new queries attend to past + new keys.
+   * mask: additive [B, 1, T, T_past + T] (0 where allowed, −1e9 where not).
+   */
+  private attention(i: number, x: tf.Tensor3D, mask: tf.Tensor, past: { k: tf.Tensor4D; v: tf.Tensor4D } | undefined) {
+    const [B, T, D] = x.shape
+    const H = this.config.nHeads
+    const hd = D / H
+    const pre = `h.${i}.attn.`
+    // qkv = x @ W_attn + b: [B, T, 3D] → three [B, H, T, hd]
+    const qkv = tf.add(tf.matMul(tf.reshape(x, [B * T, D]), this.p(pre + "c_attn.weight")), this.p(pre + "c_attn.bias"))
+    // one transpose to [3, B, H, T, hd], then contiguous unstacks (the cpu backend's strided split is slow)
+    const [q0, kNew, vNew] = tf.unstack(tf.transpose(tf.reshape(qkv, [B, T, 3, H, hd]), [2, 0, 3, 1, 4])) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
+    const q = tf.mul(q0, 1 / Math.sqrt(hd)) as tf.Tensor4D
+    const k = past ? (tf.concat([past.k, kNew], 2) as tf.Tensor4D) : kNew
+    const v = past ? (tf.concat([past.v, vNew], 2) as tf.Tensor4D) : vNew
+    // att = softmax(q kᵀ / sqrt(hd) + mask) v
+    const scores = tf.add(tf.matMul(q, k, false, true), mask)
+    const y = tf.matMul(tf.softmax(scores, -1), v) // [B, H, T, hd]
+    const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, D])
+    const out = tf.reshape(tf.add(tf.matMul(merged, this.p(pre + "c_proj.weight")), this.p(pre + "c_proj.bias")), [B, T, D])
+    return { out: out as tf.Tensor3D, k, v }
+  }
+
+  private mlp(i: number, x: tf.Tensor3D): tf.Tensor3D {
+    const [B, T, D] = x.shape
+    const pre = `h.${i}.mlp.`
+    const hidden = gelu(tf.add(tf.matMul(tf.reshape(x, [B * T, D]), this.p(pre + "c_fc.weight")), this.p(pre + "c_fc.bias")))
+    return tf.reshape(tf.add(tf.matMul(hidden as tf.Tensor2D, this.p(pre + "c_proj.weight")), this.p(pre + "c_proj.bias")), [B, T, D])
+  }
+
+  private dropout(x: tf.Tensor3D, opts: ForwardOptions, salt: number): tf.Tensor3D {
+    if (!opts.training || this.config.dropout === 0) return x
+    return tf.dropout(x, this.config.dropout, undefined, (opts.dropoutSeed ?? 0) * 1009 + salt) as tf.Tensor3D
+  }
+
+  /**
+   * Logits for every position of `ids` ([B, T] int32). Call inside tf.tidy (or dispose the
+   * results). With `withCache` the returned cache holds past + new keys/values per layer.
+   */
+  forward(ids: tf.Tensor2D, opts: ForwardOptions = {}, withCache = false): ForwardResult {
+    const [B, T] = ids.shape
+    const tPast = opts.cache && opts.cache.keys.length > 0 ? opts.cache.keys[0]!.shape[2] : 0
+    if (tPast + T > this.config.contextLength) {
+      throw new Error(`sequence of ${tPast + T} tokens exceeds the model's context length ${this.config.contextLength}`)
+    }
+    const positions = opts.positions ?? tf.tile(tf.expandDims(tf.range(tPast, tPast + T, 1, "int32"), 0), [B, 1])
+    // Token + position embeddings
+    const pos = opts.positions ? tf.gather(this.p("wpe.weight"), positions) : tf.slice(this.p("wpe.weight"), [tPast, 0], [T, this.config.dModel])
+    let x = tf.add(embed(this.p("wte.weight"), ids), pos) as tf.Tensor3D
+    x = this.dropout(x, opts, 0)
+    // Causal mask over (past + new) keys: query t (absolute tPast + t) sees keys j ≤ tPast + t,
+    // and never a padding key.
+    const qIdx = tf.reshape(tf.range(tPast, tPast + T, 1, "int32"), [T, 1])
+    const kIdx = tf.reshape(tf.range(0, tPast + T, 1, "int32"), [1, tPast + T])
+    let allowed: tf.Tensor = tf.reshape(tf.lessEqual(kIdx, qIdx), [1, 1, T, tPast + T])
+    if (opts.keyMask) allowed = tf.logicalAnd(allowed, tf.reshape(tf.cast(opts.keyMask, "bool"), [B, 1, 1, tPast + T]))
+    const mask = tf.mul(tf.sub(1, tf.cast(allowed, "float32")), -1e9)
+    const keys: tf.Tensor4D[] = []
+    const values: tf.Tensor4D[] = []
+    for (let i = 0; i < this.config.nLayers; i++) {
+      // x = x + attn(ln_1(x)); x = x + mlp(ln_2(x))
+      const past = opts.cache && opts.cache.keys.length > 0 ? { k: opts.cache.keys[i]!, v: opts.cache.values[i]! } : undefined
+      const a = this.attention(i, layerNorm(x, this.p(`h.${i}.ln_1.weight`), this.p(`h.${i}.ln_1.bias`)) as tf.Tensor3D, mask, past)
+      if (withCache) {
+        keys.push(a.k)
+        values.push(a.v)
+      }
+      x = tf.add(x, this.dropout(a.out, opts, 2 * i + 1))
+      const m = this.mlp(i, layerNorm(x, this.p(`h.${i}.ln_2.weight`), this.p(`h.${i}.ln_2.bias`)) as tf.Tensor3D)
+      x = tf.add(x, this.dropout(m, opts, 2 * i + 2))
+    }
+    const h = layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias"))
+    // Tied embeddings: logits = h · wteᵀ
+    const D = this.config.dModel
+    const logits = tf.reshape(tf.matMul(tf.reshape(h, [B * T, D]), this.p("wte.weight"), false, true), [B, T, this.config.vocabSize]) as tf.Tensor3D
+    return withCache ? { logits, cache: { keys, values } } : { logits }
+  }
+}
+
+let nextId = 0
+
+/**
+ * Embedding lookup whose gradient is a scatter-add in plain JS: tfjs's cpu UnsortedSegmentSum
+ * (gather's gradient) costs O(vocab · tokens · D); this is O(tokens · D).
+ */
+const embed = (table: tf.Tensor2D | tf.Variable, ids: tf.Tensor2D): tf.Tensor3D => {
+  const f = tf.customGrad((w: tf.Tensor, i: tf.Tensor, save: tf.GradSaveFunc) => {
+    save([i])
+    return {
+      value: tf.gather(w, i),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [V, D] = w.shape as [number, number]
+        const idx = saved[0]!.dataSync()
+        const g = dy.dataSync()
+        const out = new Float32Array(V * D)
+        for (let n = 0; n < idx.length; n++) {
+          const row = idx[n]! * D
+          const src = n * D
+          for (let d = 0; d < D; d++) out[row + d] += g[src + d]!
+        }
+        return [tf.tensor2d(out, [V, D]), tf.zerosLike(saved[0]!)]
+      }
+    }
+  })
+  return f(table, ids) as tf.Tensor3D
+}

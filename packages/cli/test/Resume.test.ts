@@ -1,0 +1,85 @@
+import { assert, describe, it } from "@effect/vitest"
+import { RunStore } from "@odpo/core"
+import { Effect } from "effect"
+import { type ChildProcess, spawn } from "node:child_process"
+import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join, resolve } from "node:path"
+import { storeLayer } from "../src/Services.ts"
+import { dumpRun } from "./Tables.ts"
+
+const root = resolve(import.meta.dirname, "../../..")
+const config = join(import.meta.dirname, "fixtures/tiny-bandit.json")
+
+/** Start `odpo …` as a real process (node + tsx, as `pnpm odpo` does). */
+const odpo = (args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess =>
+  spawn(process.execPath, ["--import", "tsx", "--import", "./scripts/node20-polyfills.mjs", "packages/cli/src/bin.ts", ...args], {
+    cwd: root,
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "ignore", "pipe"]
+  })
+
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((done) => {
+    let stderr = ""
+    child.stderr!.on("data", (d) => (stderr += String(d)))
+    child.on("exit", (code, signal) => done({ code, signal, stderr }))
+  })
+
+/** Run until the process pauses before recording `stage` of `round`, then SIGKILL it. */
+const killBeforeRecording = async (args: ReadonlyArray<string>, at: string, dir: string) => {
+  const marker = join(dir, `paused-${at.replace(":", "-")}`)
+  const child = odpo(args, { ODPO_PAUSE_BEFORE_RECORD: at, ODPO_PAUSE_MARKER: marker })
+  const exit = exited(child)
+  const deadline = Date.now() + 150_000
+  while (!existsSync(marker)) {
+    if (child.exitCode !== null) throw new Error(`odpo exited before pausing at ${at}: ${(await exit).stderr}`)
+    if (Date.now() > deadline) throw new Error(`odpo never reached ${at}`)
+    await new Promise((r) => setTimeout(r, 100))
+  }
+  child.kill("SIGKILL")
+  const result = await exit
+  assert.strictEqual(result.signal, "SIGKILL")
+  rmSync(marker)
+}
+
+const runOnly = (db: string) =>
+  Effect.gen(function*() {
+    const runs = yield* (yield* RunStore.RunStore).listRuns()
+    assert.strictEqual(runs.length, 1)
+    return runs[0]!
+  }).pipe(Effect.provide(storeLayer(db)))
+
+describe("odpo resume after odpo run is killed", () => {
+  it.live("killed during sampling, training and evaluation, resumed each time: same final rows as an uninterrupted run", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "odpo-resume-"))
+      const clean = join(dir, "clean.duckdb")
+      const crashed = join(dir, "crashed.duckdb")
+
+      const whole = yield* Effect.promise(() => exited(odpo(["run", config, "--db", clean])))
+      assert.strictEqual(whole.code, 0, whole.stderr)
+
+      // 1. killed after sampling round 1, before its rollouts are recorded
+      yield* Effect.promise(() => killBeforeRecording(["run", config, "--db", crashed], "1:rollouts", dir))
+      const run = yield* runOnly(crashed)
+      const mid = yield* Effect.gen(function*() {
+        return yield* (yield* RunStore.RunStore).listRounds(run.runId)
+      }).pipe(Effect.provide(storeLayer(crashed)))
+      assert.deepStrictEqual(mid.map((r) => [r.round, r.stage]), [[0, "eval"], [1, "started"]])
+      // 2. resumed, then killed while training round 1; 3. resumed, killed while evaluating round 2
+      yield* Effect.promise(() => killBeforeRecording(["resume", run.runId, "--db", crashed], "1:train", dir))
+      yield* Effect.promise(() => killBeforeRecording(["resume", run.runId, "--db", crashed], "2:eval", dir))
+      // 4. resumed to the end
+      const last = yield* Effect.promise(() => exited(odpo(["resume", run.runId, "--db", crashed])))
+      assert.strictEqual(last.code, 0, last.stderr)
+
+      const a = yield* dumpRun((yield* runOnly(clean)).runId).pipe(Effect.provide(storeLayer(clean)))
+      const b = yield* dumpRun(run.runId).pipe(Effect.provide(storeLayer(crashed)))
+      for (const table of Object.keys(a)) {
+        assert.isAbove(a[table]!.length, 0, table)
+        assert.deepStrictEqual(b[table], a[table], `table ${table} differs after kill + resume`)
+      }
+      assert.strictEqual((yield* runOnly(crashed)).status, "finished")
+    }), { timeout: 600_000 })
+})

@@ -1,0 +1,98 @@
+import { assert, describe, it } from "@effect/vitest"
+import { Round, RunConfig, RunStore } from "@odpo/core"
+import { Effect, Layer } from "effect"
+import { mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { checkpointRootFor, experimentLayer } from "../src/Services.ts"
+import { dumpRun } from "./Tables.ts"
+
+const tinyConfig = () => RunConfig.parseRunConfig(readFileSync(join(import.meta.dirname, "fixtures/tiny-bandit.json"), "utf8"))
+
+const one = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => Number(rows[0]![0])
+
+describe("round loop, end to end on a tiny bandit", () => {
+  it.live("runs 2 rounds; every table has its rows and its lineage", () => {
+    const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
+    return Effect.gen(function*() {
+      const config = yield* tinyConfig()
+      const runId = yield* Round.createRun(config, { checkpointRoot: checkpointRootFor(db) })
+      yield* Round.runToCompletion(runId)
+      const store = yield* RunStore.RunStore
+      const t = yield* dumpRun(runId)
+      const q = (sql: string) => Effect.map(store.query(sql), (r) => r.rows)
+
+      assert.strictEqual(t.runs!.length, 1)
+      assert.strictEqual((yield* store.getRun(runId)).status, "finished")
+      // round 0 (π₀ + its eval) and rounds 1, 2
+      assert.deepStrictEqual(t.rounds!.map((r) => [r.round, r.stage]), [[0, "eval"], [1, "eval"], [2, "eval"]])
+      // each round trains the previous round's output; the reference stays π₀ (fixed)
+      const rounds = t.rounds!
+      assert.strictEqual(rounds[1]!.policy_ckpt, rounds[0]!.output_ckpt)
+      assert.strictEqual(rounds[2]!.policy_ckpt, rounds[1]!.output_ckpt)
+      assert.notStrictEqual(rounds[2]!.output_ckpt, rounds[2]!.policy_ckpt)
+      for (const r of rounds) assert.strictEqual(r.ref_ckpt, rounds[0]!.policy_ckpt)
+      // checkpoints: random init, π₀ (SFT), π₁, π₂ — each round's output has the round's policy as parent
+      assert.strictEqual(t.checkpoints!.length, 4)
+      for (const r of [1, 2]) {
+        const out = t.checkpoints!.find((c) => c.ckpt_id === rounds[r]!.output_ckpt)!
+        assert.strictEqual(out.parent, rounds[r]!.policy_ckpt)
+        assert.strictEqual(out.round, r)
+      }
+      assert.strictEqual(t.prompts!.length, 8 + 4)
+      // rollouts: P×K train per round (sampled from that round's policy), eval + eval_ref every round
+      for (const r of [1, 2]) {
+        const train = t.rollouts!.filter((x) => x.round === r && x.purpose === "train")
+        assert.strictEqual(train.length, 4 * 4)
+        for (const x of train) assert.strictEqual(x.policy_ckpt, rounds[r]!.policy_ckpt)
+      }
+      for (const r of [0, 1, 2]) {
+        assert.strictEqual(t.rollouts!.filter((x) => x.round === r && x.purpose === "eval").length, 4 * 2)
+        assert.strictEqual(t.rollouts!.filter((x) => x.round === r && x.purpose === "eval_ref").length, 4 * 2)
+      }
+      assert.strictEqual(t.scores!.length, t.rollouts!.length)
+      // every pair's rollouts exist, belong to its round and prompt, and chosen outscored rejected
+      assert.strictEqual(
+        one(yield* q(`SELECT count(*) FROM pairs p
+          JOIN rollouts c ON c.rollout_id = p.chosen_id AND c.run_id = p.run_id AND c.round = p.round AND c.prompt_id = p.prompt_id AND c.purpose = 'train'
+          JOIN rollouts l ON l.rollout_id = p.rejected_id AND l.run_id = p.run_id AND l.round = p.round AND l.prompt_id = p.prompt_id AND l.purpose = 'train'
+          JOIN scores sc ON sc.rollout_id = p.chosen_id JOIN scores sl ON sl.rollout_id = p.rejected_id
+          WHERE p.run_id = '${runId}' AND sc.reward > sl.reward`)),
+        t.pairs!.length
+      )
+      for (const r of [1, 2]) {
+        const kept = t.pair_filters!.find((f) => f.round === r && f.filter === "kept")!.count as number
+        assert.strictEqual(t.pairs!.filter((p) => p.round === r).length, kept)
+        assert.isAbove(kept, 0)
+        // 2 epochs over `kept` pairs in batches of 2
+        assert.strictEqual(t.train_steps!.filter((s) => s.round === r).length, 2 * Math.ceil(kept / 2))
+      }
+      for (const p of t.pairs!) {
+        assert.isNumber(p.ref_chosen_logp)
+        assert.isBelow(p.ref_chosen_logp as number, 0)
+      }
+      // one held-out eval per round; π₀ against itself: KL 0, win rate ½
+      assert.deepStrictEqual(t.evals!.map((e) => e.round), [0, 1, 2])
+      assert.closeTo(t.evals![0]!.kl as number, 0, 1e-6)
+      assert.strictEqual(t.evals![0]!.win_rate, 0.5)
+      assert.isAbove(t.evals![2]!.kl as number, 0)
+    }).pipe(Effect.provide(experimentLayer(db)))
+  })
+
+  it.live("offline samples every round from π₀; a bad config field writes nothing", () => {
+    const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
+    return Effect.gen(function*() {
+      const config = yield* tinyConfig()
+      const runId = yield* Round.createRun({ ...config, pairSource: "offline", rounds: 2 }, { checkpointRoot: checkpointRootFor(db) })
+      yield* Round.runToCompletion(runId)
+      const store = yield* RunStore.RunStore
+      const pi0 = (yield* store.listRounds(runId))[0]!.policyCkpt
+      const r = yield* store.query(`SELECT DISTINCT policy_ckpt FROM rollouts WHERE run_id = '${runId}' AND purpose = 'train'`)
+      assert.deepStrictEqual(r.rows.map((x) => x[0]), [pi0])
+      const before = yield* store.query("SELECT count(*) FROM runs")
+      const err = yield* Effect.flip(Round.createRun({ ...config, eval: { ...config.eval, prompts: 99 } }, { checkpointRoot: checkpointRootFor(db) }))
+      assert.include(err.message, "eval.prompts")
+      assert.deepStrictEqual((yield* store.query("SELECT count(*) FROM runs")).rows, before.rows)
+    }).pipe(Effect.provide(experimentLayer(db)))
+  })
+})

@@ -1,0 +1,38 @@
+// Test helper: every table of a run as plain rows, with the run id, timestamps and checkpoint
+// directories normalised, so two runs with the same config and seed can be compared row for row.
+import { RunStore } from "@odpo/core"
+import { Effect } from "effect"
+import { basename } from "node:path"
+
+export const tables = ["runs", "rounds", "checkpoints", "prompts", "rollouts", "scores", "pairs", "pair_filters", "train_steps", "evals"] as const
+
+const order: Record<(typeof tables)[number], string> = {
+  runs: "run_id", rounds: "round", checkpoints: "ckpt_id", prompts: "prompt_id", rollouts: "rollout_id",
+  scores: "rollout_id, source", pairs: "pair_id", pair_filters: "round, filter", train_steps: "round, step", evals: "round, split"
+}
+const volatile = new Set(["created_at", "started_at", "finished_at", "status"])
+
+export const dumpRun = (runId: string) =>
+  Effect.gen(function*() {
+    const store = yield* RunStore.RunStore
+    const out: Record<string, Array<Record<string, unknown>>> = {}
+    for (const t of tables) {
+      const where = t === "prompts" ? "" : t === "scores"
+        ? `WHERE rollout_id IN (SELECT rollout_id FROM rollouts WHERE run_id = '${runId}')`
+        : `WHERE run_id = '${runId}'`
+      const res = yield* store.query(`SELECT * FROM ${t} ${where} ORDER BY ${order[t]}`)
+      out[t] = res.rows.map((row) =>
+        Object.fromEntries(
+          res.columns.filter((c) => !volatile.has(c)).map((c) => {
+            const v = row[res.columns.indexOf(c)]
+            const norm = c === "path" && typeof v === "string" ? basename(v)
+              : typeof v === "string" ? v.split(runId).join("RUN")
+              : c === "config" ? "CONFIG"
+              : v
+            return [c, norm]
+          })
+        )
+      )
+    }
+    return out
+  })
