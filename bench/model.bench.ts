@@ -5,30 +5,19 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { execFileSync } from "node:child_process"
-import { register } from "node:module"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Gpt } from "../packages/core/src/Gpt.ts"
 import type { BenchFigure } from "./run.ts"
 
 const config = { vocabSize: 64, contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dropout: 0 }
 const B = 32
 const T = 64
-const WARMUP = 1
-const STEPS = 3
+// One B=32 step takes tens of seconds on the pure-JS backend: a warm-up and two timed steps.
+const STEPS = 2
 
-// Under tsx (plain Node ESM) tfjs-core's ESM files import "./gradients" without an extension,
-// which Node refuses; vitest resolves it. This hook retries such imports with ".js" so that
-// Gpt.ts (which imports register_all_gradients.js) loads here too.
-const hook = `export async function resolve(spec, ctx, next) {
-  try { return await next(spec, ctx) } catch (e) {
-    if (spec.startsWith(".") && ctx.parentURL && ctx.parentURL.includes("tfjs-core/dist")) return next(spec + ".js", ctx)
-    throw e
-  }
-}`
-register("data:text/javascript," + encodeURIComponent(hook))
-
-const time = (f: () => void, steps: number): number => {
-  for (let i = 0; i < WARMUP; i++) f()
+const time = (f: () => void, steps: number, warmup: number): number => {
+  for (let i = 0; i < warmup; i++) f()
   const t0 = performance.now()
   for (let i = 0; i < steps; i++) f()
   return (performance.now() - t0) / 1000 / steps
@@ -49,7 +38,6 @@ const torchTokensPerSecond = (): { tokensPerS: number; threads: number } | undef
 }
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
-  const { Gpt } = await import("../packages/core/src/Gpt.ts")
   const model = Gpt.init(config, 0)
   const rand = (() => { let s = 1; return () => (s = (s * 16807) % 2147483647) / 2147483647 })()
   const ids = tf.tensor2d(Int32Array.from({ length: B * T }, () => Math.floor(rand() * config.vocabSize)), [B, T], "int32")
@@ -65,8 +53,8 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     const { value, grads } = tf.variableGrads(loss)
     value.dataSync()
     tf.dispose([value, ...Object.values(grads)])
-  }, STEPS)
-  const forward = time(() => tf.tidy(() => loss().dataSync()), STEPS)
+  }, STEPS, 1)
+  const forward = time(() => tf.tidy(() => loss().dataSync()), STEPS, 0)
   if (tf.memory().numTensors !== before) throw new Error(`model bench leaked ${tf.memory().numTensors - before} tensors`)
   tf.dispose([ids, targets])
   model.dispose()

@@ -1,30 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RunStore } from "@odpo/core"
 import { Effect } from "effect"
-import { type ChildProcess, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join, resolve } from "node:path"
+import { join } from "node:path"
 import { storeLayer } from "../src/Services.ts"
+import { exited, spawnOdpo } from "./CliProcess.ts"
 import { dumpRun } from "./Tables.ts"
 
-const root = resolve(import.meta.dirname, "../../..")
 const config = join(import.meta.dirname, "fixtures/tiny-bandit.json")
-
-/** Start `odpo …` as a real process (node + tsx, as `pnpm odpo` does). */
-const odpo = (args: ReadonlyArray<string>, env: Record<string, string> = {}): ChildProcess =>
-  spawn(process.execPath, ["--import", "tsx", "--import", "./scripts/node20-polyfills.mjs", "packages/cli/src/bin.ts", ...args], {
-    cwd: root,
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"]
-  })
-
-const exited = (child: ChildProcess) =>
-  new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((done) => {
-    let stderr = ""
-    child.stderr!.on("data", (d) => (stderr += String(d)))
-    child.on("exit", (code, signal) => done({ code, signal, stderr }))
-  })
+const odpo = spawnOdpo
 
 /** Run until the process pauses before recording `stage` of `round`, then SIGKILL it. */
 const killBeforeRecording = async (args: ReadonlyArray<string>, at: string, dir: string) => {

@@ -78,7 +78,11 @@ export class RewardModel {
     const p = (n: string) => this.trunk.params.get(n)!
     const hd = D / H
     const positions = tf.range(0, T, 1, "int32")
-    let x = tf.add(tf.gather(p("wte.weight"), ids), tf.gather(p("wpe.weight"), positions)) as tf.Tensor3D
+    // Token embeddings as oneHot(ids) · wte rather than gather: on tfjs's cpu backend gather's
+    // gradient (UnsortedSegmentSum) is ~10× slower than the matMul. Positions are 0..T−1: a slice.
+    const V = this.config.vocabSize
+    const tok = tf.reshape(tf.matMul(tf.oneHot(tf.reshape(ids, [B * T]), V), p("wte.weight")), [B, T, D])
+    let x = tf.add(tok, tf.slice(p("wpe.weight"), [0, 0], [T, D])) as tf.Tensor3D
     // causal and padding mask, additive: 0 where allowed, −1e9 where not
     const causal = tf.lessEqual(tf.reshape(positions, [1, T]), tf.reshape(positions, [T, 1]))
     const allowed = tf.logicalAnd(tf.reshape(causal, [1, 1, T, T]), tf.reshape(tf.cast(keyMask, "bool"), [B, 1, 1, T]))

@@ -46,7 +46,7 @@ describe("RewardModel", () => {
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "odpo-rm-"))
       const pairs = separable(96, 7)
-      const fit = yield* fitRewardModel({ pairs, model: config, tokenizer, steps: 80, learningRate: 3e-3, validationFraction: 0.25, seed: 1 })
+      const fit = yield* fitRewardModel({ pairs, model: config, tokenizer, steps: 40, learningRate: 6e-3, validationFraction: 0.25, seed: 1 })
       assert.isAtLeast(fit.validationAccuracy, 0.95)
       assert.isBelow(fit.losses.slice(-10).reduce((a, b) => a + b, 0) / 10, 0.3)
       assert.closeTo(fit.losses[0]!, Math.log(2), 0.1) // starts near chance
