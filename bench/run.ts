@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-cpu"
-import { readdirSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { basename, dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import "../scripts/node20-polyfills.mjs"
@@ -41,8 +41,17 @@ for (const file of modules) {
   }
 }
 
+// A partial run (`pnpm bench sampler`) replaces only its own benches' figures.
+const resultsFile = join(here, "results.json")
+const ran = new Set(results.map((r) => r.bench))
+if (existsSync(resultsFile)) {
+  const previous = JSON.parse(readFileSync(resultsFile, "utf8")) as { results: typeof results }
+  results.unshift(...previous.results.filter((r) => !ran.has(r.bench)))
+  results.sort((a, b) => a.bench.localeCompare(b.bench))
+}
+
 const meta = { date: new Date().toISOString(), node: process.version, backend: tf.getBackend(), cores: (await import("node:os")).cpus().length }
-writeFileSync(join(here, "results.json"), JSON.stringify({ meta, results }, null, 2) + "\n")
+writeFileSync(resultsFile, JSON.stringify({ meta, results }, null, 2) + "\n")
 const md = [
   `# Benchmark results`,
   ``,

@@ -4,10 +4,11 @@ import { compare } from "./commands/compare.ts"
 import { query } from "./commands/query.ts"
 import { resume, run } from "./commands/run.ts"
 import { sample, score } from "./commands/sample.ts"
+import { trainRm } from "./commands/trainRm.ts"
 
 export const odpo = Command.make("odpo").pipe(
   Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
-  Command.withSubcommands([run, resume, query, compare, sample, score])
+  Command.withSubcommands([run, resume, query, compare, sample, score, trainRm])
 )
 
 export const cli = Command.run(odpo, { version: "0.1.0" })

@@ -266,7 +266,7 @@ const batchMatMulKernel = (): tf.KernelConfig => {
 /** Copy the box [begin, begin + size) of x (shape) into a new array, contiguous last-axis runs at a time. */
 const sliceValues = (xs: Values, shape: ReadonlyArray<number>, begin: ReadonlyArray<number>, size: ReadonlyArray<number>, dtype: tf.DataType): Values => {
   const rank = shape.length
-  const out = arrayFor(dtype, tf.util.sizeFromShape(size))
+  const out = arrayFor(dtype, tf.util.sizeFromShape([...size]))
   if (out.length === 0) return out
   const strides = new Array<number>(rank)
   let st = 1

@@ -113,7 +113,7 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 
 /** GPT-2's GELU (tanh approximation, "gelu_new"). */
 export const gelu = (x: tf.Tensor): tf.Tensor =>
-  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.pow(x, 3)))))))
+  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))))
 
 /** LayerNorm over the last axis, ε = 1e-5 as GPT-2. */
 export const layerNorm = (x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor => {
@@ -199,8 +199,8 @@ export class Gpt {
     const [q, kNew, vNew] = tf.split(qkv, 3, 1).map(heads) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
     const k = past ? (tf.concat([past.k, kNew], 2) as tf.Tensor4D) : kNew
     const v = past ? (tf.concat([past.v, vNew], 2) as tf.Tensor4D) : vNew
-    // att = softmax(q kᵀ / sqrt(hd) + mask) v
-    const scores = tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(hd)), mask)
+    // att = softmax(q kᵀ / sqrt(hd) + mask) v  (q is scaled: cheaper than scaling the T×T scores)
+    const scores = tf.add(tf.matMul(tf.mul(q, 1 / Math.sqrt(hd)), k, false, true), mask)
     const y = tf.matMul(tf.softmax(scores, -1), v) // [B, H, T, hd]
     const merged = tf.reshape(tf.transpose(y, [0, 2, 1, 3]), [B * T, D])
     const out = tf.reshape(tf.add(tf.matMul(merged, this.p(pre + "c_proj.weight")), this.p(pre + "c_proj.bias")), [B, T, D])

@@ -197,7 +197,7 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
 })
 
 /** Train: E epochs of the configured loss over the round's pairs → π_r (π_{r−1} kept when no pair survived). */
-const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: number, policy: CheckpointRef) {
+const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
   const store = yield* RunStore
   const pairs = yield* store.readPairs(ctx.runId, round)
   if (pairs.length === 0) {
@@ -222,6 +222,7 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     : undefined
   const result = yield* (yield* Trainer).train({
     policy,
+    reference,
     pairs: training,
     ...(examples ? { examples } : {}),
     loss: ctx.config.loss,
@@ -336,7 +337,7 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
     yield* record({ runId: ctx.runId, round: r, stage: "scores", scores: yield* scoreStage(ctx, r, "train") })
   }
   if (!done(row, "pairs")) yield* pairStage(ctx, r, reference)
-  if (!done(row, "train")) yield* trainStage(ctx, r, policy)
+  if (!done(row, "train")) yield* trainStage(ctx, r, policy, reference)
   if (!done(row, "eval")) {
     const output = yield* checkpointRef((yield* store.listRounds(ctx.runId))[r]!.outputCkpt!)
     yield* evalStage(ctx, r, output, reference)

@@ -7,6 +7,8 @@ import type { LossConfig, SftConfig, TrainingConfig } from "./RunConfig.ts"
 export interface TrainRequest {
   /** Start from this policy (π_r). */
   readonly policy: CheckpointRef
+  /** The round's π_ref (KTO's z₀ needs it on mismatched pairs; pairwise losses use the cached log-probs). */
+  readonly reference?: CheckpointRef
   /** Pairwise data with reference log-probs (every loss but kto). */
   readonly pairs: ReadonlyArray<TrainingPair>
   /** Pointwise data for kto. */

@@ -1,0 +1,104 @@
+/**
+ * `odpo train-rm CONFIG`: InstructGPT stage 2 — a Bradley–Terry reward model (GPT trunk + scalar
+ * head) fit on preference pairs and exported as an ONNX file the scorer loads
+ * (`{"type": "onnx", "path": …}`). Pairs come from the task (two demonstrations per prompt,
+ * labelled by the gold reward, ties dropped) or from a stored run's pairs.
+ */
+import { Engine, Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
+import { RewardModelOnnx } from "@odpo/optimizer"
+import { Console, Effect, Schema } from "effect"
+import { Argument, Command } from "effect/cli"
+import { existsSync, readFileSync } from "node:fs"
+import { layerTerminal } from "../ProgressBar.ts"
+import { storeLayer } from "../Services.ts"
+
+const def = <S extends Schema.Top>(schema: S, value: S["Encoded"]) => Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema)
+
+export const TrainRmConfig = Schema.Struct({
+  /** The task whose tokenizer (and, for source "task", demonstrations and gold reward) is used. */
+  task: RunConfig.TaskConfig,
+  /** "task": pairs labelled by the task's gold reward; or {run, db?}: a stored run's pairs. */
+  source: def(Schema.Union([Schema.Literal("task"), Schema.Struct({ run: Schema.String, db: def(Schema.String, RunStore.defaultDbFile) })]), "task"),
+  /** Pairs drawn from the task (source "task"). */
+  pairs: def(Schema.Int.check(Schema.isGreaterThan(1)), 2000),
+  /** The trunk; vocabSize 0 = the task tokenizer's. */
+  model: def(RunConfig.ModelConfig, {}),
+  steps: def(Schema.Int.check(Schema.isGreaterThan(0)), 200),
+  learningRate: def(Schema.Number.check(Schema.isGreaterThan(0)), 3e-3),
+  batchSize: def(Schema.Int.check(Schema.isGreaterThan(0)), 16),
+  validationFraction: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0.2),
+  seed: def(Schema.Int, 0),
+  /** The .onnx file to write (tokenizer.json goes beside it). */
+  out: Schema.String
+})
+export type TrainRmConfig = typeof TrainRmConfig.Type
+
+/** Pairs from the task: prompt i with its own demonstration and the next one's, ordered by gold. */
+const taskPairs = (config: TrainRmConfig) => {
+  const task = Tasks.getTask(config.task)
+  const demos = task.demonstrations(config.task, config.pairs * 2, Seeds.deriveSeed(config.seed, "rm-demos"))
+  const tok = task.tokenizer
+  const pairs: Array<{ prompt: ReadonlyArray<number>; chosen: ReadonlyArray<number>; rejected: ReadonlyArray<number> }> = []
+  for (let i = 0; i + 1 < demos.length && pairs.length < config.pairs; i++) {
+    const prompt = demos[i]!.promptTokenIds
+    const promptText = tok.decode(prompt)
+    const a = demos[i]!.completionTokenIds
+    const b = demos[i + 1]!.completionTokenIds
+    const ga = task.goldReward(promptText, tok.decode(a), a)
+    const gb = task.goldReward(promptText, tok.decode(b), b)
+    if (ga === gb) continue
+    pairs.push(ga > gb ? { prompt, chosen: a, rejected: b } : { prompt, chosen: b, rejected: a })
+  }
+  return pairs
+}
+
+/** Pairs from a stored run (its pairing already chose chosen vs rejected). */
+const runPairs = (run: string, db: string) =>
+  Effect.gen(function*() {
+    const store = yield* RunStore.RunStore
+    const id = (yield* store.getRun(run)).runId
+    const result = yield* store.query(`
+      SELECT pr.token_ids, c.token_ids, r.token_ids FROM pairs p
+      JOIN rollouts c ON c.rollout_id = p.chosen_id JOIN rollouts r ON r.rollout_id = p.rejected_id
+      JOIN prompts pr ON pr.prompt_id = p.prompt_id
+      WHERE p.run_id = '${id.replace(/'/g, "''")}' ORDER BY p.pair_id`)
+    return result.rows.map(([prompt, chosen, rejected]) => ({
+      prompt: prompt as Array<number>, chosen: chosen as Array<number>, rejected: rejected as Array<number>
+    }))
+  }).pipe(Effect.provide(storeLayer(db)))
+
+export const trainRm = Command.make(
+  "train-rm",
+  { config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")) },
+  Effect.fn(function*({ config: file }) {
+    if (!existsSync(file)) return yield* new Errors.ConfigError({ message: `${file}: no such file`, file })
+    const json = yield* Effect.try({
+      try: () => JSON.parse(readFileSync(file, "utf8")) as unknown,
+      catch: (e) => new Errors.ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
+    })
+    const config = yield* Schema.decodeUnknownEffect(TrainRmConfig)(json, { onExcessProperty: "error" }).pipe(
+      Effect.mapError((e) => new Errors.ConfigError({ message: `${file}: ${e.message.split("\n").slice(0, 3).join(" ")}`, file }))
+    )
+    yield* Engine.selectBackend("auto")
+    const task = Tasks.getTask(config.task)
+    const pairs = config.source === "task" ? taskPairs(config) : yield* runPairs(config.source.run, config.source.db)
+    if (pairs.length < 2) return yield* new Errors.InvalidInput({ message: `${file}: only ${pairs.length} preference pairs; need at least 2` })
+    const m = config.model
+    const result = yield* RewardModelOnnx.trainRewardModel({
+      pairs,
+      model: { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize },
+      tokenizer: task.tokenizer,
+      steps: config.steps,
+      learningRate: config.learningRate,
+      batchSize: config.batchSize,
+      validationFraction: config.validationFraction,
+      seed: config.seed,
+      outFile: config.out
+    }).pipe(Effect.provide(layerTerminal))
+    yield* Console.log(
+      `reward model: ${pairs.length} pairs, train accuracy ${result.trainAccuracy.toFixed(3)}, ` +
+        `validation accuracy ${result.validationAccuracy.toFixed(3)} → ${result.outFile} (+ ${result.tokenizerFile})`
+    )
+    yield* Console.log(`use it as: "reward": {"type": "onnx", "path": ${JSON.stringify(result.outFile)}}`)
+  })
+).pipe(Command.withDescription("Train a Bradley–Terry reward model on preference pairs and export it to ONNX"))

@@ -1,2 +1,0 @@
-const mod = await import("./optimizer.bench.ts")
-console.log(JSON.stringify(await mod.default(), null, 1))
