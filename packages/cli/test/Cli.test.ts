@@ -3,6 +3,8 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import { Checkpoint, Gpt, Tasks } from "@odpo/core"
+import { Effect } from "effect"
 import { exited, odpo, spawnOdpo } from "./CliProcess.ts"
 
 const tiny = join(import.meta.dirname, "fixtures/tiny-bandit.json")
@@ -58,4 +60,34 @@ describe("odpo CLI (real processes)", () => {
     assert.strictEqual(sha(db), before, "a failed command changed the database")
     rmSync(dir, { recursive: true, force: true })
   }, 400_000)
+
+  it("odpo sample then odpo score: JSONL in and out, rewards equal the task's gold", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "odpo-sample-"))
+    const task = Tasks.getTask({ name: "bandit", mu: 70, sigma: 10, seed: 0, trainPrompts: 4, heldoutPrompts: 4 })
+    const model = Gpt.Gpt.init({ vocabSize: task.tokenizer.vocabSize, contextLength: 12, dModel: 16, nLayers: 1, nHeads: 2, dropout: 0 }, 5)
+    const ref = await Effect.runPromise(Checkpoint.saveCheckpoint(join(dir, "ckpt"), model, task.tokenizer))
+    model.dispose()
+    writeFileSync(join(dir, "prompts.jsonl"), `{"id": "a", "prompt": ""}\n{"id": "b", "prompt": "20 21"}\n`)
+    const s = await odpo(["sample", "--policy", ref.path, "--prompts", join(dir, "prompts.jsonl"), "-n", "3", "--max-new-tokens", "8", "--seed", "4", "--out", join(dir, "rollouts.jsonl")])
+    assert.strictEqual(s.code, 0, s.stderr)
+    const rollouts = readFileSync(join(dir, "rollouts.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    assert.strictEqual(rollouts.length, 6)
+    assert.deepStrictEqual(rollouts.map((r) => [r.promptId, r.sampleIdx]), [["a", 0], ["a", 1], ["a", 2], ["b", 0], ["b", 1], ["b", 2]])
+    for (const r of rollouts) {
+      assert.strictEqual(r.policyCkpt, ref.id)
+      assert.strictEqual(r.tokenLogprobs.length, r.tokenIds.length)
+      assert.closeTo(r.logprobSum, r.tokenLogprobs.reduce((a: number, b: number) => a + b, 0), 1e-4)
+    }
+    const sc = await odpo(["score", "--reward", '{"type": "task"}', "--task", "bandit", "--input", join(dir, "rollouts.jsonl"), "--out", join(dir, "scored.jsonl")])
+    assert.strictEqual(sc.code, 0, sc.stderr)
+    const scored = readFileSync(join(dir, "scored.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+    assert.strictEqual(scored.length, 6)
+    for (const r of scored) assert.closeTo(r.reward, Tasks.banditReward(70, 10)(r.tokenIds), 1e-12)
+    const bad = await odpo(["score", "--reward", '{"type": "task", "weight": 2}', "--task", "bandit", "--input", join(dir, "rollouts.jsonl"), "--out", join(dir, "x.jsonl")])
+    assert.strictEqual(bad.code, 1)
+    assert.match(bad.stderr, /weight/)
+    const missing = await odpo(["sample", "--policy", join(dir, "nope"), "--prompts", join(dir, "prompts.jsonl"), "--out", join(dir, "y.jsonl")])
+    assert.strictEqual(missing.code, 1)
+    assert.match(missing.stderr, /nope/)
+  }, 120_000)
 })

@@ -39,7 +39,7 @@ const field = (o: Record<string, unknown>, names: ReadonlyArray<string>): unknow
 }
 
 /** Parse prompts.jsonl and tokenize every prompt; a bad line is an InvalidInput naming file:line. */
-export const readPrompts = (file: string, tokenizer: Tokenizer.Tokenizer): Effect.Effect<Array<Sampler.SamplePrompt>, Errors.InvalidInput> =>
+export const readPrompts = (file: string, tokenizer: Tokenizer.Tokenizer): Effect.Effect<Array<Sampler.SamplePrompt & { readonly text: string }>, Errors.InvalidInput> =>
   Effect.gen(function*() {
     const path = resolve(file)
     if (!existsSync(path)) return yield* new InvalidInput({ message: `prompts file ${path} does not exist` })
@@ -47,7 +47,7 @@ export const readPrompts = (file: string, tokenizer: Tokenizer.Tokenizer): Effec
       try: () => readFile(path, "utf8"),
       catch: (cause) => new InvalidInput({ message: `cannot read prompts file ${path}: ${String(cause)}` })
     })
-    const prompts: Array<Sampler.SamplePrompt> = []
+    const prompts: Array<Sampler.SamplePrompt & { readonly text: string }> = []
     const firstLine = new Map<string, number>()
     const lines = content.split(/\r?\n/)
     for (let i = 0; i < lines.length; i++) {
@@ -76,7 +76,7 @@ export const readPrompts = (file: string, tokenizer: Tokenizer.Tokenizer): Effec
         try: () => tokenizer.encode(text),
         catch: (cause) => new InvalidInput({ message: `${where}: cannot tokenize the prompt: ${(cause as Error).message}` })
       })
-      prompts.push({ promptId, tokenIds: tokenizer.bosId === null ? encoded : [tokenizer.bosId, ...encoded] })
+      prompts.push({ promptId, text, tokenIds: tokenizer.bosId === null ? encoded : [tokenizer.bosId, ...encoded] })
     }
     if (prompts.length === 0) return yield* new InvalidInput({ message: `prompts file ${path} has no prompts: add lines like {"id": "p1", "prompt": "..."}` })
     return prompts
@@ -92,7 +92,7 @@ export const sampleFile = Effect.fn("SampleFile.sampleFile")(function*(
   const engine = TfjsEngine.make(policy.model, policy.tokenizer, options)
   const request: Sampler.SampleRequest = {
     policy: policy.ref,
-    prompts,
+    prompts: prompts.map(({ promptId, tokenIds }) => ({ promptId, tokenIds })),
     n: options.n,
     params: options.params,
     seed: options.seed,
@@ -103,7 +103,9 @@ export const sampleFile = Effect.fn("SampleFile.sampleFile")(function*(
   yield* Effect.tryPromise({
     try: async () => {
       await mkdir(dirname(out), { recursive: true })
-      await writeFile(out, rollouts.map((r) => JSON.stringify(r)).join("\n") + "\n")
+      // each line is a Domain.Rollout plus its prompt's text, so `odpo score` can read it as is
+      const text = new Map(prompts.map((p) => [p.promptId, p.text]))
+      await writeFile(out, rollouts.map((r) => JSON.stringify({ ...r, prompt: text.get(r.promptId) })).join("\n") + "\n")
     },
     catch: (cause) => new InvalidInput({ message: `cannot write rollouts to ${out}: ${String(cause)}` })
   })

@@ -12,7 +12,7 @@ export const sample = Command.make(
   {
     policy: Flag.String("policy").pipe(Flag.withDescription("checkpoint directory of the policy")),
     prompts: Flag.String("prompts").pipe(Flag.withDescription("JSONL of {\"id\", \"prompt\"}")),
-    n: Flag.Int("n").pipe(Flag.withAlias("n"), Flag.withDescription("completions per prompt"), Flag.withDefault(1)),
+    n: Flag.Int("n").pipe(Flag.withDescription("completions per prompt"), Flag.withDefault(1)),
     temperature: Flag.Finite("temperature").pipe(Flag.withDescription("0 = greedy"), Flag.withDefault(1)),
     topK: Flag.Int("top-k").pipe(Flag.withDescription("0 = off"), Flag.withDefault(0)),
     topP: Flag.Finite("top-p").pipe(Flag.withDescription("in (0, 1]; 1 = off"), Flag.withDefault(1)),
