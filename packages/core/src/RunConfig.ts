@@ -214,10 +214,13 @@ export type RunConfig = typeof RunConfig.Type
 export type RunConfigInput = typeof RunConfig.Encoded
 
 const formatPath = (path: ReadonlyArray<PropertyKey>) =>
-  "$" + path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
+  path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
 
-/** First leaf issue of a decode failure, as (JSON path, message). */
-const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): { path: string; message: string } => {
+/**
+ * First leaf issue of a decode failure, as (JSON path relative to the decoded value, e.g.
+ * ".loss.beta", and a message). Shared by every schema decoded from a user's JSON.
+ */
+export const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): { path: string; message: string } => {
   switch (issue._tag) {
     case "Pointer":
       return firstIssue(issue.issue, [...path, ...issue.path])
@@ -240,7 +243,9 @@ const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> =
 export const decodeRunConfig = (input: unknown, file?: string): Effect.Effect<RunConfig, ConfigError> =>
   Schema.decodeUnknownEffect(RunConfig)(input, { onExcessProperty: "error", errors: "all" }).pipe(
     Effect.mapError((error) => {
-      const { path, message } = firstIssue(error.issue)
+      const at = firstIssue(error.issue)
+      const path = "$" + at.path
+      const message = at.message
       return new ConfigError({
         message: `${file ?? "config"}: ${path}: ${message}`,
         path,

@@ -2,8 +2,8 @@
  * The reward-source specs the scorer understands, decoded in full (core's RunConfig only checks
  * `type`): unknown fields and bad values are ConfigErrors that name their JSON path.
  */
-import { Errors } from "@odpo/core"
-import { Effect, Schema, SchemaIssue } from "effect"
+import { Errors, RunConfig } from "@odpo/core"
+import { Effect, Schema } from "effect"
 import { existsSync, readFileSync, statSync } from "node:fs"
 
 const { ConfigError } = Errors
@@ -64,27 +64,7 @@ export type RewardSpec =
   | typeof MissingEosPenaltySpec.Type
   | { readonly type: "sum"; readonly terms: ReadonlyArray<{ readonly weight: number; readonly source: RewardSpec }> }
 
-const formatPath = (path: ReadonlyArray<PropertyKey>) => path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
-
-/** First leaf issue of a decode failure, as (relative JSON path, message). */
-const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): { path: string; message: string } => {
-  switch (issue._tag) {
-    case "Pointer":
-      return firstIssue(issue.issue, [...path, ...issue.path])
-    case "Composite":
-    case "AnyOf":
-      return issue.issues.length > 0 ? firstIssue(issue.issues[0]!, path) : { path: formatPath(path), message: String(issue) }
-    case "Filter":
-    case "Encoding":
-      return firstIssue(issue.issue, path)
-    case "UnexpectedKey":
-      return { path: formatPath(path), message: "unknown field: remove it or check its spelling" }
-    case "MissingKey":
-      return { path: formatPath(path), message: "missing required field" }
-    default:
-      return { path: formatPath(path), message: String(issue) }
-  }
-}
+const { firstIssue } = RunConfig
 
 const TYPES = ["task", "onnx", "sum", "length_penalty", "missing_eos_penalty"] as const
 const SCHEMAS = { task: TaskSpec, onnx: OnnxSpec, length_penalty: LengthPenaltySpec, missing_eos_penalty: MissingEosPenaltySpec, sum: SumShape }

@@ -4,7 +4,7 @@
  * on synthetic reviews, written as an ONNX file. It sees letters, not clauses, so a policy can
  * please it with text the gold classifier gives nothing for ("great great great").
  */
-import { Errors, Tasks } from "@odpo/core"
+import { Errors, Seeds, Tasks } from "@odpo/core"
 import { Effect } from "effect"
 import { type BagOfWordsWeights, bagOfWordsForward, writeBagOfWordsRewardModel } from "./BagOfWords.ts"
 import type { OnnxSpec } from "./RewardSpec.ts"
@@ -12,16 +12,7 @@ import type { OnnxSpec } from "./RewardSpec.ts"
 const { ADJECTIVES, reviewTokenizer, sentimentGold, SUBJECTS } = Tasks
 const tokenizer = reviewTokenizer
 
-const mulberry32 = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+const { mulberry32 } = Seeds
 
 /** Random reviews of 1–3 clauses with uniformly drawn adjectives: the proxy's training set. */
 export const syntheticReviews = (count: number, seed: number): Array<string> => {
