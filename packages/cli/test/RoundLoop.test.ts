@@ -95,4 +95,29 @@ describe("round loop, end to end on a tiny bandit", () => {
       assert.deepStrictEqual((yield* store.query("SELECT count(*) FROM runs")).rows, before.rows)
     }).pipe(Effect.provide(experimentLayer(db)))
   })
+
+  it.live("staleness 1 samples round 2 from π₀; an ema reference is a new recorded checkpoint each round", () => {
+    const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
+    return Effect.gen(function*() {
+      const config = yield* tinyConfig()
+      const runId = yield* Round.createRun(
+        { ...config, staleness: 1, reference: { type: "ema", alpha: 0.5 } },
+        { checkpointRoot: checkpointRootFor(db) }
+      )
+      yield* Round.runToCompletion(runId)
+      const store = yield* RunStore.RunStore
+      const rounds = yield* store.listRounds(runId)
+      const sampledFrom = (round: number) =>
+        Effect.map(store.query(`SELECT DISTINCT policy_ckpt FROM rollouts WHERE run_id = '${runId}' AND round = ${round} AND purpose = 'train'`), (r) => r.rows.map((x) => x[0]))
+      // round 2 trains π₁ but samples from π₀ (one round stale)
+      assert.deepStrictEqual(yield* sampledFrom(2), [rounds[0]!.policyCkpt])
+      assert.strictEqual(rounds[2]!.policyCkpt, rounds[1]!.outputCkpt)
+      // ref₂ = ½·π₁ + ½·ref₁: a checkpoint of its own, recorded with ref₁ as parent
+      const ref2 = yield* store.readCheckpoint(rounds[2]!.refCkpt)
+      assert.isNotNull(ref2)
+      assert.notStrictEqual(rounds[2]!.refCkpt, rounds[1]!.refCkpt)
+      assert.notStrictEqual(rounds[2]!.refCkpt, rounds[1]!.outputCkpt)
+      assert.strictEqual(ref2!.parent, rounds[1]!.refCkpt)
+    }).pipe(Effect.provide(experimentLayer(db)))
+  })
 })
