@@ -35,6 +35,42 @@ const alignedStrides = (shape: ReadonlyArray<number>, out: ReadonlyArray<number>
   return strides
 }
 
+/**
+ * Walk `shape` in row-major order one last-axis run at a time. Operand k advances by
+ * `steps[k][d]` per step of dimension d; `visit(base, offsets)` gets the run's flat index and
+ * each operand's offset at the run's start (the caller loops over the run with steps[k][last]).
+ */
+const walkRuns = (shape: ReadonlyArray<number>, steps: ReadonlyArray<ReadonlyArray<number>>, visit: (base: number, offsets: ReadonlyArray<number>) => void): void => {
+  const rank = shape.length
+  const size = tf.util.sizeFromShape([...shape])
+  if (size === 0) return
+  const inner = rank === 0 ? 1 : shape[rank - 1]!
+  const idx = new Array<number>(rank).fill(0)
+  const offsets = steps.map(() => 0)
+  for (let base = 0; base < size; base += inner) {
+    visit(base, offsets)
+    // advance the odometer over the outer dims
+    for (let d = rank - 2; d >= 0; d--) {
+      idx[d]!++
+      for (let k = 0; k < steps.length; k++) offsets[k]! += steps[k]![d]!
+      if (idx[d]! < shape[d]!) break
+      for (let k = 0; k < steps.length; k++) offsets[k]! -= steps[k]![d]! * shape[d]!
+      idx[d] = 0
+    }
+  }
+}
+
+/** Row-major strides of a shape. */
+const stridesOf = (shape: ReadonlyArray<number>): Array<number> => {
+  const strides = new Array<number>(shape.length)
+  let st = 1
+  for (let d = shape.length - 1; d >= 0; d--) {
+    strides[d] = st
+    st *= shape[d]!
+  }
+  return strides
+}
+
 /** out[i] = op(a[·], b[·]) over the broadcast shape, walking the output in order. */
 export const broadcastBinary = (
   aShape: ReadonlyArray<number>, a: Values, bShape: ReadonlyArray<number>, b: Values, out: Values, outShape: ReadonlyArray<number>, op: Binary
@@ -61,51 +97,21 @@ export const broadcastBinary = (
   const inner = outShape[rank - 1]!
   const ai = as[rank - 1]!
   const bi = bs[rank - 1]!
-  const idx = new Array<number>(rank).fill(0)
-  let aOff = 0
-  let bOff = 0
-  for (let base = 0; base < size; base += inner) {
-    for (let j = 0; j < inner; j++) out[base + j] = op(a[aOff + j * ai]!, b[bOff + j * bi]!)
-    // advance the odometer over the outer dims
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++
-      aOff += as[d]!
-      bOff += bs[d]!
-      if (idx[d]! < outShape[d]!) break
-      aOff -= as[d]! * outShape[d]!
-      bOff -= bs[d]! * outShape[d]!
-      idx[d] = 0
-    }
-  }
+  walkRuns(outShape, [as, bs], (base, [aOff, bOff]) => {
+    for (let j = 0; j < inner; j++) out[base + j] = op(a[aOff! + j * ai]!, b[bOff! + j * bi]!)
+  })
 }
 
 /** out = x transposed by `perm`, walking the output in order. */
 export const transposeValues = (x: Values, shape: ReadonlyArray<number>, perm: ReadonlyArray<number>, out: Values): void => {
-  const rank = shape.length
-  const inStrides = new Array<number>(rank)
-  let s = 1
-  for (let d = rank - 1; d >= 0; d--) {
-    inStrides[d] = s
-    s *= shape[d]!
-  }
+  const inStrides = stridesOf(shape)
   const outShape = perm.map((p) => shape[p]!)
   const step = perm.map((p) => inStrides[p]!) // input stride of each output dim
-  const size = out.length
-  if (size === 0) return
-  const inner = outShape[rank - 1]!
-  const innerStep = step[rank - 1]!
-  const idx = new Array<number>(rank).fill(0)
-  let off = 0
-  for (let base = 0; base < size; base += inner) {
-    for (let j = 0; j < inner; j++) out[base + j] = x[off + j * innerStep]!
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++
-      off += step[d]!
-      if (idx[d]! < outShape[d]!) break
-      off -= step[d]! * outShape[d]!
-      idx[d] = 0
-    }
-  }
+  const inner = outShape[outShape.length - 1] ?? 1
+  const innerStep = step[step.length - 1] ?? 0
+  walkRuns(outShape, [step], (base, [off]) => {
+    for (let j = 0; j < inner; j++) out[base + j] = x[off! + j * innerStep]!
+  })
 }
 
 const fallback = (name: string) => tf.getKernel(name, "cpu")!.kernelFunc
@@ -265,28 +271,11 @@ const batchMatMulKernel = (): tf.KernelConfig => {
 
 /** Copy the box [begin, begin + size) of x (shape) into a new array, contiguous last-axis runs at a time. */
 const sliceValues = (xs: Values, shape: ReadonlyArray<number>, begin: ReadonlyArray<number>, size: ReadonlyArray<number>, dtype: tf.DataType): Values => {
-  const rank = shape.length
   const out = arrayFor(dtype, tf.util.sizeFromShape([...size]))
-  if (out.length === 0) return out
-  const strides = new Array<number>(rank)
-  let st = 1
-  for (let d = rank - 1; d >= 0; d--) {
-    strides[d] = st
-    st *= shape[d]!
-  }
-  const inner = size[rank - 1]!
-  const idx = new Array<number>(rank).fill(0)
-  let off = begin.reduce((acc, v, d) => acc + v * strides[d]!, 0)
-  for (let base = 0; base < out.length; base += inner) {
-    out.set(xs.subarray(off, off + inner), base)
-    for (let d = rank - 2; d >= 0; d--) {
-      idx[d]!++
-      off += strides[d]!
-      if (idx[d]! < size[d]!) break
-      off -= strides[d]! * size[d]!
-      idx[d] = 0
-    }
-  }
+  const strides = stridesOf(shape)
+  const start = begin.reduce((acc, v, d) => acc + v * strides[d]!, 0)
+  const inner = size[size.length - 1]!
+  walkRuns(size, [strides], (base, [off]) => out.set(xs.subarray(start + off!, start + off! + inner), base))
   return out
 }
 
@@ -363,22 +352,11 @@ const sumKernel = (): tf.KernelConfig => {
         }
       }
       const acc = new Float64Array(tf.util.sizeFromShape(kept))
-      if (xs.length > 0) {
-        const inner = x.shape[rank - 1] ?? 1
-        const innerStep = rank > 0 ? outStride[rank - 1]! : 0
-        const idx = new Array<number>(rank).fill(0)
-        let off = 0
-        for (let base = 0; base < xs.length; base += inner) {
-          for (let j = 0; j < inner; j++) acc[off + j * innerStep] += xs[base + j]!
-          for (let d = rank - 2; d >= 0; d--) {
-            idx[d]!++
-            off += outStride[d]!
-            if (idx[d]! < x.shape[d]!) break
-            off -= outStride[d]! * x.shape[d]!
-            idx[d] = 0
-          }
-        }
-      }
+      const inner = x.shape[rank - 1] ?? 1
+      const innerStep = rank > 0 ? outStride[rank - 1]! : 0
+      walkRuns(x.shape, [outStride], (base, [off]) => {
+        for (let j = 0; j < inner; j++) acc[off! + j * innerStep] += xs[base + j]!
+      })
       const dtype = x.dtype === "int32" ? "int32" : "float32"
       const out = dtype === "int32" ? Int32Array.from(acc) : Float32Array.from(acc)
       const shape = keepDims ? x.shape.map((n, d) => (reduced.has(d) ? 1 : n)) : kept
