@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Round, RunConfig, RunStore } from "@odpo/core"
 import { Effect, Layer } from "effect"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { checkpointRootFor, experimentLayer } from "../src/Services.ts"
@@ -89,6 +89,13 @@ describe("round loop, end to end on a tiny bandit", () => {
       const pi0 = (yield* store.listRounds(runId))[0]!.policyCkpt
       const r = yield* store.query(`SELECT DISTINCT policy_ckpt FROM rollouts WHERE run_id = '${runId}' AND purpose = 'train'`)
       assert.deepStrictEqual(r.rows.map((x) => x[0]), [pi0])
+      // π₀ is cached for the next run with the same model, SFT settings, task and seed
+      const cacheDir = join(checkpointRootFor(db), "sft-cache")
+      const entries = readdirSync(cacheDir).map((f) => JSON.parse(readFileSync(join(cacheDir, f), "utf8")))
+      assert.deepStrictEqual(entries.map((e) => e.pi0), [pi0])
+      const second = yield* Round.createRun({ ...config, rounds: 1 }, { checkpointRoot: checkpointRootFor(db) })
+      yield* Round.runToCompletion(second)
+      assert.strictEqual((yield* store.listRounds(second))[0]!.policyCkpt, pi0)
       const before = yield* store.query("SELECT count(*) FROM runs")
       const err = yield* Effect.flip(Round.createRun({ ...config, eval: { ...config.eval, prompts: 99 } }, { checkpointRoot: checkpointRootFor(db) }))
       assert.include(err.message, "eval.prompts")

@@ -6,6 +6,7 @@
  * Rounds: round 0 makes and evaluates π₀; round r ≥ 1 trains π_{r−1} into π_r and evaluates π_r.
  */
 import { Effect } from "effect"
+import { join } from "node:path"
 import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./Checkpoint.ts"
 import type { CheckpointRef, PreferencePair, Prompt, Rollout, SamplingParams, Sequence, TrainingPair } from "./Domain.ts"
 import { ConfigError } from "./Errors.ts"
@@ -20,6 +21,7 @@ import { getTask, type Task } from "./tasks/index.ts"
 import { Trainer } from "./Trainer.ts"
 import { evaluationMetrics } from "./Evaluation.ts"
 import { pauseBeforeRecord } from "./internal/FaultInjection.ts"
+import { readSftCache, sftCacheKey, writeSftCache } from "./internal/SftCache.ts"
 
 /** What every stage needs to know about the run. */
 interface RunContext {
@@ -105,6 +107,16 @@ const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: Ru
   }
   const m = config.policy.model
   const modelConfig: GptConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
+  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed })
+  const cached = readSftCache(ctx.checkpointRoot, key)
+  if (cached) {
+    const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
+    yield* Effect.logInfo(`round 0: π₀ ${cached.pi0.slice(0, 12)} reused (same model, SFT settings, task and seed)`)
+    return {
+      pi0: ref(cached.pi0),
+      rows: [yield* checkpointRow(ctx, ref(cached.init), null, 0), yield* checkpointRow(ctx, ref(cached.pi0), cached.init, 0)]
+    }
+  }
   const init = Gpt.init(modelConfig, deriveSeed(config.seed, 0, "init"))
   const initRef = yield* saveCheckpoint(ctx.checkpointRoot, init, task.tokenizer).pipe(Effect.ensuring(Effect.sync(() => init.dispose())))
   const trainer = yield* Trainer
@@ -117,6 +129,7 @@ const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: Ru
     checkpointRoot: ctx.checkpointRoot,
     label: "round 0 · sft"
   })
+  writeSftCache(ctx.checkpointRoot, key, { init: initRef.id, pi0: sft.checkpoint.id })
   return {
     pi0: sft.checkpoint,
     rows: [yield* checkpointRow(ctx, initRef, null, 0), yield* checkpointRow(ctx, sft.checkpoint, initRef.id, 0)]

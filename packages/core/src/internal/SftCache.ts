@@ -1,0 +1,40 @@
+/**
+ * π₀ made by SFT is a pure function of (model shape, SFT settings, task, seed): runs that share
+ * them — the online and offline arms of a study — share one π₀ instead of training it again.
+ * Entries live beside the checkpoints they name (<root>/sft-cache/<key>.json) and are used only
+ * when both checkpoint directories are still there; loading re-verifies their SHA-256 as always.
+ */
+import { createHash } from "node:crypto"
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+
+/** Bump when SFT or initialisation changes what the same inputs produce. */
+const VERSION = 1
+
+export interface SftCacheEntry {
+  readonly init: string
+  readonly pi0: string
+}
+
+export const sftCacheKey = (inputs: unknown): string =>
+  createHash("sha256").update(JSON.stringify({ version: VERSION, inputs })).digest("hex").slice(0, 32)
+
+const file = (root: string, key: string) => join(root, "sft-cache", `${key}.json`)
+
+export const readSftCache = (root: string, key: string): SftCacheEntry | null => {
+  const f = file(root, key)
+  if (!existsSync(f)) return null
+  try {
+    const entry = JSON.parse(readFileSync(f, "utf8")) as SftCacheEntry
+    return existsSync(join(root, entry.init)) && existsSync(join(root, entry.pi0)) ? entry : null
+  } catch {
+    return null
+  }
+}
+
+export const writeSftCache = (root: string, key: string, entry: SftCacheEntry): void => {
+  mkdirSync(join(root, "sft-cache"), { recursive: true })
+  const tmp = `${file(root, key)}.${process.pid}.tmp`
+  writeFileSync(tmp, JSON.stringify(entry) + "\n")
+  renameSync(tmp, file(root, key))
+}
