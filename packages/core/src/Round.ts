@@ -155,10 +155,8 @@ const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: 
   })
 })
 
-/** Scores: the configured reward (and the task's gold reward) for every rollout of the round. */
-const scoreStage = Effect.fn("Round.score")(function*(ctx: RunContext, round: number, purpose: RolloutPurpose) {
-  const store = yield* RunStore
-  const rollouts = yield* store.readRollouts(ctx.runId, round, purpose)
+/** The configured reward (and the task's gold reward) of each rollout, as score rows. */
+const scoreRollouts = Effect.fn("Round.scoreRollouts")(function*(ctx: RunContext, rollouts: ReadonlyArray<RolloutWrite>, label: string) {
   const result = yield* (yield* Scorer).score({
     reward: ctx.config.reward,
     task: ctx.config.task,
@@ -169,11 +167,21 @@ const scoreStage = Effect.fn("Round.score")(function*(ctx: RunContext, round: nu
       completionTokenIds: r.tokenIds,
       finishReason: r.finishReason
     })),
-    label: `round ${round} · score ${purpose}`
+    label
   })
-  return rollouts.map((r, i) => ({
-    rolloutId: r.rolloutId, source: result.source, reward: result.scores[i]!.reward, goldReward: result.scores[i]!.goldReward
-  }))
+  return {
+    scores: result.scores,
+    rows: rollouts.map((r, i) => ({
+      rolloutId: r.rolloutId, source: result.source, reward: result.scores[i]!.reward, goldReward: result.scores[i]!.goldReward
+    }))
+  }
+})
+
+/** Scores: every rollout of the round, scored. */
+const scoreStage = Effect.fn("Round.score")(function*(ctx: RunContext, round: number) {
+  const rollouts = yield* (yield* RunStore).readRollouts(ctx.runId, round, "train")
+  const { rows } = yield* scoreRollouts(ctx, rollouts, `round ${round} · score`)
+  yield* record({ runId: ctx.runId, round, stage: "scores", scores: rows })
 })
 
 /** Pairs: strategy + filters over the round's scored rollouts, with π_ref log-probs of both sides. */
@@ -259,8 +267,6 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
  */
 const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
   const sampler = yield* Sampler
-  const scorer = yield* Scorer
-  const store = yield* RunStore
   const prompts = heldoutPrompts(ctx).map((p) => ({ promptId: p.promptId, tokenIds: p.tokenIds }))
   const request = {
     prompts,
@@ -270,27 +276,14 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
   }
   const own = toWrites(ctx, round, "eval", yield* sampler.sample({ ...request, policy, label: `round ${round} · eval sample` }))
   const ref = toWrites(ctx, round, "eval_ref", yield* sampler.sample({ ...request, policy: reference, label: `round ${round} · eval ref sample` }))
-  const scoreAll = (rollouts: ReadonlyArray<RolloutWrite>, purpose: string) =>
-    scorer.score({
-        reward: ctx.config.reward,
-        task: ctx.config.task,
-        items: rollouts.map((r) => ({
-          promptId: r.promptId, promptText: ctx.prompts.get(r.promptId)!.text, completionText: r.text,
-          completionTokenIds: r.tokenIds, finishReason: r.finishReason
-        })),
-        label: `round ${round} · score ${purpose}`
-      })
-  const ownScores = yield* scoreAll(own, "eval")
-  const refScores = yield* scoreAll(ref, "eval_ref")
+  const ownScores = yield* scoreRollouts(ctx, own, `round ${round} · score eval`)
+  const refScores = yield* scoreRollouts(ctx, ref, `round ${round} · score eval_ref`)
   const stats = yield* (yield* Trainer).sequenceStats(policy, reference, own.map((r) => sequenceOf(ctx, r)))
-  const metrics = evaluationMetrics(own, ownScores.scores, refScores.scores, stats)
-  const scoreRows = (rollouts: ReadonlyArray<RolloutWrite>, s: typeof ownScores) =>
-    rollouts.map((r, i) => ({ rolloutId: r.rolloutId, source: s.source, reward: s.scores[i]!.reward, goldReward: s.scores[i]!.goldReward }))
   yield* record({
     runId: ctx.runId, round, stage: "eval",
     rollouts: [...own, ...ref],
-    scores: [...scoreRows(own, ownScores), ...scoreRows(ref, refScores)],
-    evals: [{ runId: ctx.runId, round, split: "heldout", metrics }]
+    scores: [...ownScores.rows, ...refScores.rows],
+    evals: [{ runId: ctx.runId, round, split: "heldout", metrics: evaluationMetrics(own, ownScores.scores, refScores.scores, stats) }]
   })
 })
 
@@ -346,9 +339,7 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
   const sampling = yield* checkpointRef(policyAt(rounds, r - 1 - lag))
 
   if (!done(row, "rollouts")) yield* sampleStage(ctx, r, sampling)
-  if (!done(row, "scores")) {
-    yield* record({ runId: ctx.runId, round: r, stage: "scores", scores: yield* scoreStage(ctx, r, "train") })
-  }
+  if (!done(row, "scores")) yield* scoreStage(ctx, r)
   if (!done(row, "pairs")) yield* pairStage(ctx, r, reference)
   if (!done(row, "train")) yield* trainStage(ctx, r, policy, reference)
   if (!done(row, "eval")) {
