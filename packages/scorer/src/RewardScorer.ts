@@ -2,7 +2,7 @@
  * The `Scorer` service: builds a reward source from a RewardSpec (once per spec and task; ONNX
  * sessions live as long as the layer) and scores items with it; gold always comes from the task.
  */
-import { Errors, Scorer, Tasks, type Domain, type RunConfig, type Tokenizer } from "@odpo/core"
+import { Errors, Progress, Scorer, Tasks, type Domain, type RunConfig, type Tokenizer } from "@odpo/core"
 import { Effect, Layer, Scope, Semaphore } from "effect"
 import { openOnnxRewardModel } from "./OnnxRewardModel.ts"
 import { cached, lengthPenalty, missingEosPenalty, type RewardSource, taskReward, weightedSum } from "./RewardSource.ts"
@@ -83,7 +83,16 @@ export const layer: Layer.Layer<Scorer.Scorer> = Layer.effect(
       const task = Tasks.getTask(request.task as RunConfig.TaskConfig)
       const key = JSON.stringify([spec, request.task.name, request.task.mu, request.task.sigma])
       const source = yield* sourceFor(spec, task, key)
-      return yield* scoreWith(source, task, request.items)
+      // Score in chunks so a long stage (an ONNX model over thousands of rollouts) shows progress.
+      const progress = yield* Progress.tracker(request.label ?? "score", request.items.length, "rollouts")
+      const chunk = 1024
+      const scores: Array<Domain.Score> = []
+      for (let i = 0; i < request.items.length; i += chunk) {
+        const part = request.items.slice(i, i + chunk)
+        scores.push(...(yield* scoreWith(source, task, part)).scores)
+        yield* progress.tick(part.length)
+      }
+      return { source: source.id, scores } satisfies Scorer.ScoreResult
     })
 
     return Scorer.Scorer.of({ score })
