@@ -66,6 +66,10 @@ export const parameterShapes = (c: GptConfig): Array<[string, number[]]> => {
   return shapes
 }
 
+/** Total number of scalar parameters of a config. */
+export const parameterCount = (c: GptConfig): number =>
+  parameterShapes(c).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+
 /** A small deterministic PRNG (mulberry32) for initialisation. */
 export const mulberry32 = (seed: number) => {
   let a = seed >>> 0
@@ -155,7 +159,7 @@ export class Gpt {
   }
 
   numParameters(): number {
-    return parameterShapes(this.config).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+    return parameterCount(this.config)
   }
 
   /** Weights as plain arrays, by name (for checkpoints and copies). */

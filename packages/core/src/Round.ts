@@ -10,7 +10,7 @@ import { join } from "node:path"
 import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./Checkpoint.ts"
 import type { CheckpointRef, PreferencePair, Prompt, Rollout, SamplingParams, Sequence, TrainingPair } from "./Domain.ts"
 import { ConfigError } from "./Errors.ts"
-import { Gpt, type GptConfig, parameterShapes } from "./Gpt.ts"
+import { Gpt, type GptConfig, parameterCount } from "./Gpt.ts"
 import { makePairs } from "./Pairing.ts"
 import { decodeRunConfig, type RunConfig } from "./RunConfig.ts"
 import { type RolloutPurpose, type RolloutWrite, type RoundRow, RunStore, type Stage, type StageWrite, stages } from "./RunStore.ts"
@@ -84,11 +84,9 @@ const record = Effect.fnUntraced(function*(write: StageWrite) {
   yield* (yield* RunStore).recordStage(write)
 })
 
-const nParams = (config: GptConfig) => parameterShapes(config).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
-
 const checkpointRow = Effect.fn("Round.checkpointRow")(function*(ctx: RunContext, ref: CheckpointRef, parent: string | null, round: number) {
   const { config } = yield* readCheckpointConfig(ref.path)
-  return { ckptId: ref.id, path: ref.path, parent, runId: ctx.runId, round, nParams: nParams(config) }
+  return { ckptId: ref.id, path: ref.path, parent, runId: ctx.runId, round, nParams: parameterCount(config) }
 })
 
 // ── round 0: make π₀ (SFT when no initial checkpoint is named) and evaluate it ──────────────

@@ -2,9 +2,10 @@
 import { Effect, Schema, SchemaIssue } from "effect"
 import { ConfigError } from "./Errors.ts"
 
-/** A field that takes `value` when the key is absent. */
-const def = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
+/** A field that takes `value` when the key is absent (every config schema of the project uses it). */
+export const withDefault = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
   Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema)
+const def = withDefault
 
 const Positive = Schema.Number.check(Schema.isGreaterThan(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))

@@ -8,9 +8,7 @@ import { existsSync, readFileSync, statSync } from "node:fs"
 
 const { ConfigError } = Errors
 
-/** A field that takes `value` when the key is absent. */
-const def = <S extends Schema.Top>(schema: S, value: S["Encoded"]) =>
-  Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema)
+const def = RunConfig.withDefault
 
 const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
 const PositiveInt = Schema.Int.check(Schema.isGreaterThan(0))

@@ -12,7 +12,7 @@ import { existsSync, readFileSync } from "node:fs"
 import { layerTerminal } from "../ProgressBar.ts"
 import { storeLayer } from "../Services.ts"
 
-const def = <S extends Schema.Top>(schema: S, value: S["Encoded"]) => Schema.withDecodingDefaultKey<S>(Effect.succeed(value))(schema)
+const def = RunConfig.withDefault
 
 export const TrainRmConfig = Schema.Struct({
   /** The task whose tokenizer (and, for source "task", demonstrations and gold reward) is used. */
@@ -77,7 +77,10 @@ export const trainRm = Command.make(
       catch: (e) => new Errors.ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
     })
     const config = yield* Schema.decodeUnknownEffect(TrainRmConfig)(json, { onExcessProperty: "error" }).pipe(
-      Effect.mapError((e) => new Errors.ConfigError({ message: `${file}: ${e.message.split("\n").slice(0, 3).join(" ")}`, file }))
+      Effect.mapError((e) => {
+        const at = RunConfig.firstIssue(e.issue)
+        return new Errors.ConfigError({ message: `${file}: $${at.path}: ${at.message}`, path: `$${at.path}`, file })
+      })
     )
     yield* Engine.selectBackend("auto")
     const task = Tasks.getTask(config.task)
