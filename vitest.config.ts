@@ -8,7 +8,7 @@ export default defineConfig({
     reporters: report ? ["default", "json"] : ["default"],
     ...(report ? { outputFile: { json: report } } : {}),
     include: ["packages/*/test/**/*.test.ts", "experiments/**/*.test.ts"],
-    setupFiles: ["packages/core/test/setup.ts"],
+    setupFiles: ["packages/model/test/setup.ts"],
     testTimeout: 120_000,
     hookTimeout: 120_000,
     // tfjs's cpu backend is single-threaded JS: run files in separate forks, one per core.

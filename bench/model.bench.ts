@@ -7,7 +7,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { execFileSync } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
-import { Gpt } from "../packages/core/src/Gpt.ts"
+import { Gpt } from "../packages/model/src/Gpt.ts"
 import type { BenchFigure } from "./run.ts"
 
 const config = { vocabSize: 64, contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dropout: 0 }

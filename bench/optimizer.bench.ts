@@ -4,7 +4,7 @@
  * PyTorch (bench/torch_dpo.py) when a python3 with torch is on this machine.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import type { Domain } from "@odpo/core"
+import { type Domain, Seeds } from "@odpo/core"
 import { spawnSync } from "node:child_process"
 import { register } from "node:module"
 import { dirname, join } from "node:path"
@@ -35,12 +35,12 @@ const torchFigure = (): number | undefined => {
 }
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
-  const { Gpt } = await import("../packages/core/src/index.ts")
+  const { Gpt } = await import("@odpo/model")
   const { AdamW } = await import("../packages/optimizer/src/AdamW.ts")
   const { objectives } = await import("../packages/optimizer/src/Objective.ts")
   const { stepGradients } = await import("../packages/optimizer/src/Training.ts")
   const model = Gpt.Gpt.init({ vocabSize: V, contextLength: T, dModel: D, nLayers: L, nHeads: H, dropout: 0 }, 0)
-  const rand = Gpt.mulberry32(1)
+  const rand = Seeds.mulberry32(1)
   const tokens = (n: number) => Array.from({ length: n }, () => 3 + Math.floor(rand() * (V - 3)))
   const seq = (): Domain.Sequence => ({ promptTokenIds: tokens(PROMPT), completionTokenIds: tokens(T - PROMPT) })
   const pairs = Array.from({ length: PAIRS }, (): Domain.TrainingPair => ({ chosen: seq(), rejected: seq(), refChosenLogp: -200, refRejectedLogp: -200 }))

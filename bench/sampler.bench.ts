@@ -6,7 +6,8 @@
  * CPU rate is the fairer figure on a shared machine). bench/torch_sample.py does the same work in
  * PyTorch (run by hand) for the tfjs/torch ratio.
  */
-import { Gpt, Tokenizer } from "../packages/core/src/index.ts"
+import { Tokenizer } from "@odpo/core"
+import { Gpt } from "@odpo/model"
 import type { BenchFigure } from "./run.ts"
 import { defaultMaxBatchRows, requestRows } from "../packages/sampler/src/Sampling.ts"
 import * as TfjsEngine from "../packages/sampler/src/TfjsEngine.ts"
@@ -29,14 +30,14 @@ const prompts = Array.from({ length: PROMPTS }, (_, i) => ({
 
 const params = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, maxNewTokens: NEW_TOKENS, stop: [] }
 
-const run = (model: Gpt.Gpt, kvCache: boolean, nPrompts: number) => {
+const run = async (model: Gpt.Gpt, kvCache: boolean, nPrompts: number) => {
   const rows = requestRows({ policy: { id: "bench", path: "" }, prompts: prompts.slice(0, nPrompts), n: SAMPLES, params, seed: 0 })
   const t0 = performance.now()
   const c0 = process.cpuUsage()
   let tokens = 0
   // As the Sampler service batches (256 rows); plain engine calls keep the bench free of Effect.
   for (let i = 0; i < rows.length; i += defaultMaxBatchRows) {
-    const out = TfjsEngine.generateRows(model, tokenizer, { rows: rows.slice(i, i + defaultMaxBatchRows), params }, { kvCache })
+    const out = await TfjsEngine.generateRows(model, tokenizer, { rows: rows.slice(i, i + defaultMaxBatchRows), params }, { kvCache })
     for (const r of out) tokens += r.tokenIds.length
   }
   const cpu = process.cpuUsage(c0)
@@ -47,10 +48,10 @@ const run = (model: Gpt.Gpt, kvCache: boolean, nPrompts: number) => {
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const model = Gpt.Gpt.init(config, 0)
-  run(model, true, 1) // warm-up
-  const cached = run(model, true, PROMPTS)
-  const small = run(model, true, 8)
-  const full = run(model, false, 8)
+  await run(model, true, 1) // warm-up
+  const cached = await run(model, true, PROMPTS)
+  const small = await run(model, true, 8)
+  const full = await run(model, false, 8)
   model.dispose()
   return [
     { name: "KV cache, tokens per wall s", value: cached.wall, unit: "tok/s", note: `${PROMPTS}×${SAMPLES}×${NEW_TOKENS} tokens in ${cached.seconds.toFixed(1)} s` },

@@ -3,7 +3,7 @@
  * the project, scored by onnxruntime-node at batch 64 × sequence 64, against the same computation
  * in plain TS (BagOfWords.bagOfWordsForward) on this machine. Both include tokenization.
  */
-import { Tokenizer } from "../packages/core/src/index.ts"
+import { Tokenizer } from "@odpo/core"
 import { Effect } from "effect"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"

@@ -7,12 +7,11 @@
  */
 import { Effect } from "effect"
 import { join } from "node:path"
-import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "./Checkpoint.ts"
+import { Checkpoints } from "./Checkpoints.ts"
 import type { CheckpointRef, PreferencePair, Prompt, Rollout, SamplingParams, Sequence, TrainingPair } from "./Domain.ts"
 import { ConfigError } from "./Errors.ts"
-import { Gpt, type GptConfig, parameterCount } from "./Gpt.ts"
 import { makePairs } from "./Pairing.ts"
-import { decodeRunConfig, type RunConfig } from "./RunConfig.ts"
+import { decodeRunConfig, type ModelConfig, type RunConfig } from "./RunConfig.ts"
 import { type RolloutPurpose, type RolloutWrite, type RoundRow, RunStore, type Stage, type StageWrite, stages } from "./RunStore.ts"
 import { Sampler } from "./Sampler.ts"
 import { Scorer } from "./Scorer.ts"
@@ -85,8 +84,8 @@ const record = Effect.fnUntraced(function*(write: StageWrite) {
 })
 
 const checkpointRow = Effect.fn("Round.checkpointRow")(function*(ctx: RunContext, ref: CheckpointRef, parent: string | null, round: number) {
-  const { config } = yield* readCheckpointConfig(ref.path)
-  return { ckptId: ref.id, path: ref.path, parent, runId: ctx.runId, round, nParams: parameterCount(config) }
+  const { nParams } = yield* (yield* Checkpoints).describe(ref.path)
+  return { ckptId: ref.id, path: ref.path, parent, runId: ctx.runId, round, nParams }
 })
 
 // ── round 0: make π₀ (SFT when no initial checkpoint is named) and evaluate it ──────────────
@@ -94,17 +93,17 @@ const checkpointRow = Effect.fn("Round.checkpointRow")(function*(ctx: RunContext
 const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: RunContext) {
   const { config, task } = ctx
   if (config.policy.init !== null) {
-    const loaded = yield* loadCheckpoint(config.policy.init)
-    if (loaded.tokenizer.vocabSize !== task.tokenizer.vocabSize) {
+    const loaded = yield* (yield* Checkpoints).verify(config.policy.init)
+    if (loaded.tokenizerVocabSize !== task.tokenizer.vocabSize) {
       return yield* new ConfigError({
-        message: `policy.init ${config.policy.init} has a vocabulary of ${loaded.tokenizer.vocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
+        message: `policy.init ${config.policy.init} has a vocabulary of ${loaded.tokenizerVocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
         path: "$.policy.init"
       })
     }
     return { pi0: loaded.ref, rows: [yield* checkpointRow(ctx, loaded.ref, null, 0)] }
   }
   const m = config.policy.model
-  const modelConfig: GptConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
+  const modelConfig: ModelConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
   const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed })
   const cached = readSftCache(ctx.checkpointRoot, key)
   if (cached) {
@@ -115,8 +114,7 @@ const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: Ru
       rows: [yield* checkpointRow(ctx, ref(cached.init), null, 0), yield* checkpointRow(ctx, ref(cached.pi0), cached.init, 0)]
     }
   }
-  const init = Gpt.init(modelConfig, deriveSeed(config.seed, 0, "init"))
-  const initRef = yield* saveCheckpoint(ctx.checkpointRoot, init, task.tokenizer).pipe(Effect.ensuring(Effect.sync(() => init.dispose())))
+  const initRef = yield* (yield* Checkpoints).initialize(modelConfig, task.tokenizer, deriveSeed(config.seed, 0, "init"), ctx.checkpointRoot)
   const trainer = yield* Trainer
   const demos = task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
   const sft = yield* trainer.sft({

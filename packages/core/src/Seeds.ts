@@ -1,5 +1,16 @@
 /** Seeds for every random choice, derived from (run seed, round, stage) so runs are reproducible. */
-export { mulberry32 } from "./Gpt.ts"
+/** A small deterministic PRNG (mulberry32) (initialisation, shuffles, task generators). */
+export const mulberry32 = (seed: number) => {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
 
 /** FNV-1a over the parts' text: a stable 32-bit seed for (seed, round, stage, …). */
 export const deriveSeed = (...parts: ReadonlyArray<string | number>): number => {

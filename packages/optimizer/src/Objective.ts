@@ -4,8 +4,9 @@
  * in ONE batched forward); kto has its own (matched and mismatched in one forward).
  */
 import * as tf from "@tensorflow/tfjs-core"
-import type { Domain, Gpt, RunConfig } from "@odpo/core"
-import { LogProbs } from "@odpo/core"
+import type { Domain, RunConfig } from "@odpo/core"
+import type { Gpt } from "@odpo/model"
+import { LogProbs } from "@odpo/model"
 import { kto, type PairLogps, pairLosses, type PairLossName, withSftTerm } from "./losses/index.ts"
 
 /** A metric accumulated over a step: its mean is sum / count. */

@@ -6,7 +6,8 @@
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import type { Domain, Trainer } from "@odpo/core"
-import { Checkpoint, Errors, Gpt, LogProbs } from "@odpo/core"
+import { Errors } from "@odpo/core"
+import { Checkpoint, Gpt, LogProbs } from "@odpo/model"
 import { checkSequences } from "./Validate.ts"
 
 /** Checkpoint errors as the Trainer reports them (a tokenizer that does not fit is a corrupt checkpoint). */

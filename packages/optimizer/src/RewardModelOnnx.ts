@@ -6,7 +6,8 @@
  */
 import { Effect } from "effect"
 import type { Tokenizer } from "@odpo/core"
-import { Errors, OnnxWriter, TokenizerFile } from "@odpo/core"
+import { Errors } from "@odpo/core"
+import { OnnxWriter, TokenizerFile } from "@odpo/model"
 import { mkdir, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { type FitOptions, fitRewardModel, type RewardModel } from "./RewardModel.ts"

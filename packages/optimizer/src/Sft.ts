@@ -4,7 +4,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import type { Domain, RunConfig } from "@odpo/core"
-import { LogProbs } from "@odpo/core"
+import { LogProbs } from "@odpo/model"
 import type { Objective } from "./Objective.ts"
 import { deriveSeed, mulberry32, shuffled } from "./Random.ts"
 import type { StepPlan } from "./Training.ts"

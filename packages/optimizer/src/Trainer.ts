@@ -4,7 +4,8 @@
  */
 import { Effect, Layer } from "effect"
 import type { Domain, RunConfig } from "@odpo/core"
-import { Checkpoint, Errors, Trainer as CoreTrainer } from "@odpo/core"
+import { Errors, Trainer as CoreTrainer } from "@odpo/core"
+import { Checkpoint } from "@odpo/model"
 import { type KtoItem, ktoObjective, type Objective, objectives } from "./Objective.ts"
 import { emaReference, load, referenceLogps, sequenceStats } from "./Reference.ts"
 import { sftObjective, sftPlan, sftTraining } from "./Sft.ts"

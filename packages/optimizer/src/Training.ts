@@ -5,7 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import type { Domain, Gpt, RunConfig } from "@odpo/core"
+import type { Domain, RunConfig } from "@odpo/core"
+import type { Gpt } from "@odpo/model"
 import { Errors, Progress } from "@odpo/core"
 import { deriveSeed, mulberry32, shuffled } from "./Random.ts"
 import { AdamW, clipByGlobalNorm, globalNorm } from "./AdamW.ts"

@@ -1,6 +1,7 @@
 /** Checks of a training request before any compute: each failure names the field or item and says what to do. */
 import { Effect } from "effect"
-import type { Domain, Gpt, RunConfig } from "@odpo/core"
+import type { Domain, RunConfig } from "@odpo/core"
+import type { Gpt } from "@odpo/model"
 import { Errors } from "@odpo/core"
 
 const invalid = (message: string) => Effect.fail(new Errors.InvalidInput({ message }))

@@ -3,7 +3,8 @@
  * Prompt lines are `{"id": "...", "prompt": "text"}` (or `prompt_id` / `text`); blank lines are
  * skipped; each prompt is tokenized with the checkpoint's tokenizer, BOS first when it has one.
  */
-import { Checkpoint, type Domain, Errors, type Sampler, type Tokenizer } from "@odpo/core"
+import { type Domain, Errors, type Sampler, type Tokenizer } from "@odpo/core"
+import { Checkpoint } from "@odpo/model"
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { mkdir, readFile, writeFile } from "node:fs/promises"

@@ -8,42 +8,18 @@
  * dropped) and padding columns no live row needs are sliced off, so a short prompt batched with a
  * long one gets all of its own context.
  */
-import { Gpt as GptModule, type Tokenizer as TokenizerModule } from "@odpo/core"
+import type { Tokenizer as TokenizerModule } from "@odpo/core"
+import { Gpt as GptModule } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
+import { decodeRows, leftPad, type LogitsSource } from "./Decoding.ts"
 import type { GeneratedRow, GenerationBatch, GenerationEngine } from "./GenerationEngine.ts"
-import { type DecodeSpec, RowDecoder } from "./RowDecoder.ts"
 
 type Gpt = GptModule.Gpt
 type KvCache = GptModule.KvCache
 type Tokenizer = TokenizerModule.Tokenizer
 
-/** Where next-token logits come from: one row per live sequence, [B·V] row-major on the host. */
-export interface LogitsSource {
-  /** Feed the prompts; logits of the token after each prompt. */
-  readonly start: (prompts: ReadonlyArray<ReadonlyArray<number>>) => Float32Array
-  /** Keep rows `keep` (indices into the current rows, increasing) and append `tokens[j]` to row keep[j]. */
-  readonly next: (keep: ReadonlyArray<number>, tokens: ReadonlyArray<number>) => Float32Array
-  readonly dispose: () => void
-}
-
-/** Left-pad rows to one width: ids (PAD where empty), per-row positions 0…len−1 (0 under padding), key mask. */
-const leftPad = (rows: ReadonlyArray<ReadonlyArray<number>>, padId: number) => {
-  const B = rows.length
-  const T = Math.max(...rows.map((r) => r.length))
-  const ids = new Int32Array(B * T).fill(padId)
-  const positions = new Int32Array(B * T)
-  const mask = new Float32Array(B * T)
-  rows.forEach((row, b) => {
-    const off = T - row.length
-    row.forEach((tok, t) => {
-      ids[b * T + off + t] = tok
-      positions[b * T + off + t] = t
-      mask[b * T + off + t] = 1
-    })
-  })
-  return { B, T, ids, positions, mask }
-}
+export type { LogitsSource } from "./Decoding.ts"
 
 /** Last-position logits of a [B, T, V] tensor as [B, V]. */
 const lastPosition = (logits: tf.Tensor3D): tf.Tensor2D => {
@@ -69,7 +45,7 @@ export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
   let nextPos: Array<number> = [] // absolute position of each row's next token
   let width = 0 // T of the cache tensors
 
-  const start = (prompts: ReadonlyArray<ReadonlyArray<number>>): Float32Array => {
+  const start = async (prompts: ReadonlyArray<ReadonlyArray<number>>): Promise<Float32Array> => {
     const index = new Map<string, number>()
     const unique: Array<ReadonlyArray<number>> = []
     const rowToUnique = prompts.map((p) => {
@@ -101,12 +77,12 @@ export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
     pad = prompts.map((p) => T - p.length)
     nextPos = prompts.map((p) => p.length)
     width = T
-    const logits = out.last.dataSync() as Float32Array
+    const logits = (await out.last.data()) as Float32Array
     out.last.dispose()
     return logits
   }
 
-  const next = (keep: ReadonlyArray<number>, tokens: ReadonlyArray<number>): Float32Array => {
+  const next = async (keep: ReadonlyArray<number>, tokens: ReadonlyArray<number>): Promise<Float32Array> => {
     if (!cache) throw new Error("kvCacheSource.next before start")
     const past = cache
     const B = keep.length
@@ -144,7 +120,7 @@ export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
     pad = rowPad.map((p) => p - trim)
     nextPos = rowPos.map((p) => p + 1)
     width = newWidth
-    const logits = out.last.dataSync() as Float32Array
+    const logits = (await out.last.data()) as Float32Array
     out.last.dispose()
     return logits
   }
@@ -162,7 +138,7 @@ export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
 /** Full recompute: every step runs the whole left-padded sequence again (the reference, and the benchmark's baseline). */
 export const recomputeSource = (model: Gpt, padId: number): LogitsSource => {
   let seqs: Array<ReadonlyArray<number>> = []
-  const run = (): Float32Array => {
+  const run = async (): Promise<Float32Array> => {
     const { B, T, ids, positions, mask } = leftPad(seqs, padId)
     const last = tf.tidy(() =>
       lastPosition(model.forward(tf.tensor2d(ids, [B, T], "int32"), {
@@ -170,7 +146,7 @@ export const recomputeSource = (model: Gpt, padId: number): LogitsSource => {
         keyMask: tf.tensor2d(mask, [B, T])
       }).logits)
     )
-    const logits = last.dataSync() as Float32Array
+    const logits = (await last.data()) as Float32Array
     last.dispose()
     return logits
   }
@@ -194,57 +170,24 @@ export interface TfjsEngineOptions {
   readonly kvCache?: boolean
 }
 
-/**
- * What a tokenizer means for decoding: never draw PAD or BOS (unless it is also EOS, as GPT-2's
- * <|endoftext|>), nor ids the model has but the tokenizer does not.
- */
-export const decodeSpec = (tokenizer: Tokenizer, params: GenerationBatch["params"], contextLength: number, vocabSize: number): DecodeSpec => {
-  const suppress = new Set<number>([tokenizer.padId])
-  if (tokenizer.bosId !== null) suppress.add(tokenizer.bosId)
-  for (let id = tokenizer.vocabSize; id < vocabSize; id++) suppress.add(id)
-  if (tokenizer.eosId !== null) suppress.delete(tokenizer.eosId)
-  return { params, eosId: tokenizer.eosId, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
-}
-
-/** Generate every row of the batch to completion (synchronously: tfjs's cpu backend is synchronous). */
+/** Generate every row of the batch to completion on tfjs (KV cache unless options.kvCache is false). */
 export const generateRows = (
   model: Gpt,
   tokenizer: Tokenizer,
   batch: GenerationBatch,
   options: TfjsEngineOptions = {}
-): Array<GeneratedRow> => {
-  const { vocabSize: V, contextLength } = model.config
-  if (batch.rows.length === 0) return []
-  const spec = decodeSpec(tokenizer, batch.params, contextLength, V)
-  const decoders = batch.rows.map((r) => new RowDecoder(r.promptTokenIds, r.rngSeed, spec))
-  const source = options.kvCache === false ? recomputeSource(model, tokenizer.padId) : kvCacheSource(model, tokenizer.padId)
-  try {
-    // live[b] = the decoder behind row b of the source's current batch
-    let live = decoders.map((_, i) => i)
-    let logits = source.start(batch.rows.map((r) => r.promptTokenIds))
-    for (;;) {
-      const keep: Array<number> = []
-      const stillLive: Array<number> = []
-      live.forEach((d, b) => {
-        if (decoders[d]!.step(logits.subarray(b * V, (b + 1) * V))) {
-          keep.push(b)
-          stillLive.push(d)
-        }
-      })
-      if (keep.length === 0) break
-      logits = source.next(keep, stillLive.map((d) => decoders[d]!.lastToken))
-      live = stillLive
-    }
-  } finally {
-    source.dispose()
-  }
-  return batch.rows.map((r, i) => ({ promptId: r.promptId, sampleIdx: r.sampleIdx, ...decoders[i]!.result() }))
-}
+): Promise<Array<GeneratedRow>> =>
+  decodeRows(
+    options.kvCache === false ? recomputeSource(model, tokenizer.padId) : kvCacheSource(model, tokenizer.padId),
+    tokenizer,
+    batch,
+    model.config
+  )
 
 /** The tfjs engine over a loaded model (the caller owns the model and disposes it). */
 export const make = (model: Gpt, tokenizer: Tokenizer, options: TfjsEngineOptions = {}): GenerationEngine => ({
   name: "tfjs",
   contextLength: model.config.contextLength,
   vocabSize: model.config.vocabSize,
-  generate: (batch) => Effect.sync(() => generateRows(model, tokenizer, batch, options))
+  generate: (batch) => Effect.promise(() => generateRows(model, tokenizer, batch, options))
 })

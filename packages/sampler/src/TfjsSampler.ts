@@ -4,7 +4,8 @@
  * tokenLogprobs are log-probs under the raw policy (logSoftmax of the logits, temperature 1, no
  * truncation), whatever the sampling parameters: what DPO and the KL estimate need.
  */
-import { Checkpoint, Sampler } from "@odpo/core"
+import { Sampler } from "@odpo/core"
+import { Checkpoint } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { sampleWith, type SamplingOptions } from "./Sampling.ts"
 import * as TfjsEngine from "./TfjsEngine.ts"

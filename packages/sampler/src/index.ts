@@ -1,3 +1,4 @@
+export * as Decoding from "./Decoding.ts"
 export * as GenerationEngine from "./GenerationEngine.ts"
 export * as LogitsProcessors from "./LogitsProcessors.ts"
 export * as Prng from "./Prng.ts"

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { LogProbs } from "@odpo/core"
+import { LogProbs } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import type { GeneratedRow, GenerationRow } from "../src/GenerationEngine.ts"
@@ -28,15 +28,15 @@ const assertSameRows = (a: ReadonlyArray<GeneratedRow>, b: ReadonlyArray<Generat
 }
 
 describe("TfjsEngine", () => {
-  it("KV-cache logits equal full-recompute logits within 1e-5 at every step, as rows leave and padding is trimmed", () => {
+  it("KV-cache logits equal full-recompute logits within 1e-5 at every step, as rows leave and padding is trimmed", async () => {
     const model = tinyPolicy(1)
     const C = config.contextLength
     const V = config.vocabSize
     const prompts = [prompt(""), prompt("ab"), prompt("abcdefgh"), prompt("abcdefghabcde")] // 1, 3, 9, 14 tokens
     const cached = kvCacheSource(model, tokenizer.padId)
     const full = recomputeSource(model, tokenizer.padId)
-    let a = cached.start(prompts)
-    let b = full.start(prompts)
+    let a = await cached.start(prompts)
+    let b = await full.start(prompts)
     let lengths = prompts.map((p) => p.length)
     let steps = 0
     let compared = 0
@@ -54,8 +54,8 @@ describe("TfjsEngine", () => {
       })
       if (keep.length === 0) break
       lengths = keep.map((r) => lengths[r]! + 1)
-      a = cached.next(keep, tokens)
-      b = full.next(keep, tokens)
+      a = await cached.next(keep, tokens)
+      b = await full.next(keep, tokens)
       steps++
     }
     // The 1-token prompt ran to the full context even though it shared a batch with a 14-token one.
@@ -67,10 +67,10 @@ describe("TfjsEngine", () => {
     model.dispose()
   })
 
-  it("recorded log-probs equal a fresh forward pass over the completed sequence (raw policy, despite top-k and temperature)", () => {
+  it("recorded log-probs equal a fresh forward pass over the completed sequence (raw policy, despite top-k and temperature)", async () => {
     const model = tinyPolicy(2)
     const rows = rowsFor(mixed, 3, 11)
-    const out = generateRows(model, tokenizer, { rows, params: params({ temperature: 0.7, topK: 3, maxNewTokens: 6 }) })
+    const out = await generateRows(model, tokenizer, { rows, params: params({ temperature: 0.7, topK: 3, maxNewTokens: 6 }) })
     const seqs = rows.map((r, i) => ({ promptTokenIds: r.promptTokenIds, completionTokenIds: out[i]!.tokenIds }))
     const batch = LogProbs.makeBatch(seqs, tokenizer.padId, config.contextLength)
     const fresh = tf.tidy(() => LogProbs.tokenLogProbs(model, batch).arraySync())
@@ -88,10 +88,10 @@ describe("TfjsEngine", () => {
     model.dispose()
   })
 
-  it("greedy (temperature 0) takes the argmax of the logits at every step, never PAD or BOS", () => {
+  it("greedy (temperature 0) takes the argmax of the logits at every step, never PAD or BOS", async () => {
     const model = tinyPolicy(3)
     const rows = rowsFor(mixed, 2)
-    const out = generateRows(model, tokenizer, { rows, params: params({ temperature: 0, maxNewTokens: 6 }) })
+    const out = await generateRows(model, tokenizer, { rows, params: params({ temperature: 0, maxNewTokens: 6 }) })
     out.forEach((g, b) => {
       const seq = [...rows[b]!.promptTokenIds]
       for (const token of g.tokenIds) {
@@ -110,20 +110,20 @@ describe("TfjsEngine", () => {
     model.dispose()
   })
 
-  it("a row's tokens do not depend on the batch: sizes 1, 3 and all, KV cache or not, give the same rollouts", () => {
+  it("a row's tokens do not depend on the batch: sizes 1, 3 and all, KV cache or not, give the same rollouts", async () => {
     const model = tinyPolicy(4)
     const rows = rowsFor(mixed, 4, 5)
     const p = params({ temperature: 1.2, topP: 0.95, repetitionPenalty: 1.3, maxNewTokens: 7 })
-    const all = generateRows(model, tokenizer, { rows, params: p })
-    const alone = rows.flatMap((r) => generateRows(model, tokenizer, { rows: [r], params: p }))
+    const all = await generateRows(model, tokenizer, { rows, params: p })
+    const alone = (await Promise.all(rows.map((r) => generateRows(model, tokenizer, { rows: [r], params: p })))).flat()
     // Batches of 3 in a shuffled order, so every row sits next to prompts of other lengths.
     const perm = [7, 0, 11, 3, 5, 9, 1, 10, 2, 8, 4, 6]
     const threes: Array<GeneratedRow> = []
     for (let i = 0; i < perm.length; i += 3) {
       const part = perm.slice(i, i + 3).map((j) => rows[j]!)
-      generateRows(model, tokenizer, { rows: part, params: p }).forEach((g, k) => (threes[perm[i + k]!] = g))
+      ;(await generateRows(model, tokenizer, { rows: part, params: p })).forEach((g, k) => (threes[perm[i + k]!] = g))
     }
-    const noCache = generateRows(model, tokenizer, { rows, params: p }, { kvCache: false })
+    const noCache = await generateRows(model, tokenizer, { rows, params: p }, { kvCache: false })
     assertSameRows(all, alone, "batch 1")
     assertSameRows(all, threes, "batch 3")
     assertSameRows(all, noCache, "no KV cache")
@@ -146,37 +146,37 @@ describe("TfjsEngine", () => {
     model.dispose()
   })
 
-  it("the same seed gives the same tokens; another seed other tokens", () => {
+  it("the same seed gives the same tokens; another seed other tokens", async () => {
     const model = tinyPolicy(5)
     const p = params({ maxNewTokens: 8 })
-    const a = generateRows(model, tokenizer, { rows: rowsFor(mixed, 3, 42), params: p })
-    const b = generateRows(model, tokenizer, { rows: rowsFor(mixed, 3, 42), params: p })
-    const c = generateRows(model, tokenizer, { rows: rowsFor(mixed, 3, 43), params: p })
+    const a = await generateRows(model, tokenizer, { rows: rowsFor(mixed, 3, 42), params: p })
+    const b = await generateRows(model, tokenizer, { rows: rowsFor(mixed, 3, 42), params: p })
+    const c = await generateRows(model, tokenizer, { rows: rowsFor(mixed, 3, 43), params: p })
     assert.deepStrictEqual(a.map((g) => g.tokenIds), b.map((g) => g.tokenIds))
     assert.notDeepEqual(a.map((g) => g.tokenIds), c.map((g) => g.tokenIds))
     model.dispose()
   })
 
-  it("a stop string ends the row: text cut before it, tokens up to the one that completed it", () => {
+  it("a stop string ends the row: text cut before it, tokens up to the one that completed it", async () => {
     const model = tinyPolicy(6)
     const rows = rowsFor({ x: prompt("a") }, 6, 3)
-    const free = generateRows(model, tokenizer, { rows, params: params({ maxNewTokens: 10 }) })
+    const free = await generateRows(model, tokenizer, { rows, params: params({ maxNewTokens: 10 }) })
     const row = free.findIndex((g) => g.text.length >= 6)
     assert.isAtLeast(row, 0)
     const text = free[row]!.text
     const stop = text.slice(3, 5)
     const at = text.indexOf(stop)
-    const stopped = generateRows(model, tokenizer, { rows, params: params({ maxNewTokens: 10, stop: ["zz", stop] }) })[row]!
+    const stopped = (await generateRows(model, tokenizer, { rows, params: params({ maxNewTokens: 10, stop: ["zz", stop] }) }))[row]!
     assert.strictEqual(stopped.finishReason, "stop")
     assert.strictEqual(stopped.text, text.slice(0, at))
     assert.deepStrictEqual(stopped.tokenIds, free[row]!.tokenIds.slice(0, at + stop.length))
     model.dispose()
   })
 
-  it("a prompt that nearly fills the context stops with finish 'length' when the context is full", () => {
+  it("a prompt that nearly fills the context stops with finish 'length' when the context is full", async () => {
     const model = tinyPolicy(7)
     const long = prompt("abcdefghabcd") // 13 tokens of 16: room for 3
-    const out = generateRows(model, tokenizer, { rows: rowsFor({ long, short: prompt("a") }, 4, 1), params: params({ maxNewTokens: 8 }) })
+    const out = await generateRows(model, tokenizer, { rows: rowsFor({ long, short: prompt("a") }, 4, 1), params: params({ maxNewTokens: 8 }) })
     for (const g of out.slice(0, 4)) {
       assert.isAtMost(g.tokenIds.length, 3)
       if (g.finishReason !== "eos") assert.strictEqual(g.tokenIds.length, 3)

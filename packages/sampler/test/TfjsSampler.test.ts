@@ -1,5 +1,6 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { Checkpoint, type Domain, Progress, Sampler } from "@odpo/core"
+import { type Domain, Progress, Sampler } from "@odpo/core"
+import { Checkpoint } from "@odpo/model"
 import { Effect } from "effect"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"

@@ -1,6 +1,7 @@
 // Tiny seeded policies for the sampler tests: a char tokenizer over "abcdefgh" and a GPT whose
 // weights are scaled up from GPT-2's init so its next-token distributions are far from uniform.
-import { Gpt, Tokenizer } from "@odpo/core"
+import { Tokenizer } from "@odpo/core"
+import { Gpt } from "@odpo/model"
 
 export const tokenizer = new Tokenizer.CharTokenizer({ symbols: Array.from("abcdefgh") })
 

@@ -4,7 +4,8 @@
  * the project's own reward models for tests, demos and benchmarks. `bagOfWordsForward` is the
  * same computation in plain TS, to check onnxruntime against.
  */
-import { Errors, OnnxWriter, type Tokenizer } from "@odpo/core"
+import { Errors, type Tokenizer } from "@odpo/core"
+import { OnnxWriter } from "@odpo/model"
 import { Effect } from "effect"
 import { mkdir, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"

@@ -3,7 +3,8 @@
  * layout (input_ids, attention_mask int64 [batch, seq] → logits float32 [batch, labels]), with its
  * own tokenizer. The session is opened once per source and released with its scope.
  */
-import { Errors, type Tokenizer, TokenizerFile } from "@odpo/core"
+import { Errors, type Tokenizer } from "@odpo/core"
+import { TokenizerFile } from "@odpo/model"
 import { Effect, type Scope } from "effect"
 import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"

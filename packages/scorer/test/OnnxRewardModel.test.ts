@@ -1,7 +1,8 @@
 // The ONNX reward model: scores equal an independent TS computation, padding does not matter,
 // the cache skips the session, and bad models fail with errors that say what is wrong.
 import { assert, describe, it } from "@effect/vitest"
-import { OnnxWriter, Tasks, type Domain } from "@odpo/core"
+import { Tasks, type Domain } from "@odpo/core"
+import { OnnxWriter } from "@odpo/model"
 import { Effect } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"

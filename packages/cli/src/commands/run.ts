@@ -1,5 +1,6 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
-import { Engine, Errors, Round, RunConfig, RunStore } from "@odpo/core"
+import { Errors, Round, RunConfig, RunStore } from "@odpo/core"
+import { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { existsSync, readFileSync } from "node:fs"

@@ -1,5 +1,6 @@
 /** `odpo sample` and `odpo score`: one-off sampling and scoring from files (JSONL in and out). */
-import { Engine, RunConfig } from "@odpo/core"
+import { RunConfig } from "@odpo/core"
+import { Engine } from "@odpo/model"
 import { SampleFile } from "@odpo/sampler"
 import { RewardSpec, ScoreFile } from "@odpo/scorer"
 import { Console, Effect, Option } from "effect"

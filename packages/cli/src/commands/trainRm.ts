@@ -4,7 +4,8 @@
  * (`{"type": "onnx", "path": …}`). Pairs come from the task (two demonstrations per prompt,
  * labelled by the gold reward, ties dropped) or from a stored run's pairs.
  */
-import { Engine, Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
+import { Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
+import { Engine } from "@odpo/model"
 import { RewardModelOnnx } from "@odpo/optimizer"
 import { Console, Effect, Schema } from "effect"
 import { Argument, Command } from "effect/cli"

@@ -1,7 +1,7 @@
 /** The shapes every loss shares: inputs are per-example log-probs, outputs per-example losses and implicit rewards. */
 import * as tf from "@tensorflow/tfjs-core"
-// Gradients are registered when core loads (core/src/TfSetup.ts; tfjs-core alone has none).
-import "@odpo/core"
+// Gradients are registered when the model package loads (model/src/TfSetup.ts; tfjs-core alone has none).
+import "@odpo/model"
 import type { RunConfig } from "@odpo/core"
 
 export type LossConfig = RunConfig.LossConfig

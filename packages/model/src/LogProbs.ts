@@ -3,7 +3,9 @@
  * per-token KL between two policies over the whole vocabulary. Everything DPO, KL and entropy need.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import type { Sequence } from "./Domain.ts"
+import type { Domain } from "@odpo/core"
+
+type Sequence = Domain.Sequence
 import type { ForwardOptions, Gpt } from "./Gpt.ts"
 
 /**

@@ -10,6 +10,9 @@ import * as tf from "@tensorflow/tfjs-core"
 // tfjs-core alone has no gradients registered: training needs them (see TfSetup.ts).
 import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
+import { Seeds } from "@odpo/core"
+
+const { mulberry32 } = Seeds
 
 /** The shape of a model; a plain record (see RunConfig.ModelConfig for documented defaults). */
 export interface GptConfig {
@@ -69,18 +72,6 @@ export const parameterShapes = (c: GptConfig): Array<[string, number[]]> => {
 /** Total number of scalar parameters of a config. */
 export const parameterCount = (c: GptConfig): number =>
   parameterShapes(c).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
-
-/** A small deterministic PRNG (mulberry32) for initialisation. */
-export const mulberry32 = (seed: number) => {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2L), LN weight 1. */
 export const initialParameters = (c: GptConfig, seed: number): Map<string, Float32Array> => {

@@ -4,7 +4,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { HfTokenizer } from "../src/HfTokenizer.ts"
-import { CharTokenizer } from "../src/Tokenizer.ts"
+import { Tokenizer } from "@odpo/core"
+
+const { CharTokenizer } = Tokenizer
 import { loadTokenizer, saveTokenizer, tokenizerFromJson } from "../src/TokenizerFile.ts"
 
 const fixture = join(import.meta.dirname, "fixtures", "bpe_tokenizer.json")

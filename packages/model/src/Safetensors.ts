@@ -6,7 +6,11 @@
  */
 import { Effect } from "effect"
 import { readFile } from "node:fs/promises"
-import { CheckpointCorrupt, CheckpointNotFound } from "./Errors.ts"
+import { Errors } from "@odpo/core"
+
+const { CheckpointCorrupt, CheckpointNotFound } = Errors
+type CheckpointCorrupt = Errors.CheckpointCorrupt
+type CheckpointNotFound = Errors.CheckpointNotFound
 
 export type Dtype = "F64" | "F32" | "F16" | "BF16" | "I64" | "I32" | "I16" | "I8" | "U8" | "BOOL"
 export type WritableDtype = "F32" | "F16" | "BF16" | "I32" | "I64"

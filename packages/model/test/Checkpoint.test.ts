@@ -8,7 +8,9 @@ import { join } from "node:path"
 import { clearCheckpointCache, loadCheckpoint, loadCheckpointCached, readCheckpointConfig, saveCheckpoint } from "../src/Checkpoint.ts"
 import { Gpt, type GptConfig } from "../src/Gpt.ts"
 import { f16BitsToF32, f32ToF16Bits } from "../src/Safetensors.ts"
-import { CharTokenizer } from "../src/Tokenizer.ts"
+import { Tokenizer } from "@odpo/core"
+
+const { CharTokenizer } = Tokenizer
 
 const config: GptConfig = { vocabSize: 9, contextLength: 8, dModel: 8, nLayers: 1, nHeads: 2, dropout: 0 }
 const tokenizer = new CharTokenizer({ symbols: ["a", "b", "c", "d", "e", "f"] }) // 6 + 3 specials = 9

@@ -3,17 +3,22 @@
  * plus `odpo: {sha256, dtype, format_version, meta}`) and tokenizer.json. The id is the SHA-256 of
  * the safetensors bytes, so equal weights share one directory and a modified file is caught on load.
  */
-import { Effect, Semaphore } from "effect"
+import { Effect, Layer, Semaphore } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
-import type { CheckpointRef } from "./Domain.ts"
-import { CheckpointCorrupt, CheckpointNotFound, TokenizerMismatch } from "./Errors.ts"
-import { Gpt, type GptConfig, parameterShapes, validateConfig } from "./Gpt.ts"
+import { Checkpoints, type Domain, Errors, type RunConfig, type Tokenizer as TokenizerModule } from "@odpo/core"
+import { Gpt, type GptConfig, parameterCount, parameterShapes, validateConfig } from "./Gpt.ts"
 import * as Safetensors from "./Safetensors.ts"
-import type { Tokenizer } from "./Tokenizer.ts"
 import { loadTokenizer, saveTokenizer } from "./TokenizerFile.ts"
+
+type CheckpointRef = Domain.CheckpointRef
+type Tokenizer = TokenizerModule.Tokenizer
+const { CheckpointCorrupt, CheckpointNotFound, TokenizerMismatch } = Errors
+type CheckpointCorrupt = Errors.CheckpointCorrupt
+type CheckpointNotFound = Errors.CheckpointNotFound
+type TokenizerMismatch = Errors.TokenizerMismatch
 
 export interface LoadedCheckpoint {
   readonly ref: CheckpointRef
@@ -239,3 +244,28 @@ export const clearCheckpointCache = (): void => {
   for (const c of cache.values()) c.model.dispose()
   cache.clear()
 }
+
+const info = (ref: CheckpointRef, config: GptConfig, tokenizer: Tokenizer): Checkpoints.CheckpointInfo =>
+  ({ ref, model: config as RunConfig.ModelConfig, nParams: parameterCount(config), tokenizerVocabSize: tokenizer.vocabSize })
+
+/** core's Checkpoints service on safetensors checkpoint directories. */
+export const layer: Layer.Layer<Checkpoints.Checkpoints> = Layer.succeed(Checkpoints.Checkpoints, Checkpoints.Checkpoints.of({
+  initialize: (model, tokenizer, seed, root) =>
+    Effect.acquireUseRelease(
+      Effect.sync(() => Gpt.init(model, seed)),
+      (gpt) => saveCheckpoint(root, gpt, tokenizer),
+      (gpt) => Effect.sync(() => gpt.dispose())
+    ),
+  describe: (path) =>
+    Effect.gen(function*() {
+      const { ref, config } = yield* readCheckpointConfig(path)
+      const file = yield* requireFile(ref.path, "tokenizer.json")
+      const tokenizer = yield* loadTokenizer(file).pipe(Effect.mapError((e) => corrupt(file, e.message, e)))
+      return info(ref, config, tokenizer)
+    }),
+  verify: (path) =>
+    Effect.map(loadCheckpoint(path), (loaded) => {
+      loaded.model.dispose()
+      return info(loaded.ref, loaded.config, loaded.tokenizer)
+    })
+}))

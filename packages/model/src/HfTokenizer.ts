@@ -1,6 +1,8 @@
 /** A Hugging Face tokenizer.json (BPE, WordPiece, Unigram…) behind our Tokenizer interface, via @huggingface/tokenizers. */
 import { Tokenizer as HfLib } from "@huggingface/tokenizers"
-import type { Tokenizer } from "./Tokenizer.ts"
+import type { Tokenizer as TokenizerModule } from "@odpo/core"
+
+type Tokenizer = TokenizerModule.Tokenizer
 
 /** The special tokens of tokenizer_config.json that we read (all optional). */
 export interface HfTokenizerConfig {

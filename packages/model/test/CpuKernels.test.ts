@@ -1,7 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
 import "../src/TfSetup.ts"
-import { mulberry32 } from "../src/Seeds.ts"
+import { Seeds } from "@odpo/core"
+
+const { mulberry32 } = Seeds
 
 // Reference semantics, written the slow obvious way (numpy broadcasting rules).
 const at = (shape: number[], vals: Float32Array, loc: number[]) => {

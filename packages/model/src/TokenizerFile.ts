@@ -3,9 +3,13 @@ import { Effect } from "effect"
 import { existsSync, statSync } from "node:fs"
 import { readFile, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import { TokenizerError } from "./Errors.ts"
+import { Errors, Tokenizer as TokenizerModule } from "@odpo/core"
 import { HfTokenizer, type HfTokenizerConfig } from "./HfTokenizer.ts"
-import { CharTokenizer, type Tokenizer } from "./Tokenizer.ts"
+
+const { TokenizerError } = Errors
+type TokenizerError = Errors.TokenizerError
+const { CharTokenizer } = TokenizerModule
+type Tokenizer = TokenizerModule.Tokenizer
 
 /** The tokenizer.json model types @huggingface/tokenizers implements. */
 const HF_MODELS = ["BPE", "WordPiece", "Unigram"]

@@ -5,7 +5,10 @@ import { Effect } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
-import { BackendUnavailable } from "./Errors.ts"
+import { Errors } from "@odpo/core"
+
+const { BackendUnavailable } = Errors
+type BackendUnavailable = Errors.BackendUnavailable
 
 export type BackendName = "tensorflow-gpu" | "tensorflow" | "cpu"
 export type BackendChoice = BackendName | "auto"

@@ -8,10 +8,15 @@ import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { checkTokenizer, type LoadedCheckpoint, sha256Hex, weightsFromFile } from "./Checkpoint.ts"
-import { CheckpointCorrupt, CheckpointNotFound, type TokenizerMismatch } from "./Errors.ts"
+import { Errors } from "@odpo/core"
 import { Gpt, type GptConfig, validateConfig } from "./Gpt.ts"
 import * as Safetensors from "./Safetensors.ts"
 import { loadTokenizer } from "./TokenizerFile.ts"
+
+const { CheckpointCorrupt, CheckpointNotFound } = Errors
+type CheckpointCorrupt = Errors.CheckpointCorrupt
+type CheckpointNotFound = Errors.CheckpointNotFound
+type TokenizerMismatch = Errors.TokenizerMismatch
 
 /** Activations that are GPT-2's tanh-approximated GELU under another name. */
 const TANH_GELU = ["gelu_new", "gelu_pytorch_tanh", "gelu_fast"]

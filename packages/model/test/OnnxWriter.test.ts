@@ -1,7 +1,7 @@
 // The ONNX writer (core/OnnxWriter.ts) checked by running what it writes in onnxruntime-node (a scorer dependency).
 import { assert, describe, it } from "@effect/vitest"
 import * as ort from "onnxruntime-node"
-import { encodeOnnxModel, type OnnxGraph } from "../../core/src/OnnxWriter.ts"
+import { encodeOnnxModel, type OnnxGraph } from "../src/OnnxWriter.ts"
 
 const f32 = (name: string, dims: number[], values: number[]) => ({ name, dataType: "float32" as const, dims, data: Float32Array.from(values) })
 
