@@ -180,9 +180,20 @@ export const EvalConfig = Schema.Struct({
 })
 export type EvalConfig = typeof EvalConfig.Type
 
+/**
+ * Where the policy runs. tfjs: `webgpu` (Dawn: Vulkan / Metal / D3D12), `tensorflow-gpu` and
+ * `tensorflow` (tfjs-node, optional), `cpu` (pure JS, the reference every engine is tested
+ * against). onnxruntime: `onnx` (MLAS on the CPU), `onnx-webgpu` (its bundled WebGPU provider).
+ * `auto` takes a hardware GPU first, then onnx on the CPU, then tfjs cpu.
+ */
+export const Backend = Schema.Literals(["auto", "webgpu", "onnx", "onnx-webgpu", "tensorflow-gpu", "tensorflow", "cpu"])
+export type Backend = typeof Backend.Type
+
 export const EngineConfig = Schema.Struct({
-  /** tfjs backend: auto = tensorflow-gpu → tensorflow → cpu. */
-  backend: def(Schema.Literals(["auto", "tensorflow-gpu", "tensorflow", "cpu"]), "auto")
+  /** Which engine runs the policy (see Backend). */
+  backend: def(Backend, "auto"),
+  /** CPU threads for onnxruntime's intra-op pool; 0 = onnxruntime's default (one per core). */
+  threads: def(NonNegativeInt, 0)
 })
 export type EngineConfig = typeof EngineConfig.Type
 

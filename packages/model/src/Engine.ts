@@ -1,20 +1,32 @@
-/** Chooses the tfjs backend at start: tensorflow-gpu → tensorflow → cpu, and says which it took. */
+/**
+ * Chooses the engine at start and says which it took, and on what device. tfjs backends are
+ * activated globally; onnxruntime engines are chosen per run by the layers the CLI wires.
+ */
 import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-cpu"
 import { Effect } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { createRequire } from "node:module"
 import { dirname, join } from "node:path"
-import { Errors } from "@odpo/core"
+import { Errors, type RunConfig } from "@odpo/core"
 
 const { BackendUnavailable } = Errors
 type BackendUnavailable = Errors.BackendUnavailable
 
-export type BackendName = "tensorflow-gpu" | "tensorflow" | "cpu"
-export type BackendChoice = BackendName | "auto"
+export type BackendChoice = RunConfig.Backend
+export type BackendName = Exclude<BackendChoice, "auto">
+/** The tfjs backends this module activates. */
+type TfjsBackend = "tensorflow-gpu" | "tensorflow" | "cpu"
+
+/** The engine a command runs on: the backend taken and the device under it (recorded in `runs`). */
+export interface EngineInfo {
+  readonly backend: BackendName
+  /** e.g. "cpu (pure JS)", an adapter's vendor/device/driver, "onnxruntime cpu, 2 threads". */
+  readonly device: string
+}
 
 /** The npm package that registers each native backend, and how to install it. */
-const nativePackages: Record<Exclude<BackendName, "cpu">, string> = {
+const nativePackages: Record<Exclude<TfjsBackend, "cpu">, string> = {
   "tensorflow-gpu": "@tensorflow/tfjs-node-gpu",
   tensorflow: "@tensorflow/tfjs-node"
 }
@@ -22,7 +34,7 @@ const nativePackages: Record<Exclude<BackendName, "cpu">, string> = {
 const require = createRequire(import.meta.url)
 
 /** Load a native backend's package (it registers itself with tfjs-core), or say why not. */
-const loadNative = (name: Exclude<BackendName, "cpu">): Effect.Effect<void, BackendUnavailable> =>
+const loadNative = (name: Exclude<TfjsBackend, "cpu">): Effect.Effect<void, BackendUnavailable> =>
   Effect.try({
     try: () => {
       // Look for the native addon before importing: a package installed without its build step
@@ -46,7 +58,7 @@ const loadNative = (name: Exclude<BackendName, "cpu">): Effect.Effect<void, Back
       })
   })
 
-const activate = (name: BackendName) =>
+const activate = (name: TfjsBackend): Effect.Effect<EngineInfo, BackendUnavailable> =>
   Effect.tryPromise({
     try: async () => {
       // PROD silences tfjs's console banner ("install our node backend"): the choice is reported instead.
@@ -54,7 +66,7 @@ const activate = (name: BackendName) =>
       const ok = await tf.setBackend(name)
       if (!ok) throw new Error(`tf.setBackend("${name}") returned false`)
       await tf.ready()
-      return name
+      return { backend: name, device: name === "cpu" ? "cpu (pure JS)" : `${name} (tfjs-node)` }
     },
     catch: (cause) =>
       new BackendUnavailable({ backend: name, message: `tfjs backend "${name}" failed to initialise: ${String(cause)}`, cause })
@@ -64,17 +76,17 @@ const activate = (name: BackendName) =>
  * Select and activate a backend. `auto` takes the first of tensorflow-gpu, tensorflow, cpu that
  * loads; naming one explicitly fails with instructions when it is absent. Returns the name taken.
  */
-export const selectBackend = (choice: BackendChoice): Effect.Effect<BackendName, BackendUnavailable> => {
+export const selectBackend = (choice: BackendChoice): Effect.Effect<EngineInfo, BackendUnavailable> => {
   if (choice === "cpu") return activate("cpu")
   if (choice !== "auto") {
     if (!(choice in nativePackages)) {
       return Effect.fail(
-        new BackendUnavailable({ backend: choice, message: `unknown tfjs backend "${choice}": use auto, tensorflow-gpu, tensorflow or cpu` })
+        new BackendUnavailable({ backend: choice, message: `backend "${choice}" is not available in this build: use auto, tensorflow-gpu, tensorflow or cpu` })
       )
     }
-    return loadNative(choice).pipe(Effect.andThen(activate(choice)))
+    return loadNative(choice as Exclude<TfjsBackend, "cpu">).pipe(Effect.andThen(activate(choice as TfjsBackend)))
   }
-  const attempt = (name: Exclude<BackendName, "cpu">) =>
+  const attempt = (name: Exclude<TfjsBackend, "cpu">) =>
     loadNative(name).pipe(Effect.andThen(activate(name)), Effect.option)
   return Effect.gen(function*() {
     for (const name of ["tensorflow-gpu", "tensorflow"] as const) {

@@ -7,7 +7,7 @@ describe("Engine", () => {
   it.effect("auto falls back to the pure-JS cpu backend where no native backend is built", () =>
     Effect.gen(function*() {
       const taken = yield* selectBackend("auto")
-      assert.strictEqual(taken, "cpu")
+      assert.strictEqual(taken.backend, "cpu")
       assert.strictEqual(tf.getBackend(), "cpu")
       const y = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.tensor1d([3, 4])).arraySync())
       assert.deepStrictEqual(y, [4, 6])
@@ -23,7 +23,7 @@ describe("Engine", () => {
 
   it.effect("an unknown backend name is refused", () =>
     Effect.gen(function*() {
-      const err = yield* Effect.flip(selectBackend("webgpu" as never))
-      assert.include(err.message, "unknown tfjs backend")
+      const err = yield* Effect.flip(selectBackend("nope" as never))
+      assert.include(err.message, "\"nope\"")
     }))
 })

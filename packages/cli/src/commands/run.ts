@@ -20,7 +20,7 @@ const readConfigFile = (file: string) =>
 const useBackend = (choice: Engine.BackendChoice) =>
   Effect.gen(function*() {
     const taken = yield* Engine.selectBackend(choice)
-    yield* Console.error(`tfjs backend: ${taken}${choice === "auto" ? " (auto)" : ""}`)
+    yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */

@@ -1,5 +1,5 @@
 /** Flags several commands share. */
-import { RunStore } from "@odpo/core"
+import { RunConfig, RunStore } from "@odpo/core"
 import { Flag } from "effect/cli"
 
 export const dbFlag = Flag.String("db").pipe(
@@ -12,7 +12,7 @@ export const formatFlag = Flag.Literals("format", ["table", "csv", "json"]).pipe
   Flag.withDefault("table")
 )
 
-export const backendFlag = Flag.Literals("backend", ["auto", "tensorflow-gpu", "tensorflow", "cpu"]).pipe(
-  Flag.withDescription("tfjs backend (overrides the config's engine.backend)"),
+export const backendFlag = Flag.Literals("backend", RunConfig.Backend.literals).pipe(
+  Flag.withDescription("engine that runs the policy (overrides the config's engine.backend)"),
   Flag.optional
 )
