@@ -51,6 +51,11 @@ describe("round loop, end to end on a tiny bandit", () => {
         assert.strictEqual(t.rollouts!.filter((x) => x.round === r && x.purpose === "eval_ref").length, 4 * 2)
       }
       assert.strictEqual(t.scores!.length, t.rollouts!.length)
+      // stage_times: one row per stage written — round 0: started (π₀) and eval; rounds 1–2: all six
+      assert.deepStrictEqual(
+        (yield* q(`SELECT round, list(stage ORDER BY stage) FROM stage_times WHERE run_id = '${runId}' AND wall_s >= 0 AND cpu_s >= 0 GROUP BY round ORDER BY round`)),
+        [[0, ["eval", "started"]], [1, ["eval", "pairs", "rollouts", "scores", "started", "train"]], [2, ["eval", "pairs", "rollouts", "scores", "started", "train"]]]
+      )
       // every pair's rollouts exist, belong to its round and prompt, and chosen outscored rejected
       assert.strictEqual(
         one(yield* q(`SELECT count(*) FROM pairs p

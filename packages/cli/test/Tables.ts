@@ -4,13 +4,13 @@ import { RunStore } from "@odpo/core"
 import { Effect } from "effect"
 import { basename } from "node:path"
 
-export const tables = ["runs", "rounds", "checkpoints", "prompts", "rollouts", "scores", "pairs", "pair_filters", "train_steps", "evals"] as const
+export const tables = ["runs", "rounds", "checkpoints", "prompts", "rollouts", "scores", "pairs", "pair_filters", "train_steps", "evals", "stage_times"] as const
 
 const order: Record<(typeof tables)[number], string> = {
   runs: "run_id", rounds: "round", checkpoints: "ckpt_id", prompts: "prompt_id", rollouts: "rollout_id",
-  scores: "rollout_id, source", pairs: "pair_id", pair_filters: "round, filter", train_steps: "round, step", evals: "round, split"
+  scores: "rollout_id, source", pairs: "pair_id", pair_filters: "round, filter", train_steps: "round, step", evals: "round, split", stage_times: "round, stage"
 }
-const volatile = new Set(["created_at", "started_at", "finished_at", "status"])
+const volatile = new Set(["created_at", "started_at", "finished_at", "status", "wall_s", "cpu_s"])
 
 export const dumpRun = (runId: string) =>
   Effect.gen(function*() {

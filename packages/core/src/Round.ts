@@ -29,7 +29,26 @@ interface RunContext {
   readonly task: Task
   readonly prompts: ReadonlyMap<string, Prompt>
   readonly checkpointRoot: string
+  /** The engine this process runs the policy on (stage_times.backend). */
+  readonly backend: string | null
 }
+
+/** The engine a run starts or resumes on, as Engine.selectBackend reports it. */
+export interface EngineInfo {
+  readonly backend: string
+  readonly device: string
+}
+
+/** A stage's clock: call it when the stage is done for its wall and CPU seconds (all threads of the process). */
+const startClock = () => {
+  const t0 = performance.now()
+  const c0 = process.cpuUsage()
+  return () => {
+    const cpu = process.cpuUsage(c0)
+    return { wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
+  }
+}
+type Clock = ReturnType<typeof startClock>
 
 const stageIndex = (s: Stage) => stages.indexOf(s)
 const done = (row: RoundRow | undefined, stage: Stage) => row !== undefined && stageIndex(row.stage) >= stageIndex(stage)
@@ -77,10 +96,10 @@ const checkpointRef = Effect.fn("Round.checkpointRef")(function*(id: string) {
   return { id: row.ckptId, path: row.path } satisfies CheckpointRef
 })
 
-/** Record a finished stage: its rows and the round's new stage marker land in one transaction. */
-const record = Effect.fnUntraced(function*(write: StageWrite) {
+/** Record a finished stage: its rows, its timing and the round's new stage marker land in one transaction. */
+const record = Effect.fnUntraced(function*(ctx: RunContext, clock: Clock, write: StageWrite) {
   yield* pauseBeforeRecord(write.round, write.stage)
-  yield* (yield* RunStore).recordStage(write)
+  yield* (yield* RunStore).recordStage({ ...write, timing: { backend: ctx.backend, ...clock() } })
 })
 
 const checkpointRow = Effect.fn("Round.checkpointRow")(function*(ctx: RunContext, ref: CheckpointRef, parent: string | null, round: number) {
@@ -136,6 +155,7 @@ const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: Ru
 
 /** Rollouts: K completions per round prompt from the sampling policy (π_{r−1}, or older). */
 const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: number, policy: CheckpointRef) {
+  const clock = startClock()
   const sampler = yield* Sampler
   const prompts = roundPrompts(ctx, round)
   const rollouts = yield* sampler.sample({
@@ -146,7 +166,7 @@ const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: 
     seed: deriveSeed(ctx.config.seed, round, "sample"),
     label: `round ${round} · sample`
   })
-  yield* record({
+  yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "rollouts", rollouts: toWrites(ctx, round, "train", rollouts)
   })
 })
@@ -175,13 +195,15 @@ const scoreRollouts = Effect.fn("Round.scoreRollouts")(function*(ctx: RunContext
 
 /** Scores: every rollout of the round, scored. */
 const scoreStage = Effect.fn("Round.score")(function*(ctx: RunContext, round: number) {
+  const clock = startClock()
   const rollouts = yield* (yield* RunStore).readRollouts(ctx.runId, round, "train")
   const { rows } = yield* scoreRollouts(ctx, rollouts, `round ${round} · score`)
-  yield* record({ runId: ctx.runId, round, stage: "scores", scores: rows })
+  yield* record(ctx, clock, { runId: ctx.runId, round, stage: "scores", scores: rows })
 })
 
 /** Pairs: strategy + filters over the round's scored rollouts, with π_ref log-probs of both sides. */
 const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: number, reference: CheckpointRef) {
+  const clock = startClock()
   const store = yield* RunStore
   const rollouts = yield* store.readRollouts(ctx.runId, round, "train")
   const scores = new Map((yield* store.readScores(ctx.runId, round, "train")).map((s) => [s.rolloutId, s.reward]))
@@ -207,7 +229,7 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
     refChosenLogp: refLogps[2 * i]!,
     refRejectedLogp: refLogps[2 * i + 1]!
   }))
-  yield* record({
+  yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "pairs", pairs: rows,
     pairFilters: Object.entries(counts).map(([filter, count]) => ({ runId: ctx.runId, round, filter, count }))
   })
@@ -215,13 +237,14 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
 
 /** Train: E epochs of the configured loss over the round's pairs → π_r (π_{r−1} kept when no pair survived). */
 const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
+  const clock = startClock()
   const store = yield* RunStore
   const pairs = yield* store.readPairs(ctx.runId, round)
   if (pairs.length === 0) {
     // Every pair was a tie or duplicate (a collapsed policy): nothing to learn from, and
     // pair_filters already says why. The policy carries over unchanged.
     yield* Effect.logWarning(`round ${round}: no preference pairs survived the filters; the policy is carried over untrained`)
-    return yield* record({ runId: ctx.runId, round, stage: "train", round_: { outputCkpt: policy.id } })
+    return yield* record(ctx, clock, { runId: ctx.runId, round, stage: "train", round_: { outputCkpt: policy.id } })
   }
   const rollouts = new Map((yield* store.readRollouts(ctx.runId, round, "train")).map((r) => [r.rolloutId, r]))
   const training: Array<TrainingPair> = pairs.map((p) => ({
@@ -248,7 +271,7 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     checkpointRoot: ctx.checkpointRoot,
     label: `round ${round} · train`
   })
-  yield* record({
+  yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "train",
     round_: { outputCkpt: result.checkpoint.id },
     checkpoints: [yield* checkpointRow(ctx, result.checkpoint, policy.id, round)],
@@ -262,6 +285,7 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
  * sequence KL, entropy, length, EOS rate.
  */
 const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
+  const clock = startClock()
   const sampler = yield* Sampler
   const prompts = heldoutPrompts(ctx).map((p) => ({ promptId: p.promptId, tokenIds: p.tokenIds }))
   const request = {
@@ -275,7 +299,7 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
   const ownScores = yield* scoreRollouts(ctx, own, `round ${round} · score eval`)
   const refScores = yield* scoreRollouts(ctx, ref, `round ${round} · score eval_ref`)
   const stats = yield* (yield* Trainer).sequenceStats(policy, reference, own.map((r) => sequenceOf(ctx, r)))
-  yield* record({
+  yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "eval",
     rollouts: [...own, ...ref],
     scores: [...ownScores.rows, ...refScores.rows],
@@ -289,8 +313,9 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
 const roundZero = Effect.fn("Round.zero")(function*(ctx: RunContext, row: RoundRow | undefined) {
   const store = yield* RunStore
   if (!done(row, "started")) {
+    const clock = startClock()
     const { pi0, rows } = yield* makeInitialPolicy(ctx)
-    yield* record({
+    yield* record(ctx, clock, {
       runId: ctx.runId, round: 0, stage: "started",
       round_: { policyCkpt: pi0.id, refCkpt: pi0.id, outputCkpt: pi0.id },
       prompts: [...ctx.prompts.values()],
@@ -319,8 +344,9 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
   const store = yield* RunStore
   let rounds = yield* store.listRounds(ctx.runId)
   if (!done(rounds[r], "started")) {
+    const clock = startClock()
     const ref = yield* referenceFor(ctx, rounds, r)
-    yield* record({
+    yield* record(ctx, clock, {
       runId: ctx.runId, round: r, stage: "started",
       round_: { policyCkpt: policyAt(rounds, r - 1), refCkpt: ref.id },
       checkpoints: ref.rows
@@ -345,17 +371,17 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
 })
 
 /** Task prompts of both splits, by id. */
-const taskContext = (runId: string, config: RunConfig, checkpointRoot: string): RunContext => {
+const taskContext = (runId: string, config: RunConfig, checkpointRoot: string, backend: string | null = null): RunContext => {
   const task = getTask(config.task)
   const prompts = new Map<string, Prompt>()
   for (const split of ["train", "heldout"] as const) for (const p of task.prompts(config.task, split)) prompts.set(p.promptId, p)
-  return { runId, config, task, prompts, checkpointRoot }
+  return { runId, config, task, prompts, checkpointRoot, backend }
 }
 
 /** The task's own complaints (e.g. more prompts asked for than it has) as ConfigErrors. */
-const taskContextChecked = (runId: string, config: RunConfig, checkpointRoot: string) =>
+const taskContextChecked = (runId: string, config: RunConfig, checkpointRoot: string, backend: string | null = null) =>
   Effect.try({
-    try: () => taskContext(runId, config, checkpointRoot),
+    try: () => taskContext(runId, config, checkpointRoot, backend),
     catch: (e) => new ConfigError({ message: (e as Error).message, path: "$.task" })
   })
 
@@ -385,6 +411,8 @@ export interface StartOptions {
   /** Checkpoints go under this directory (default: `checkpoints/` beside the database). */
   readonly checkpointRoot: string
   readonly codeVersion?: string
+  /** The engine the run starts on (runs.backend, runs.device). */
+  readonly engine?: EngineInfo
 }
 
 /** Create a run (validated up front: nothing is written for a bad config) and return its id. */
@@ -398,19 +426,21 @@ export const createRun = Effect.fn("Round.createRun")(function*(config: RunConfi
   yield* store.createRun({
     runId, name: final.name, experiment: final.experiment, config: { ...final, checkpointRoot: options.checkpointRoot },
     seed: final.seed, pairSource: final.pairSource, loss: final.loss.type, beta: final.loss.beta,
-    status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev"
+    status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev",
+    backend: options.engine?.backend ?? null, device: options.engine?.device ?? null
   })
   return runId
 })
 
 /** Run (or resume) every unfinished stage of every round of a stored run. */
-export const runToCompletion = Effect.fn("Round.runToCompletion")(function*(runId: string) {
+export const runToCompletion = Effect.fn("Round.runToCompletion")(function*(runId: string, engine?: EngineInfo) {
   const store = yield* RunStore
   const run = yield* store.getRun(runId)
   const stored = run.config as RunConfig & { checkpointRoot: string }
   const config = yield* decodeRunConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot")))
-  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot)
+  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot, engine?.backend ?? run.backend)
   yield* store.setRunStatus(run.runId, "running")
+  if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)
   const work = Effect.gen(function*() {
     yield* roundZero(ctx, (yield* store.listRounds(run.runId))[0])
     for (let r = 1; r <= config.rounds; r++) yield* roundN(ctx, r)

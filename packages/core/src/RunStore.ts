@@ -41,6 +41,9 @@ export interface RunRow {
   readonly status: RunStatus
   readonly createdAt: string
   readonly codeVersion: string
+  /** The engine the run last started or resumed on (null before migration 3's runs). */
+  readonly backend: string | null
+  readonly device: string | null
 }
 
 export interface RoundRow {
@@ -107,6 +110,14 @@ export interface StageWrite {
   readonly pairFilters?: ReadonlyArray<PairFilterRow>
   readonly trainSteps?: ReadonlyArray<TrainStepRow>
   readonly evals?: ReadonlyArray<EvalRecord>
+  /** How long the stage took (stage_times). */
+  readonly timing?: StageTiming
+}
+
+export interface StageTiming {
+  readonly backend: string | null
+  readonly wallSeconds: number
+  readonly cpuSeconds: number
 }
 
 /**
@@ -127,6 +138,8 @@ export class RunStore extends Context.Service<RunStore, {
   readonly file: string
   readonly createRun: (run: RunRow) => Effect.Effect<void, StoreFailure>
   readonly setRunStatus: (runId: string, status: RunStatus) => Effect.Effect<void, StoreFailure>
+  /** Record the engine a run (re)starts on. */
+  readonly setRunEngine: (runId: string, backend: string, device: string) => Effect.Effect<void, StoreFailure>
   /** By run id, or by name (the newest run of that name). */
   readonly getRun: (idOrName: string) => Effect.Effect<RunRow, StoreFailure | RunNotFound>
   readonly listRuns: () => Effect.Effect<ReadonlyArray<RunRow>, StoreFailure>
@@ -200,8 +213,8 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
         }
         yield* exec(
           conn,
-          `INSERT INTO runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::TIMESTAMPTZ, $11)`,
-          [run.runId, run.name, run.experiment, JSON.stringify(run.config ?? null), run.seed, run.pairSource, run.loss, run.beta, run.status, run.createdAt, run.codeVersion],
+          `INSERT INTO runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::TIMESTAMPTZ, $11, $12, $13)`,
+          [run.runId, run.name, run.experiment, JSON.stringify(run.config ?? null), run.seed, run.pairSource, run.loss, run.beta, run.status, run.createdAt, run.codeVersion, run.backend, run.device],
           context
         )
       })))
@@ -212,6 +225,11 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     const changed = yield* withDb("write", (conn) =>
       Effect.map(readAll(conn, "UPDATE runs SET status = $2 WHERE run_id = $1", [runId, status], context), (r) => r.rowsChanged))
     if (changed === 0) return yield* new StoreError({ message: `${context}: no run with id ${runId} in ${file}` })
+  })
+
+  const setRunEngine = Effect.fn("RunStore.setRunEngine")(function*(runId: string, backend: string, device: string) {
+    const context = `setRunEngine(${runId})`
+    yield* withDb("write", (conn) => exec(conn, "UPDATE runs SET backend = $2, device = $3 WHERE run_id = $1", [runId, backend, device], context))
   })
 
   const getRun = Effect.fn("RunStore.getRun")(function*(idOrName: string) {
@@ -276,7 +294,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   })
 
   return RunStore.of({
-    file, createRun, setRunStatus, getRun, listRuns, listRounds, recordStage,
+    file, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
     readRollouts, readScores, readPairs, readCheckpoint, query
   })
 })

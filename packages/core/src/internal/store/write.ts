@@ -55,7 +55,8 @@ const tableRows = (w: StageWrite): ReadonlyArray<readonly [StageTable, ReadonlyA
   ])],
   ["evals", (w.evals ?? []).map((e) => [
     e.runId, e.round, e.split, ...evalColumns.map(([name]) => metric(e.metrics, name)), JSON.stringify(e.metrics)
-  ])]
+  ])],
+  ["stage_times", w.timing ? [[w.runId, w.round, w.stage, w.timing.backend, w.timing.wallSeconds, w.timing.cpuSeconds]] : []]
 ]
 
 const quote = (column: string) => `"${column}"`
