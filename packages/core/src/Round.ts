@@ -253,18 +253,10 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     refChosenLogp: p.refChosenLogp!,
     refRejectedLogp: p.refRejectedLogp!
   }))
-  // KTO learns from pointwise labels: each pair's chosen is desirable, its rejected is not.
-  const examples = ctx.config.loss.type === "kto"
-    ? training.flatMap((p) => [
-      { sequence: p.chosen, desirable: true, refLogp: p.refChosenLogp },
-      { sequence: p.rejected, desirable: false, refLogp: p.refRejectedLogp }
-    ])
-    : undefined
   const result = yield* (yield* Trainer).train({
     policy,
     reference,
     pairs: training,
-    ...(examples ? { examples } : {}),
     loss: ctx.config.loss,
     training: ctx.config.training,
     seed: deriveSeed(ctx.config.seed, round, "train"),

@@ -1,6 +1,6 @@
 /** The Trainer service: turns preference data (or demonstrations) into a new policy checkpoint. */
 import { Context, type Effect } from "effect"
-import type { CheckpointRef, LabelledExample, Sequence, TrainingPair, TrainStepMetrics } from "./Domain.ts"
+import type { CheckpointRef, Sequence, TrainingPair, TrainStepMetrics } from "./Domain.ts"
 import type { CheckpointCorrupt, CheckpointNotFound, InvalidInput, NonFiniteLoss } from "./Errors.ts"
 import type { LossConfig, SftConfig, TrainingConfig } from "./RunConfig.ts"
 
@@ -9,10 +9,9 @@ export interface TrainRequest {
   readonly policy: CheckpointRef
   /** The round's π_ref (KTO's z₀ needs it on mismatched pairs; pairwise losses use the cached log-probs). */
   readonly reference?: CheckpointRef
-  /** Pairwise data with reference log-probs (every loss but kto). */
+  /** The round's preference pairs with reference log-probs; each objective makes its items from them. */
   readonly pairs: ReadonlyArray<TrainingPair>
-  /** Pointwise data for kto. */
-  readonly examples?: ReadonlyArray<LabelledExample>
+  /** The loss, which picks the objective (optimizer's objectives table). */
   readonly loss: LossConfig
   readonly training: TrainingConfig
   /** Seeds shuffling and dropout. */
