@@ -6,6 +6,7 @@ import { TfjsSampler } from "@odpo/sampler"
 import { RewardScorer } from "@odpo/scorer"
 import { Layer } from "effect"
 import { dirname, join, resolve } from "node:path"
+import * as CrashPoint from "./CrashPoint.ts"
 import { layerTerminal } from "./ProgressBar.ts"
 
 /** Checkpoints live beside the database: runs/odpo.duckdb → runs/checkpoints/. */
@@ -20,7 +21,8 @@ export const experimentLayer = (db: string) =>
     Checkpoint.layer,
     Layer.provide(Layer.mergeAll(TfjsSampler.layer, Trainer.layer), LoadedModels.LoadedModels.layer),
     RewardScorer.layer,
-    layerTerminal
+    layerTerminal,
+    CrashPoint.layerFromEnv()
   )
 
 export { Checkpoint }

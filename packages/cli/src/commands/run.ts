@@ -1,5 +1,5 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
-import { Errors, Round, RunConfig, RunStore } from "@odpo/core"
+import { Errors, Run, RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
@@ -27,7 +27,7 @@ const useBackend = (choice: Engine.BackendChoice) =>
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
-    yield* Round.runToCompletion(runId, engine)
+    yield* Run.runToCompletion(runId, engine)
     yield* Console.log(`\nrun ${runId} finished (${db})`)
     yield* Console.log(formatTable(yield* compareRuns([runId])))
   })
@@ -45,7 +45,7 @@ export const run = Command.make(
     const config = yield* readConfigFile(file)
     const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
     yield* Effect.gen(function*() {
-      const runId = yield* Round.createRun(config, {
+      const runId = yield* Run.createRun(config, {
         ...(Option.isSome(name) ? { name: name.value } : {}),
         ...(Option.isSome(seed) ? { seed: seed.value } : {}),
         checkpointRoot: checkpointRootFor(db),
