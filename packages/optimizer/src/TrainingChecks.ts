@@ -5,27 +5,20 @@ import { Effect, Schema } from "effect"
 const invalid = (message: string) => Effect.fail(new Errors.InvalidInput({ message }))
 
 /**
- * The loss config as the trainer needs it: decoded by RunConfig's own schema, so a config that
+ * A config section as the trainer needs it, decoded by RunConfig's own schema: a config that
  * bypassed the experiment decoder meets the same rules (and messages) as one that did not.
  */
-export const checkLoss = (loss: RunConfig.LossConfig): Effect.Effect<void, Errors.InvalidInput> =>
-  Schema.decodeUnknownEffect(RunConfig.LossConfig)(loss, { onExcessProperty: "error" }).pipe(
+const decodedBy = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S, section: string) => (value: S["Type"]): Effect.Effect<void, Errors.InvalidInput> =>
+  Schema.decodeUnknownEffect(schema)(value, { onExcessProperty: "error" }).pipe(
     Effect.asVoid,
     Effect.mapError((error) => {
       const at = RunConfig.firstIssue(error.issue)
-      return new Errors.InvalidInput({ message: `loss${at.path}: ${at.message}` })
+      return new Errors.InvalidInput({ message: `${section}${at.path}: ${at.message}` })
     })
   )
 
-/** The training config, decoded by RunConfig's schema. */
-export const checkTraining = (t: RunConfig.TrainingConfig): Effect.Effect<void, Errors.InvalidInput> =>
-  Schema.decodeUnknownEffect(RunConfig.TrainingConfig)(t, { onExcessProperty: "error" }).pipe(
-    Effect.asVoid,
-    Effect.mapError((error) => {
-      const at = RunConfig.firstIssue(error.issue)
-      return new Errors.InvalidInput({ message: `training${at.path}: ${at.message}` })
-    })
-  )
+export const checkLoss: (loss: RunConfig.LossConfig) => Effect.Effect<void, Errors.InvalidInput> = decodedBy(RunConfig.LossConfig, "loss")
+export const checkTraining: (t: RunConfig.TrainingConfig) => Effect.Effect<void, Errors.InvalidInput> = decodedBy(RunConfig.TrainingConfig, "training")
 
 /** What a sequence must fit: the model's context and vocabulary. */
 export interface SequenceLimits {
