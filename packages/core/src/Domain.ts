@@ -87,6 +87,8 @@ export interface PreferencePair {
   readonly strategy: string
   readonly refChosenLogp: number | null
   readonly refRejectedLogp: number | null
+  /** Label noise swapped chosen and rejected (pairing.flipRate); absent = false. */
+  readonly flipped?: boolean
 }
 
 /** Token ids for one side of a training example: prompt (masked) + completion (trained). */

@@ -1,5 +1,6 @@
 /** Per-round evaluation metrics (names as DESIGN.md gives them) from held-out samples. */
-import type { Rollout, Score } from "./Domain.ts"
+import type { Prompt, Rollout, Score, Sequence } from "./Domain.ts"
+import type { Probe, Task } from "./tasks/index.ts"
 import type { SequenceStats } from "./Trainer.ts"
 
 const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length)
@@ -35,5 +36,28 @@ export const evaluationMetrics = (
   }
   if (gold.length > 0) metrics["eval/gold_reward"] = mean(gold)
   if (refGold.length > 0) metrics["eval/ref_gold_reward"] = mean(refGold)
+  return metrics
+}
+
+/** The sequences a task's probes ask about: every probe after every held-out prompt, prompt-major. */
+export const probeSequences = (probes: ReadonlyArray<Probe>, prompts: ReadonlyArray<Prompt>): Array<Sequence> =>
+  prompts.flatMap((p) => probes.map((probe) => ({ promptTokenIds: p.tokenIds, completionTokenIds: probe.completionTokenIds })))
+
+/**
+ * The task's own held-out metrics: its `sampleMetrics` of the evaluated texts, and for each probe
+ * `eval/p_<name>` = mean over prompts of π(probe | prompt) = exp of its summed log-prob, exact
+ * (read off the policy's distribution). `probeStats` are in probeSequences' order.
+ */
+export const taskMetrics = (
+  task: Task,
+  own: ReadonlyArray<Rollout>,
+  probeStats: ReadonlyArray<SequenceStats>
+): Record<string, number> => {
+  const metrics: Record<string, number> = { ...task.sampleMetrics?.(own.map((r) => r.text)) }
+  const probes = task.probes ?? []
+  probes.forEach((probe, j) => {
+    const ps = probeStats.filter((_, i) => i % probes.length === j).map((s) => Math.exp(s.logp))
+    metrics[`eval/p_${probe.name}`] = mean(ps)
+  })
   return metrics
 }

@@ -2,9 +2,10 @@
  * Preference pairs from scored samples (RAFT-style, per prompt): a strategy picks which
  * samples face each other, ranked by r − λ|y|; duplicate, tie and margin filters drop pairs
  * and every drop is counted (pair_filters), so a collapsing policy is visible, not silent.
+ * Optional label noise then flips a seeded fraction of the kept pairs, each one marked.
  */
 import type { PairingConfig } from "./RunConfig.ts"
-import { mulberry32 } from "./Seeds.ts"
+import { deriveSeed, mulberry32 } from "./Seeds.ts"
 
 export interface Candidate {
   readonly rolloutId: string
@@ -17,13 +18,15 @@ export interface Pairing {
   readonly promptId: string
   readonly chosen: Candidate
   readonly rejected: Candidate
-  /** Ranking-score difference s(chosen) − s(rejected) ≥ 0. */
+  /** Ranking-score difference s(chosen) − s(rejected): ≥ 0, negative only for a flipped pair. */
   readonly margin: number
+  /** The label was flipped (label noise, `flipRate`): chosen is the sample the ranking put lower. */
+  readonly flipped: boolean
 }
 
 export interface PairingResult {
   readonly pairs: ReadonlyArray<Pairing>
-  /** candidates, duplicates, ties, margin, kept; plus prompts and prompts_without_pairs. */
+  /** candidates, duplicates, ties, margin, kept, flipped; plus prompts and prompts_without_pairs. */
   readonly counts: Readonly<Record<string, number>>
 }
 
@@ -69,8 +72,18 @@ const strategies: Record<PairingConfig["strategy"], Strategy> = {
 const sameTokens = (a: ReadonlyArray<number>, b: ReadonlyArray<number>) =>
   a.length === b.length && a.every((t, i) => t === b[i])
 
-/** Build the round's pairs. `candidates` may come in any order; prompts keep first-seen order. */
-export const makePairs = (candidates: ReadonlyArray<Candidate>, config: PairingConfig, seed: number): PairingResult => {
+/**
+ * Build the round's pairs. `candidates` may come in any order; prompts keep first-seen order.
+ * `seed` drives the strategies' random picks, `flipSeed` the label noise: one uniform draw per
+ * kept pair, in order, whatever the rate, so a pair flipped at ε is also flipped at every ε′ > ε
+ * (arms that differ only in ε see nested noise).
+ */
+export const makePairs = (
+  candidates: ReadonlyArray<Candidate>,
+  config: PairingConfig,
+  seed: number,
+  flipSeed: number = deriveSeed(seed, "flip")
+): PairingResult => {
   const rand = mulberry32(seed)
   const byPrompt = new Map<string, Array<Candidate>>()
   for (const c of candidates) {
@@ -78,7 +91,8 @@ export const makePairs = (candidates: ReadonlyArray<Candidate>, config: PairingC
     if (list) list.push(c)
     else byPrompt.set(c.promptId, [c])
   }
-  const counts = { prompts: byPrompt.size, candidates: 0, duplicates: 0, ties: 0, margin: 0, kept: 0, prompts_without_pairs: 0 }
+  const counts = { prompts: byPrompt.size, candidates: 0, duplicates: 0, ties: 0, margin: 0, kept: 0, flipped: 0, prompts_without_pairs: 0 }
+  const flipRand = mulberry32(flipSeed)
   const pairs: Array<Pairing> = []
   for (const [promptId, list] of byPrompt) {
     // stable sort: equal scores keep sample order, so pairing is deterministic
@@ -101,7 +115,12 @@ export const makePairs = (candidates: ReadonlyArray<Candidate>, config: PairingC
         counts.margin++
         continue
       }
-      pairs.push({ promptId, chosen: w.c, rejected: l.c, margin: w.s - l.s })
+      if (flipRand() < config.flipRate) {
+        pairs.push({ promptId, chosen: l.c, rejected: w.c, margin: l.s - w.s, flipped: true })
+        counts.flipped++
+      } else {
+        pairs.push({ promptId, chosen: w.c, rejected: l.c, margin: w.s - l.s, flipped: false })
+      }
       keptHere++
     }
     counts.kept += keptHere

@@ -8,7 +8,7 @@
  */
 import { Context, Effect } from "effect"
 import type { CheckpointRef, PreferencePair, Rollout, SamplingParams, TrainingPair } from "./Domain.ts"
-import { evaluationMetrics } from "./Evaluation.ts"
+import { evaluationMetrics, probeSequences, taskMetrics } from "./Evaluation.ts"
 import { makeInitialPolicy } from "./InitialPolicy.ts"
 import { makePairs } from "./Pairing.ts"
 import type { RunConfig } from "./RunConfig.ts"
@@ -129,7 +129,8 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
   const { pairs, counts } = makePairs(
     rollouts.map((r) => ({ rolloutId: r.rolloutId, promptId: r.promptId, tokenIds: r.tokenIds, reward: scores.get(r.rolloutId)! })),
     ctx.config.pairing,
-    deriveSeed(ctx.config.seed, round, "pairs")
+    deriveSeed(ctx.config.seed, round, "pairs"),
+    deriveSeed(ctx.config.seed, round, "flip")
   )
   const byId = new Map(rollouts.map((r) => [r.rolloutId, r]))
   const refLogps = yield* (yield* Trainer).referenceLogps(
@@ -146,7 +147,8 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
     margin: p.margin,
     strategy: ctx.config.pairing.strategy,
     refChosenLogp: refLogps[2 * i]!,
-    refRejectedLogp: refLogps[2 * i + 1]!
+    refRejectedLogp: refLogps[2 * i + 1]!,
+    flipped: p.flipped
   }))
   yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "pairs", pairs: rows,
@@ -209,12 +211,17 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
   const ref = toWrites(ctx, round, "eval_ref", yield* sampler.sample({ ...request, policy: reference, label: `round ${round} · eval ref sample` }))
   const ownScores = yield* scoreRollouts(ctx, own, `round ${round} · score eval`)
   const refScores = yield* scoreRollouts(ctx, ref, `round ${round} · score eval_ref`)
-  const stats = yield* (yield* Trainer).sequenceStats(policy, reference, own.map((r) => sequenceOf(ctx, r)))
+  const trainer = yield* Trainer
+  const stats = yield* trainer.sequenceStats(policy, reference, own.map((r) => sequenceOf(ctx, r)))
+  // A task with probes (e.g. `order`'s π(a)) gets their exact probabilities under the policy.
+  const probes = probeSequences(ctx.task.probes ?? [], heldoutPrompts(ctx))
+  const probeStats = probes.length === 0 ? [] : yield* trainer.sequenceStats(policy, reference, probes)
+  const metrics = { ...evaluationMetrics(own, ownScores.scores, refScores.scores, stats), ...taskMetrics(ctx.task, own, probeStats) }
   yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "eval",
     rollouts: [...own, ...ref],
     scores: [...ownScores.rows, ...refScores.rows],
-    evals: [{ runId: ctx.runId, round, split: "heldout", metrics: evaluationMetrics(own, ownScores.scores, refScores.scores, stats) }]
+    evals: [{ runId: ctx.runId, round, split: "heldout", metrics }]
   })
 })
 

@@ -32,8 +32,8 @@ export type ModelConfig = typeof ModelConfig.Type
 
 /** The built-in task and its parameters. */
 export const TaskConfig = Schema.Struct({
-  /** bandit | sentiment | length | arith. */
-  name: Schema.Literals(["bandit", "sentiment", "length", "arith"]),
+  /** bandit | sentiment | length | arith | order (3 actions, a > b > c: SCIENCE.md claim 6). */
+  name: Schema.Literals(["bandit", "sentiment", "length", "arith", "order"]),
   /** bandit: where the reward peaks (SCIENCE.md claim 5: 70 far from π₀, 20 near it). */
   mu: def(Schema.Number, 70),
   /** bandit: width of the reward bump. */
@@ -113,7 +113,12 @@ export const PairingConfig = Schema.Struct({
   /** Drop pairs whose rewards are equal. */
   dropTies: def(Schema.Boolean, true),
   /** Drop pairs whose two completions are the same tokens. */
-  dropDuplicates: def(Schema.Boolean, true)
+  dropDuplicates: def(Schema.Boolean, true),
+  /**
+   * Label noise ε: each kept pair's chosen and rejected are swapped with probability ε (seeded by
+   * run seed and round; pairs.flipped records which), to test cDPO / rDPO against noisy labels.
+   */
+  flipRate: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThanOrEqualTo(1)), 0)
 })
 export type PairingConfig = typeof PairingConfig.Type
 
@@ -135,6 +140,12 @@ export const LossConfig = Schema.Struct({
   ktoLambdaD: def(Positive, 1),
   /** KTO weight on undesirable examples λ_U. */
   ktoLambdaU: def(Positive, 1),
+  /**
+   * KTO: share of the desirable examples dropped each round (seeded by the round's training seed),
+   * Ethayarajh et al.'s imbalance test (0.9 drops 90 %). Raise ktoLambdaD with it so that
+   * λ_D n_D / (λ_U n_U) stays in [1, 4/3].
+   */
+  ktoDesirableDrop: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0),
   /** Weight of an NLL term on the chosen, mixed into any pairwise loss. */
   sftWeight: def(NonNegative, 0)
 })

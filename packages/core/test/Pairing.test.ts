@@ -3,7 +3,7 @@ import type { PairingConfig } from "../src/RunConfig.ts"
 import { type Candidate, distinctPerPrompt, makePairs } from "../src/Pairing.ts"
 
 const cfg = (over: Partial<PairingConfig> = {}): PairingConfig => ({
-  strategy: "max_min", k: 2, minMargin: 0, lengthPenalty: 0, dropTies: true, dropDuplicates: true, ...over
+  strategy: "max_min", k: 2, minMargin: 0, lengthPenalty: 0, dropTies: true, dropDuplicates: true, flipRate: 0, ...over
 })
 const cand = (promptId: string, i: number, reward: number, tokens: number[]): Candidate =>
   ({ rolloutId: `${promptId}:${i}`, promptId, tokenIds: tokens, reward })
@@ -21,7 +21,8 @@ describe("Pairing", () => {
     assert.strictEqual(pairs[0]!.chosen.rolloutId, "a:1")
     assert.strictEqual(pairs[0]!.rejected.rolloutId, "a:0")
     assert.closeTo(pairs[0]!.margin, 0.8, 1e-12)
-    assert.deepStrictEqual(counts, { prompts: 2, candidates: 2, duplicates: 1, ties: 0, margin: 0, kept: 1, prompts_without_pairs: 1 })
+    assert.deepStrictEqual(counts, { prompts: 2, candidates: 2, duplicates: 1, ties: 0, margin: 0, kept: 1, flipped: 0, prompts_without_pairs: 1 })
+    assert.isFalse(pairs[0]!.flipped)
   })
 
   it("ties are counted separately when duplicates are kept", () => {
@@ -59,6 +60,30 @@ describe("Pairing", () => {
     const pen = makePairs(two, cfg({ lengthPenalty: 0.05 }), 0).pairs[0]!
     assert.strictEqual(pen.chosen.rolloutId, "p:1")
     assert.closeTo(pen.margin, (0.9 - 0.05) - (1.0 - 0.3), 1e-12)
+  })
+
+  it("label noise flips a seeded fraction of the kept pairs, marks and counts them; the flips nest as ε grows", () => {
+    // 200 prompts, each with two distinct samples: one kept pair per prompt
+    const many = Array.from({ length: 200 }, (_, i) => [cand(`q${i}`, 0, 0.2, [3]), cand(`q${i}`, 1, 0.7, [4])]).flat()
+    const at = (flipRate: number, flipSeed = 11) => makePairs(many, cfg({ flipRate }), 5, flipSeed)
+    const clean = at(0)
+    assert.strictEqual(clean.counts.flipped, 0)
+    assert.isTrue(clean.pairs.every((p) => !p.flipped && p.chosen.reward === 0.7 && p.margin > 0))
+    const all = at(1)
+    assert.strictEqual(all.counts.flipped, 200)
+    // flipped: the lower-ranked sample is chosen and the margin s(chosen) − s(rejected) is negative
+    assert.isTrue(all.pairs.every((p) => p.flipped && p.chosen.rolloutId.endsWith(":0") && Math.abs(p.margin + 0.5) < 1e-12))
+    const p2 = at(0.2)
+    const p4 = at(0.4)
+    assert.strictEqual(p2.counts.flipped, p2.pairs.filter((p) => p.flipped).length)
+    assert.closeTo(p2.counts.flipped / 200, 0.2, 0.06)
+    assert.closeTo(p4.counts.flipped / 200, 0.4, 0.07)
+    assert.strictEqual(p4.counts.kept, 200)
+    // every pair flipped at 0.2 is flipped at 0.4 (one draw per pair, whatever the rate)
+    assert.isTrue(p2.pairs.every((p, i) => !p.flipped || p4.pairs[i]!.flipped))
+    // the same seeds give the same flips; another flip seed gives others
+    assert.deepStrictEqual(at(0.2).pairs.map((p) => p.flipped), p2.pairs.map((p) => p.flipped))
+    assert.notDeepEqual(at(0.2, 12).pairs.map((p) => p.flipped), p2.pairs.map((p) => p.flipped))
   })
 
   it("distinct completions per prompt", () => {

@@ -162,7 +162,7 @@ describe("RunStore", () => {
           ({ pairId, runId: "r1", round: 1, promptId, chosenId, rejectedId, margin: 1, strategy: "max_min", refChosenLogp: -3, refRejectedLogp: -4 })
         yield* store.recordStage({
           runId: "r1", round: 1, stage: "pairs",
-          pairs: [pair("q1", "p1", "a1", "a3"), pair("q2", "p2", "b2", "b3")],
+          pairs: [pair("q1", "p1", "a1", "a3"), { ...pair("q2", "p2", "b2", "b3"), flipped: true }],
           pairFilters: [["candidates", 2], ["ties", 1], ["duplicates", 2], ["margin", 0], ["kept", 2]].map(([filter, n]) => ({ runId: "r1", round: 1, filter: filter as string, count: n as number }))
         })
         const step = (s: number, loss: number, acc: number) => ({ runId: "r1", round: 1, step: s, epoch: s / 3, metrics: { loss, "rewards/accuracies": acc, "rewards/chosen": 0.1 * s, grad_norm: 2 } })
@@ -193,7 +193,7 @@ describe("RunStore", () => {
         const rounds = yield* store.listRounds("r1")
         assert.deepStrictEqual(rounds.map((r) => [r.round, r.stage, r.policyCkpt, r.outputCkpt]), [[0, "eval", "ck0", null], [1, "eval", "ck0", "ck1"]])
         assert.isTrue(rounds.every((r) => r.finishedAt !== null && r.finishedAt >= r.startedAt))
-        assert.deepStrictEqual((yield* store.readPairs("r1", 1)).map((p) => [p.pairId, p.chosenId, p.refChosenLogp]), [["q1", "a1", -3], ["q2", "b2", -3]])
+        assert.deepStrictEqual((yield* store.readPairs("r1", 1)).map((p) => [p.pairId, p.chosenId, p.refChosenLogp, p.flipped]), [["q1", "a1", -3, false], ["q2", "b2", -3, true]])
       })))
 
   it.effect("finds runs by id or name, newest first, and names the runs it has when not found", () =>
@@ -254,7 +254,10 @@ describe("RunStore", () => {
         const conn = yield* connect(old, "write", 1000)
         assert.strictEqual(yield* migrate(conn, old, 1), 1)
         yield* exec(conn, "INSERT INTO rounds VALUES ('r', 0, 'c', 'c', NULL, 'started', now(), NULL)")
+        yield* exec(conn, "INSERT INTO pairs VALUES ('q', 'r', 1, 'p', 'x', 'y', 0.5, 'max_min', -1, -2)")
       }))
+      // a pair written before migration 4 reads back as not flipped
+      assert.deepStrictEqual((yield* withStore(old, (store) => store.readPairs("r", 1))).map((p) => [p.pairId, p.flipped]), [["q", false]])
       const migrated = yield* withStore(old, (store) =>
         Effect.all([store.query("SELECT version FROM schema_version ORDER BY version"), store.query("SELECT run_id, round, stage FROM round_summary")]))
       assert.deepStrictEqual(migrated[0].rows, migrations.map((m) => [m.version]))

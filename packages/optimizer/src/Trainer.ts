@@ -55,7 +55,8 @@ export const make = (engine: PolicyEngine.PolicyEngine) =>
       const items = yield* objective.items(request.pairs, {
         contextLength: start.config.contextLength,
         vocabSize: start.config.vocabSize,
-        referenceLogps: (seqs: ReadonlyArray<Domain.Sequence>) => reference.referenceLogps(ref, seqs)
+        referenceLogps: (seqs: ReadonlyArray<Domain.Sequence>) => reference.referenceLogps(ref, seqs),
+        seed: request.seed
       })
       return yield* trainAndSave({
         start, items, gradients: (model) => policyGradients(engine, model, start.tokenizer.padId, objective),

@@ -7,14 +7,14 @@ import { Checkpoint, Gpt, LoadedModels, LogProbs, TfjsPolicyEngine } from "@odpo
 import { existsSync, mkdtempSync, readdirSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { heldOutNll, objectives } from "../src/objectives/index.ts"
+import { dropDesirable, heldOutNll, labelledExamples, objectives } from "../src/objectives/index.ts"
 import * as Trainer from "../src/Trainer.ts"
 import { policyGradients, stepGradients } from "../src/TrainLoop.ts"
 
 const tokenizer = new Tokenizer.CharTokenizer({ symbols: ["a", "b", "c", "d", "e"] }) // vocab 8
 const config: Gpt.GptConfig = { vocabSize: 8, contextLength: 8, dModel: 16, nLayers: 1, nHeads: 2, dropout: 0 }
 const loss = (o: Partial<RunConfig.LossConfig> = {}): RunConfig.LossConfig => ({
-  type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0, ...o
+  type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, ktoDesirableDrop: 0, sftWeight: 0, ...o
 })
 const training = (o: Partial<RunConfig.TrainingConfig> = {}): RunConfig.TrainingConfig => ({
   epochs: 1, batchSize: 16, gradAccum: 1, learningRate: 1e-3, warmupSteps: 0, schedule: "constant",
@@ -176,5 +176,29 @@ describe("Trainer", () => {
     assert.isAbove(last["rewards/chosen"]!, 0)
     assert.isBelow(last["rewards/rejected"]!, 0)
     assert.isBelow(last["loss"]!, 0.45)
+  })
+
+  it("KTO with 90 % of the desirable examples dropped: round(0.1 · n_D) kept by a seeded choice, undesirable all kept", async () => {
+    const examples = labelledExamples(toyPairs().map(([c, r]) => ({ chosen: c!, rejected: r!, refChosenLogp: -1, refRejectedLogp: -2 })))
+    const nD = examples.filter((e) => e.desirable).length
+    const kept = dropDesirable(examples, 0.9, 7)
+    assert.strictEqual(kept.filter((e) => e.desirable).length, Math.round(0.1 * nD))
+    assert.strictEqual(kept.filter((e) => !e.desirable).length, examples.length - nD)
+    assert.deepStrictEqual(dropDesirable(examples, 0.9, 7), kept)
+    assert.notDeepEqual(dropDesirable(examples, 0.5, 7), dropDesirable(examples, 0.5, 8))
+    assert.deepStrictEqual(dropDesirable(examples, 0, 7), examples)
+    // in a real round: 10 pairs → 1 desirable + 10 undesirable examples, one step of 11
+    const policy = await initial(6)
+    const result = await run(Effect.gen(function*() {
+      const pairs = yield* withRefs(policy, toyPairs().slice(0, 10))
+      return yield* (yield* CoreTrainer.Trainer).train({
+        policy, pairs, loss: loss({ type: "kto", ktoDesirableDrop: 0.9, ktoLambdaD: 10 }), training: training({ epochs: 1, batchSize: 16 }),
+        seed: 2, checkpointRoot: root
+      })
+    }))
+    assert.strictEqual(result.steps.length, 1)
+    assert.closeTo(result.steps[0]!.metrics["kto/desirable_share"]!, 1 / 11, 1e-9)
+    // step 0 at policy = reference: every loss is λ_y (1 − σ(0)) → (10·½ + 10·½) / 11
+    assert.closeTo(result.steps[0]!.metrics["loss"]!, (10 * 0.5 + 10 * 0.5) / 11, 1e-4)
   })
 })

@@ -97,6 +97,26 @@ export const perClauseGold = (completionText: string): number => {
 }
 
 /**
+ * How well a policy writes the language (both review tasks' `sampleMetrics`): `eval/well_formed`,
+ * the share of all sentences that are well-formed clauses (0 when there are none), and
+ * `eval/clauses`, the mean number of well-formed clauses per completion. A π₀ that cannot write the
+ * grammar earns gold ≈ 0 whatever it says, so these tell a weak π₀ from a neutral one.
+ */
+export const reviewMetrics = (completionTexts: ReadonlyArray<string>): Record<string, number> => {
+  let wellFormed = 0
+  let sentences = 0
+  for (const text of completionTexts) {
+    const c = countClauses(text)
+    wellFormed += c.wellFormed
+    sentences += c.sentences
+  }
+  return {
+    "eval/well_formed": sentences === 0 ? 0 : wellFormed / sentences,
+    "eval/clauses": completionTexts.length === 0 ? 0 : wellFormed / completionTexts.length
+  }
+}
+
+/**
  * A demonstration continuation of `clauses` clauses whose adjectives are mostly neutral or
  * balanced (½ neutral, ¼ positive, ¼ negative), so π₀'s sentiment is mixed and has room to improve.
  */

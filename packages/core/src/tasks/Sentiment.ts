@@ -4,7 +4,7 @@
  */
 import type { Task } from "./Task.ts"
 import { makePrompt, pick, rng, splitPool } from "./Task.ts"
-import { mixedContinuation, PROMPT_POOL, reviewTokenizer, sentimentGold } from "./Reviews.ts"
+import { mixedContinuation, PROMPT_POOL, reviewMetrics, reviewTokenizer, sentimentGold } from "./Reviews.ts"
 
 /** Demonstrations continue with two clauses (≤ 33 characters). */
 export const DEMO_CLAUSES = 2
@@ -38,7 +38,8 @@ export const reviewTask = (
         completionTokenIds: [...reviewTokenizer.encode(completion), reviewTokenizer.eosId]
       }
     })
-  }
+  },
+  sampleMetrics: reviewMetrics
 })
 
 export const sentiment: Task = reviewTask("sentiment", {

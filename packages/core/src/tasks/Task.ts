@@ -4,8 +4,14 @@ import type { TaskConfig } from "../RunConfig.ts"
 import { deriveSeed, mulberry32, shuffled } from "../Seeds.ts"
 import type { CharTokenizer } from "../Tokenizer.ts"
 
+/** A completion whose exact probability the evaluation records each round, as `eval/p_<name>`. */
+export interface Probe {
+  readonly name: string
+  readonly completionTokenIds: ReadonlyArray<number>
+}
+
 export interface Task {
-  readonly name: "bandit" | "sentiment" | "length" | "arith"
+  readonly name: "bandit" | "sentiment" | "length" | "arith" | "order"
   /** The task's vocabulary. */
   readonly tokenizer: CharTokenizer
   readonly defaultMaxNewTokens: number
@@ -16,6 +22,10 @@ export interface Task {
   readonly reward: (promptText: string, completionText: string, completionTokenIds: ReadonlyArray<number>) => number
   /** SFT demonstrations that make π₀ (SCIENCE.md): completion token ids end with EOS where the task has one. */
   readonly demonstrations: (config: TaskConfig, count: number, seed: number) => ReadonlyArray<Sequence>
+  /** Completions whose probability π(y|x) the evaluation reads off the policy, averaged over held-out prompts. */
+  readonly probes?: ReadonlyArray<Probe>
+  /** Task-specific held-out metrics of the evaluated completions' texts (names start with "eval/"). */
+  readonly sampleMetrics?: (completionTexts: ReadonlyArray<string>) => Readonly<Record<string, number>>
 }
 
 /** A seeded uniform [0,1) generator for one purpose of one task. */

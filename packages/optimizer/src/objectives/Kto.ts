@@ -3,9 +3,10 @@
  * rejected not); each example gets a mismatched partner — its prompt followed by the completion
  * of the previous example, cut to fit the context, as TRL builds its KL dataset — with π_ref on
  * it. Matched and mismatched sequences go through one forward; z₀ is per micro-batch.
+ * `ktoDesirableDrop` keeps only a seeded share of the desirable examples (the paper's 90 % test).
  */
 import type { Domain, RunConfig } from "@odpo/core"
-import { Errors } from "@odpo/core"
+import { Errors, Seeds } from "@odpo/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { kto } from "../losses/index.ts"
@@ -26,13 +27,29 @@ export const labelledExamples = (pairs: ReadonlyArray<Domain.TrainingPair>): Arr
     { sequence: p.rejected, desirable: false, refLogp: p.refRejectedLogp }
   ])
 
+/**
+ * Drop a share `drop` of the desirable examples: the kept ones are round((1 − drop) · n_D) chosen
+ * by a seeded shuffle; undesirable examples and the order of what is kept are untouched.
+ */
+export const dropDesirable = (
+  examples: ReadonlyArray<Domain.LabelledExample>,
+  drop: number,
+  seed: number
+): Array<Domain.LabelledExample> => {
+  if (drop === 0) return examples.slice()
+  const desirable = examples.flatMap((e, i) => (e.desirable ? [i] : []))
+  const keep = Math.round((1 - drop) * desirable.length)
+  const kept = new Set(Seeds.shuffled(desirable, Seeds.mulberry32(Seeds.deriveSeed(seed, "kto-desirable-drop"))).slice(0, keep))
+  return examples.filter((e, i) => !e.desirable || kept.has(i))
+}
+
 export const ktoObjective = (config: RunConfig.LossConfig): RoundObjective<KtoItem> => ({
   items: (pairs, env) =>
     Effect.gen(function*() {
       if (pairs.length === 0) {
         return yield* new Errors.InvalidInput({ message: "request.pairs is empty: loss.type \"kto\" takes its labelled examples from the round's pairs" })
       }
-      const examples = labelledExamples(pairs)
+      const examples = dropDesirable(labelledExamples(pairs), config.ktoDesirableDrop, env.seed)
       yield* checkSequences(examples.map((e) => e.sequence), env, (i) => `examples[${i}].sequence`)
       const mismatched = examples.map((e, i): Domain.Sequence => {
         const other = examples[(i + examples.length - 1) % examples.length]!.sequence.completionTokenIds
@@ -61,6 +78,7 @@ export const ktoObjective = (config: RunConfig.LossConfig): RoundObjective<KtoIt
     metrics.add("logps/chosen", tf.sum(tf.mul(policy, desirable)), nGood)
     metrics.add("logps/rejected", tf.sum(tf.mul(policy, tf.sub(1, desirable))), N - nGood)
     metrics.add("kl", out.z0, 1)
+    metrics.add("kto/desirable_share", nGood, N)
     return tf.sum(out.losses) as tf.Scalar
   }
 })

@@ -28,6 +28,8 @@ export interface RoundEnv {
   readonly vocabSize: number
   /** log π_ref(y|x) of sequences under the round's reference (cached). */
   readonly referenceLogps: (seqs: ReadonlyArray<Domain.Sequence>) => Effect.Effect<ReadonlyArray<number>, Trainer.TrainerError>
+  /** The round's training seed: an objective's own random choices (KTO's dropped examples) derive from it. */
+  readonly seed: number
 }
 
 /** An objective of a preference round: the round's pairs → its training items, and their loss. */

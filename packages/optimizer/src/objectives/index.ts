@@ -17,6 +17,6 @@ export const objectives: { readonly [K in RunConfig.LossName]: (config: RunConfi
 }
 
 export * from "./Objective.ts"
-export { type KtoItem, ktoObjective, labelledExamples } from "./Kto.ts"
+export { dropDesirable, type KtoItem, ktoObjective, labelledExamples } from "./Kto.ts"
 export { pairwise } from "./Pairwise.ts"
 export { demonstrationObjective, heldOutNll, sftPlan, sftTraining } from "./Demonstrations.ts"

@@ -131,5 +131,6 @@ export const pairRow = (r: Row): PreferencePair => ({
   margin: num(r.margin),
   strategy: str(r.strategy),
   refChosenLogp: optNum(r.ref_chosen_logp),
-  refRejectedLogp: optNum(r.ref_rejected_logp)
+  refRejectedLogp: optNum(r.ref_rejected_logp),
+  flipped: r.flipped === true
 })

@@ -177,3 +177,12 @@ export const primaryKeys = {
 } as const
 
 export type StageTable = keyof typeof primaryKeys
+
+/**
+ * Migration 4: label noise. pairs.flipped marks a pair whose chosen and rejected the pairing
+ * swapped on purpose (pairing.flipRate), so that a noisy-label study can tell noise from signal.
+ * Rows written before it read false. (Appended as the last column: write.ts lists it last.)
+ */
+export const pairFlipsV4 = `
+ALTER TABLE pairs ADD COLUMN flipped BOOLEAN DEFAULT false;
+`

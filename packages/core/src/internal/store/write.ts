@@ -47,7 +47,8 @@ const tableRows = (w: StageWrite): ReadonlyArray<readonly [StageTable, ReadonlyA
   ])],
   ["scores", (w.scores ?? []).map((s) => [s.rolloutId, s.source, s.reward, s.goldReward])],
   ["pairs", (w.pairs ?? []).map((p) => [
-    p.pairId, p.runId, p.round, p.promptId, p.chosenId, p.rejectedId, p.margin, p.strategy, p.refChosenLogp, p.refRejectedLogp
+    p.pairId, p.runId, p.round, p.promptId, p.chosenId, p.rejectedId, p.margin, p.strategy, p.refChosenLogp, p.refRejectedLogp,
+    p.flipped ?? false
   ])],
   ["pair_filters", (w.pairFilters ?? []).map((f) => [f.runId, f.round, f.filter, f.count])],
   ["train_steps", (w.trainSteps ?? []).map((t) => [
