@@ -1,7 +1,7 @@
 // The built-in tasks: gold rewards on hand-written examples, seeded disjoint splits, demonstrations.
 import { assert, describe, it } from "vitest"
 import { getTask } from "../src/tasks/index.ts"
-import { countClauses, perClauseGold, sentimentGold } from "../src/tasks/Reviews.ts"
+import { countClauses, perClauseGold, reviewMetrics, sentimentGold } from "../src/tasks/Reviews.ts"
 import type { TaskConfig } from "../src/RunConfig.ts"
 
 const cfg = (name: TaskConfig["name"], over: Partial<TaskConfig> = {}): TaskConfig =>
@@ -99,6 +99,43 @@ describe("sentiment and length", () => {
     const heldSet = new Set(held.map((p) => p.text))
     assert.isTrue(demos.every((d) => !heldSet.has(task.tokenizer.decode(d.promptTokenIds))))
     assert.throws(() => task.prompts(cfg("sentiment", { trainPrompts: 5000 }), "train"), /trainPrompts \(5000\) \+ heldoutPrompts \(64\) exceed the 4422/)
+  })
+})
+
+describe("review metrics", () => {
+  it("well_formed = well-formed sentences / sentences; clauses = well-formed clauses per completion", () => {
+    const m = reviewMetrics(["food is great. staff is slow.", "great great. bed is", "room is ok"])
+    // sentences: 2 + 2 + 1 = 5; well-formed: 2 + 0 + 1 = 3
+    assert.closeTo(m["eval/well_formed"]!, 3 / 5, 1e-12)
+    assert.closeTo(m["eval/clauses"]!, 3 / 3, 1e-12)
+    assert.deepStrictEqual(reviewMetrics([""]), { "eval/well_formed": 0, "eval/clauses": 0 })
+    assert.strictEqual(getTask(cfg("sentiment")).sampleMetrics, reviewMetrics)
+    assert.strictEqual(getTask(cfg("length")).sampleMetrics, reviewMetrics)
+  })
+})
+
+describe("order (3 actions, a > b > c)", () => {
+  const task = getTask(cfg("order", { trainPrompts: 6, heldoutPrompts: 2 }))
+  const id = (a: string) => task.tokenizer.encode(a)
+
+  it("gold by rank: a 1, b ½, c 0; EOS or nothing 0; only the first token counts", () => {
+    assert.deepStrictEqual(["a", "b", "c"].map((a) => task.goldReward("", a, id(a))), [1, 0.5, 0])
+    assert.strictEqual(task.goldReward("", "", [2]), 0)
+    assert.strictEqual(task.goldReward("", "", []), 0)
+    assert.strictEqual(task.goldReward("", "ac", [...id("a"), ...id("c")]), 1)
+    assert.strictEqual(task.reward("", "b", id("b")), 0.5)
+    assert.strictEqual(task.defaultMaxNewTokens, 1)
+  })
+
+  it("prompts are BOS copies; demonstrations are one action each, uniform; probes ask for a, b, c", () => {
+    const train = task.prompts(cfg("order", { trainPrompts: 6 }), "train")
+    assert.deepStrictEqual(train.map((p) => [p.promptId, p.tokenIds]), Array.from({ length: 6 }, (_, i) => [`order/train/${i}`, [1]]))
+    const demos = task.demonstrations(cfg("order"), 3000, 1)
+    assert.isTrue(demos.every((d) => d.completionTokenIds.length === 1 && d.promptTokenIds.length === 1))
+    for (const a of ["a", "b", "c"]) {
+      assert.closeTo(demos.filter((d) => d.completionTokenIds[0] === id(a)[0]).length / 3000, 1 / 3, 0.03)
+    }
+    assert.deepStrictEqual(task.probes!.map((p) => [p.name, p.completionTokenIds]), [["best", id("a")], ["middle", id("b")], ["worst", id("c")]])
   })
 })
 

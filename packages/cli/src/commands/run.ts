@@ -1,23 +1,14 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
-import { Errors, Run, RunConfig, RunStore } from "@odpo/core"
+import { ConfigFile, Run, type RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { existsSync, readFileSync } from "node:fs"
 import { compareRuns } from "./compare.ts"
 import { formatTable } from "../Format.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
 import { backendFlag, dbFlag } from "./shared.ts"
 
-const readConfigFile = (file: string) =>
-  Effect.gen(function*() {
-    if (!existsSync(file)) {
-      return yield* new Errors.ConfigError({ message: `${file}: no such experiment file (see experiments/ for examples)`, file })
-    }
-    return yield* RunConfig.parseRunConfig(readFileSync(file, "utf8"), file)
-  })
-
-const useBackend = (choice: Engine.BackendChoice) =>
+export const useBackend = (choice: Engine.BackendChoice) =>
   Effect.gen(function*() {
     const taken = yield* Engine.selectBackend(choice)
     yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
@@ -42,7 +33,7 @@ export const run = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*({ config: file, db, name, seed, backend }) {
-    const config = yield* readConfigFile(file)
+    const config = yield* ConfigFile.readRunConfigFile(file)
     const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
     yield* Effect.gen(function*() {
       const runId = yield* Run.createRun(config, {

@@ -1,0 +1,60 @@
+/**
+ * Experiment files: JSON decoded as a RunConfig, where `"extends": "<file>"` (a path relative to
+ * the file) names a base experiment whose fields this one overrides. The arms of a study then say
+ * only how they differ ("loss": {"beta": 5}); the run stores the decoded config in full.
+ */
+import { Effect } from "effect"
+import { existsSync, readFileSync } from "node:fs"
+import { dirname, resolve } from "node:path"
+import { ConfigError } from "./Errors.ts"
+import { decodeRunConfig, type RunConfig } from "./RunConfig.ts"
+
+type Json = null | boolean | number | string | ReadonlyArray<Json> | { readonly [key: string]: Json }
+
+const isObject = (x: unknown): x is Record<string, Json> => typeof x === "object" && x !== null && !Array.isArray(x)
+
+/** `over` on top of `base`: objects merge key by key (recursively); arrays and scalars replace. */
+export const overlay = (base: Json, over: Json): Json => {
+  if (!isObject(base) || !isObject(over)) return over
+  const out: Record<string, Json> = { ...base }
+  for (const [k, v] of Object.entries(over)) out[k] = k in base ? overlay(base[k]!, v) : v
+  return out
+}
+
+const readJson = (file: string, from?: string): Effect.Effect<Json, ConfigError> =>
+  Effect.gen(function*() {
+    if (!existsSync(file)) {
+      return yield* new ConfigError({
+        message: from
+          ? `${from}: $.extends names ${file}, which does not exist (the path is relative to ${from})`
+          : `${file}: no such experiment file (see experiments/ for examples)`,
+        file: from ?? file,
+        ...(from ? { path: "$.extends" } : {})
+      })
+    }
+    return yield* Effect.try({
+      try: () => JSON.parse(readFileSync(file, "utf8")) as Json,
+      catch: (e) => new ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
+    })
+  })
+
+/** The file's JSON with every `extends` resolved (the key itself removed); a cycle is an error. */
+export const resolveExtends = (file: string, chain: ReadonlyArray<string> = []): Effect.Effect<Json, ConfigError> =>
+  Effect.gen(function*() {
+    const path = resolve(file)
+    if (chain.includes(path)) {
+      return yield* new ConfigError({ message: `${file}: $.extends forms a cycle (${[...chain, path].join(" → ")}); remove one link`, file, path: "$.extends" })
+    }
+    const json = yield* readJson(path, chain.at(-1))
+    if (!isObject(json) || !("extends" in json)) return json
+    const { extends: base, ...own } = json
+    if (typeof base !== "string") {
+      return yield* new ConfigError({ message: `${file}: $.extends must be a file name (a string), got ${JSON.stringify(base)}`, file, path: "$.extends" })
+    }
+    const parent = yield* resolveExtends(resolve(dirname(path), base), [...chain, path])
+    return overlay(parent, own)
+  })
+
+/** Read, resolve `extends`, and decode an experiment file; errors name the file and the JSON path. */
+export const readRunConfigFile = (file: string): Effect.Effect<RunConfig, ConfigError> =>
+  Effect.flatMap(resolveExtends(file), (json) => decodeRunConfig(json, file))
