@@ -1,5 +1,6 @@
 /** The `odpo` command: subcommands wired to the layers. */
 import { Command } from "effect/cli"
+import { bon } from "./commands/bon.ts"
 import { compare } from "./commands/compare.ts"
 import { query } from "./commands/query.ts"
 import { resume, run } from "./commands/run.ts"
@@ -8,7 +9,7 @@ import { trainRm } from "./commands/trainRm.ts"
 
 export const odpo = Command.make("odpo").pipe(
   Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
-  Command.withSubcommands([run, resume, query, compare, sample, score, trainRm])
+  Command.withSubcommands([run, resume, query, compare, sample, score, trainRm, bon])
 )
 
 export const cli = Command.run(odpo, { version: "0.1.0" })

@@ -29,7 +29,7 @@ export const BeforeRecord = Context.Reference<(round: number, stage: Stage) => E
 })
 
 /** A stage's clock: call it when the stage is done for its wall and CPU seconds (all threads of the process). */
-const startClock = () => {
+export const startClock = () => {
   const t0 = performance.now()
   const c0 = process.cpuUsage()
   return () => {
@@ -37,12 +37,12 @@ const startClock = () => {
     return { wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
   }
 }
-type Clock = ReturnType<typeof startClock>
+export type Clock = ReturnType<typeof startClock>
 
 const stageIndex = (s: Stage) => stages.indexOf(s)
 export const done = (row: RoundRow | undefined, stage: Stage) => row !== undefined && stageIndex(row.stage) >= stageIndex(stage)
 
-const samplingParams = (config: RunConfig, temperature = config.sampling.temperature): SamplingParams => ({
+export const samplingParams = (config: RunConfig, temperature = config.sampling.temperature): SamplingParams => ({
   temperature,
   topK: config.sampling.topK,
   topP: config.sampling.topP,
@@ -55,7 +55,7 @@ const samplingParams = (config: RunConfig, temperature = config.sampling.tempera
 const rolloutId = (runId: string, round: number, purpose: RolloutPurpose, r: Rollout) =>
   `${runId}/${round}/${purpose}/${r.promptId}/${r.sampleIdx}`
 
-const toWrites = (ctx: RunContext, round: number, purpose: RolloutPurpose, rollouts: ReadonlyArray<Rollout>): Array<RolloutWrite> =>
+export const toWrites = (ctx: RunContext, round: number, purpose: RolloutPurpose, rollouts: ReadonlyArray<Rollout>): Array<RolloutWrite> =>
   rollouts.map((r) => ({ ...r, rolloutId: rolloutId(ctx.runId, round, purpose, r), runId: ctx.runId, round, purpose }))
 
 /** π_k: π₀ is round 0's policy; π_k (k ≥ 1) is round k's output. */
@@ -63,7 +63,7 @@ const policyAt = (rounds: ReadonlyArray<RoundRow>, k: number): string =>
   k === 0 ? rounds[0]!.policyCkpt : rounds[k]!.outputCkpt!
 
 /** Record a finished stage: its rows, its timing and the round's new stage marker land in one transaction. */
-const record = Effect.fnUntraced(function*(ctx: RunContext, clock: Clock, write: StageWrite) {
+export const record = Effect.fnUntraced(function*(ctx: RunContext, clock: Clock, write: StageWrite) {
   yield* (yield* BeforeRecord)(write.round, write.stage)
   yield* (yield* RunStore).recordStage({ ...write, timing: { backend: ctx.backend, ...clock() } })
 })
@@ -91,7 +91,7 @@ const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: 
 })
 
 /** The configured reward (and the task's gold reward) of each rollout, as score rows. */
-const scoreRollouts = Effect.fn("Round.scoreRollouts")(function*(ctx: RunContext, rollouts: ReadonlyArray<RolloutWrite>, label: string) {
+export const scoreRollouts = Effect.fn("Round.scoreRollouts")(function*(ctx: RunContext, rollouts: ReadonlyArray<RolloutWrite>, label: string) {
   const result = yield* (yield* Scorer).score({
     reward: ctx.config.reward,
     task: ctx.config.task,
@@ -227,19 +227,23 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
 
 // ── the loop ───────────────────────────────────────────────────────────────────────────────
 
+/** Round 0's first stage: π₀ made (or reused) and recorded with the run's prompts. */
+export const startRoundZero = Effect.fn("Round.startZero")(function*(ctx: RunContext) {
+  const clock = startClock()
+  const { pi0, rows } = yield* makeInitialPolicy(ctx)
+  yield* record(ctx, clock, {
+    runId: ctx.runId, round: 0, stage: "started",
+    round_: { policyCkpt: pi0.id, refCkpt: pi0.id, outputCkpt: pi0.id },
+    prompts: [...ctx.prompts.values()],
+    checkpoints: rows
+  })
+  return pi0
+})
+
 /** Round 0: π₀ and its evaluation (π_ref = π₀, so KL 0 and win rate ½ by construction). */
 export const roundZero = Effect.fn("Round.zero")(function*(ctx: RunContext, row: RoundRow | undefined) {
   const store = yield* RunStore
-  if (!done(row, "started")) {
-    const clock = startClock()
-    const { pi0, rows } = yield* makeInitialPolicy(ctx)
-    yield* record(ctx, clock, {
-      runId: ctx.runId, round: 0, stage: "started",
-      round_: { policyCkpt: pi0.id, refCkpt: pi0.id, outputCkpt: pi0.id },
-      prompts: [...ctx.prompts.values()],
-      checkpoints: rows
-    })
-  }
+  if (!done(row, "started")) yield* startRoundZero(ctx)
   if (!done(row, "eval")) {
     const pi0 = yield* checkpointRef((yield* store.listRounds(ctx.runId))[0]!.policyCkpt)
     yield* evalStage(ctx, 0, pi0, pi0)

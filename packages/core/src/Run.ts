@@ -39,6 +39,11 @@ export interface StartOptions {
   readonly codeVersion?: string
   /** The engine the run starts on (runs.backend, runs.device). */
   readonly engine?: EngineInfo
+  /**
+   * A run that is not a round loop (e.g. best-of-n sampling, BestOfN.ts): its name goes into
+   * runs.loss and runs.pair_source, its options into the stored config; it cannot be resumed.
+   */
+  readonly method?: { readonly name: string; readonly options: unknown }
 }
 
 /** Create a run (validated up front: nothing is written for a bad config) and return its id. */
@@ -49,22 +54,36 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
   yield* validateAgainstTask(ctx)
   const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)
   const runId = `${final.name}-${stamp}-${Math.random().toString(36).slice(2, 6)}`
+  const method = options.method
   yield* store.createRun({
-    runId, name: final.name, experiment: final.experiment, config: { ...final, checkpointRoot: options.checkpointRoot },
-    seed: final.seed, pairSource: final.pairSource, loss: final.loss.type, beta: final.loss.beta,
+    runId, name: final.name, experiment: final.experiment,
+    config: { ...final, checkpointRoot: options.checkpointRoot, ...(method ? { method } : {}) },
+    seed: final.seed, pairSource: method?.name ?? final.pairSource, loss: method?.name ?? final.loss.type, beta: final.loss.beta,
     status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev",
     backend: options.engine?.backend ?? null, device: options.engine?.device ?? null
   })
   return runId
 })
 
+/** A stored run's config and context, as its stages see them (`method` is StartOptions.method, if any). */
+export const storedContext = Effect.fn("Run.storedContext")(function*(runId: string, engine?: EngineInfo) {
+  const run = yield* (yield* RunStore).getRun(runId)
+  const stored = run.config as RunConfig & { checkpointRoot: string; method?: StartOptions["method"] }
+  const config = yield* decodeRunConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot" && k !== "method")))
+  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot, engine?.backend ?? run.backend)
+  return { run, ctx, method: stored.method }
+})
+
 /** Run (or resume) every unfinished stage of every round of a stored run. */
 export const runToCompletion = Effect.fn("Run.runToCompletion")(function*(runId: string, engine?: EngineInfo) {
   const store = yield* RunStore
-  const run = yield* store.getRun(runId)
-  const stored = run.config as RunConfig & { checkpointRoot: string }
-  const config = yield* decodeRunConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot")))
-  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot, engine?.backend ?? run.backend)
+  const { run, ctx, method } = yield* storedContext(runId, engine)
+  const config = ctx.config
+  if (method) {
+    return yield* new ConfigError({
+      message: `run ${run.runId} is a ${method.name} run, not a round loop: there is nothing to resume; run it again as a new run`
+    })
+  }
   yield* store.setRunStatus(run.runId, "running")
   if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)
   const work = Effect.gen(function*() {
