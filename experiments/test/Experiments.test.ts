@@ -1,5 +1,5 @@
 // Every experiment file decodes (extends resolved), fits its task, and has its own name; every
-// reward-model file decodes; every study script names files that exist. No run: see scripts/smoke-experiments.ts.
+// reward-model file decodes; every study script names files that exist. No run: see experiments/smoke.ts.
 import { assert, describe, it } from "@effect/vitest"
 import { TrainRm } from "@odpo/cli"
 import { ConfigFile, Run, RunStore } from "@odpo/core"
