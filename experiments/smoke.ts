@@ -7,14 +7,14 @@
  *
  * Usage: npx -y pnpm@12.4.2 exec tsx --import ./scripts/node20-polyfills.mjs experiments/smoke.ts [--db FILE] [--backend cpu] [FILTER]
  *   FILTER: run only configs whose path contains it (e.g. "order/" or "noise").
- * Then the experiments' README SQL runs against FILE (default runs/smoke.duckdb).
+ * Then every `odpo query` of the experiments' READMEs runs against FILE (default runs/smoke.duckdb).
  */
 import { Services } from "@odpo/cli"
-import { BestOfN, ConfigFile, Run, type RunConfig } from "@odpo/core"
+import { BestOfN, ConfigFile, Run, type RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
 
 const root = resolve(import.meta.dirname, "..")
@@ -45,6 +45,21 @@ const tinyRewardModel = (): string => {
   const r = spawnSync(process.execPath, ["--import", "tsx", "--import", "./scripts/node20-polyfills.mjs", "packages/cli/src/bin.ts", "train-rm", config], { cwd: root, encoding: "utf8" })
   if (r.status !== 0) throw new Error(`tiny reward model: ${r.stderr}`)
   return out
+}
+
+/**
+ * The SQL of every `odpo query --db … "…"` in the experiments' READMEs, unescaped as the shell
+ * would (\$ → $, \" → "), with where it came from.
+ */
+const readmeQueries = (): Array<{ readonly where: string; readonly sql: string }> => {
+  const readmes = readdirSync(join(root, "experiments"), { withFileTypes: true })
+    .filter((e) => e.isDirectory() && existsSync(join(root, "experiments", e.name, "README.md")))
+    .map((e) => join(root, "experiments", e.name, "README.md"))
+  return readmes.flatMap((file) =>
+    [...readFileSync(file, "utf8").matchAll(/odpo query --db \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => ({
+      where: relative(root, file),
+      sql: m[1]!.replace(/\\([$"])/g, "$1")
+    })))
 }
 
 /** The arm's own settings (loss, pairing, reward, pair source …) on a toy model and budget. */
@@ -81,7 +96,19 @@ const main = Effect.gen(function*() {
   }
   const failed = results.filter((l) => l.startsWith("FAIL")).length
   console.log(`\n${results.length - failed} of ${results.length} experiment configs ran one toy round (${db})`)
-  if (failed > 0) process.exitCode = 1
+  // The READMEs' SQL on the toy runs: every query must run (its numbers mean nothing).
+  const store = yield* RunStore.RunStore
+  let badSql = 0
+  for (const q of readmeQueries()) {
+    const outcome = yield* store.query(q.sql).pipe(
+      Effect.map((r) => `ok     ${q.where}: ${r.rows.length} rows`),
+      Effect.catch((e) => Effect.succeed(`FAIL   ${q.where}: ${e.message}\n       ${q.sql.trim().split("\n")[0]}`))
+    )
+    if (outcome.startsWith("FAIL")) badSql++
+    console.log(outcome)
+  }
+  console.log(badSql === 0 ? `every README query ran on ${db}` : `${badSql} README queries failed on ${db}`)
+  if (failed > 0 || badSql > 0) process.exitCode = 1
 }).pipe(Effect.provide(Services.experimentLayer(db)))
 
 Effect.runPromise(main)
