@@ -34,12 +34,11 @@ done
 
 odpo() { npx -y pnpm@12.4.2 odpo "$@"; }
 
-# finished | failed | running | none: the newest run of that name in $DB.
+# finished | failed | running | none: the newest run of that name in $DB (a failed query stops the script).
 status_of() {
   [ -f "$DB" ] || { echo none; return; }
-  local s
-  s=$(odpo query --db "$DB" --format csv "SELECT coalesce(max_by(status, created_at), 'none') FROM runs WHERE name = '$1'" | tail -n 1)
-  echo "${s:-none}"
+  npx -y pnpm@12.4.2 --reporter silent odpo query --db "$DB" --format csv \
+    "SELECT coalesce(max_by(status, created_at), 'none') FROM runs WHERE name = '$1'" | tail -n 1
 }
 
 for config in "${configs[@]}"; do
@@ -47,7 +46,8 @@ for config in "${configs[@]}"; do
   [ $bon -eq 1 ] && name="$name-bon"
   for seed in $SEEDS; do
     run="$name-s$seed"
-    case "$(status_of "$run")" in
+    status=$(status_of "$run")
+    case "$status" in
       finished) echo "seeds.sh: $run is already finished in $DB; skipped" >&2 ;;
       failed | running)
         if [ $bon -eq 1 ]; then odpo bon "$config" --db "$DB" --seed "$seed" --name "$run" "${samples[@]}" "${backend[@]}"
