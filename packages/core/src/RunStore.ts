@@ -92,6 +92,27 @@ export interface TrainStepRow extends TrainStepMetrics {
   readonly round: number
 }
 
+/** A policy-gradient round's train rollout: its reward, KL to π_ref and leave-one-out advantage (store: `advantages`). */
+export interface AdvantageRow {
+  readonly rolloutId: string
+  readonly runId: string
+  readonly round: number
+  readonly promptId: string
+  readonly reward: number
+  readonly kl: number
+  readonly rlhfReward: number
+  readonly baseline: number
+  readonly advantage: number
+}
+
+/** One rollout that fed one optimizer step (store: `step_samples`). */
+export interface StepSampleRow {
+  readonly runId: string
+  readonly round: number
+  readonly step: number
+  readonly rolloutId: string
+}
+
 /** Everything one stage writes; it lands in one transaction with the round's new stage. */
 export interface StageWrite {
   readonly runId: string
@@ -106,6 +127,8 @@ export interface StageWrite {
   readonly pairs?: ReadonlyArray<PreferencePair>
   readonly pairFilters?: ReadonlyArray<PairFilterRow>
   readonly trainSteps?: ReadonlyArray<TrainStepRow>
+  readonly advantages?: ReadonlyArray<AdvantageRow>
+  readonly stepSamples?: ReadonlyArray<StepSampleRow>
   readonly evals?: ReadonlyArray<EvalRecord>
 }
 
@@ -135,6 +158,8 @@ export class RunStore extends Context.Service<RunStore, {
   readonly readRollouts: (runId: string, round: number, purpose: RolloutPurpose) => Effect.Effect<ReadonlyArray<RolloutWrite>, StoreFailure>
   readonly readScores: (runId: string, round: number, purpose: RolloutPurpose) => Effect.Effect<ReadonlyArray<ScoreRow>, StoreFailure>
   readonly readPairs: (runId: string, round: number) => Effect.Effect<ReadonlyArray<PreferencePair>, StoreFailure>
+  /** A policy-gradient round's advantages, in the order they were written. */
+  readonly readAdvantages: (runId: string, round: number) => Effect.Effect<ReadonlyArray<AdvantageRow>, StoreFailure>
   readonly readCheckpoint: (ckptId: string) => Effect.Effect<CheckpointRow | null, StoreFailure>
   /**
    * Any SQL (`odpo query`); errors carry DuckDB's message and change nothing. A SELECT / WITH /
@@ -264,6 +289,12 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     return found.map(Decode.pairRow)
   })
 
+  const readAdvantages = Effect.fn("RunStore.readAdvantages")(function*(runId: string, round: number) {
+    const found = yield* withDb("read", (conn) =>
+      rows(conn, "SELECT * FROM advantages WHERE run_id = $1 AND round = $2 ORDER BY rowid", [runId, round], "readAdvantages"))
+    return found.map(Decode.advantageRow)
+  })
+
   const readCheckpoint = Effect.fn("RunStore.readCheckpoint")(function*(ckptId: string) {
     const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM checkpoints WHERE ckpt_id = $1", [ckptId], "readCheckpoint"))
     return found.length > 0 ? Decode.checkpointRow(found[0]) : null
@@ -277,6 +308,6 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
 
   return RunStore.of({
     file, createRun, setRunStatus, getRun, listRuns, listRounds, recordStage,
-    readRollouts, readScores, readPairs, readCheckpoint, query
+    readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, query
   })
 })

@@ -114,7 +114,7 @@ export const ktoObjective: Objective<KtoItem> = {
 }
 
 /** The objective of each loss name. */
-export const objectives: { readonly [K in RunConfig.LossName]: Objective<K extends "kto" ? KtoItem : Domain.TrainingPair> } = {
+export const objectives: { readonly [K in RunConfig.PreferenceLossName]: Objective<K extends "kto" ? KtoItem : Domain.TrainingPair> } = {
   sigmoid: pairwise("sigmoid"),
   ipo: pairwise("ipo"),
   hinge: pairwise("hinge"),

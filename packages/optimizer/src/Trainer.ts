@@ -56,7 +56,7 @@ const train = Effect.fn("Trainer.train")(function*(request: TrainRequestWithRefe
   } else {
     yield* checkPairs(request.pairs, start.config)
     items = request.pairs
-    objective = objectives[request.loss.type] as Objective<unknown>
+    objective = objectives[request.loss.type as RunConfig.PreferenceLossName] as Objective<unknown>
   }
   return yield* trainAndSave(start, items, objective, request.loss, request.training, request.seed, request.checkpointRoot, label, undefined)
 })
@@ -77,7 +77,8 @@ const sft = Effect.fn("Trainer.sft")(function*(request: CoreTrainer.SftRequest) 
 
 /** The loss config is unused by SFT's objective; the defaults keep the loop's signature single. */
 const SFT_LOSS: RunConfig.LossConfig = {
-  type: "sft", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0
+  type: "sft", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0,
+  klMode: "reward", ppoClipEpsilon: 0.2
 }
 
 /** Train a clone of the start checkpoint (the cached model is shared) and write it; a failed loop writes nothing. */

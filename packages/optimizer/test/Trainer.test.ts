@@ -15,7 +15,8 @@ import { stepGradients } from "../src/Training.ts"
 const tokenizer = new Tokenizer.CharTokenizer({ symbols: ["a", "b", "c", "d", "e"] }) // vocab 8
 const config: Gpt.GptConfig = { vocabSize: 8, contextLength: 8, dModel: 16, nLayers: 1, nHeads: 2, dropout: 0 }
 const loss = (o: Partial<RunConfig.LossConfig> = {}): RunConfig.LossConfig => ({
-  type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0, ...o
+  type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0,
+  klMode: "reward", ppoClipEpsilon: 0.2, ...o
 })
 const training = (o: Partial<RunConfig.TrainingConfig> = {}): RunConfig.TrainingConfig => ({
   epochs: 1, batchSize: 16, gradAccum: 1, learningRate: 1e-3, warmupSteps: 0, schedule: "constant",

@@ -2,7 +2,7 @@
 import type { DuckDBResultReader } from "@duckdb/node-api"
 import type { FinishReason } from "../../Domain.ts"
 import type { PreferencePair } from "../../Domain.ts"
-import type { CheckpointRow, QueryResult, RolloutPurpose, RolloutWrite, RoundRow, RunRow, RunStatus, ScoreRow, Stage } from "../../RunStore.ts"
+import type { AdvantageRow, CheckpointRow, QueryResult, RolloutPurpose, RolloutWrite, RoundRow, RunRow, RunStatus, ScoreRow, Stage } from "../../RunStore.ts"
 
 /**
  * A DuckDB value as plain JS: integers as numbers when they are safe integers (BIGINT / HUGEINT
@@ -130,4 +130,16 @@ export const pairRow = (r: Row): PreferencePair => ({
   strategy: str(r.strategy),
   refChosenLogp: optNum(r.ref_chosen_logp),
   refRejectedLogp: optNum(r.ref_rejected_logp)
+})
+
+export const advantageRow = (r: Row): AdvantageRow => ({
+  rolloutId: str(r.rollout_id),
+  runId: str(r.run_id),
+  round: num(r.round),
+  promptId: str(r.prompt_id),
+  reward: num(r.reward),
+  kl: num(r.kl),
+  rlhfReward: num(r.rlhf_reward),
+  baseline: num(r.baseline),
+  advantage: num(r.advantage)
 })

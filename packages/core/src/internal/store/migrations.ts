@@ -5,6 +5,7 @@ import { StoreError } from "../../Errors.ts"
 import { exec, readAll, transaction } from "./connection.ts"
 import { tablesV1 } from "./schema.ts"
 import { viewsV2 } from "./views.ts"
+import { policyGradientSql } from "./policyGradient.ts"
 
 export interface Migration {
   readonly version: number
@@ -15,7 +16,8 @@ export interface Migration {
 /** Never edit a released migration: add the next one. */
 export const migrations: ReadonlyArray<Migration> = [
   { version: 1, name: "tables", sql: tablesV1 },
-  { version: 2, name: "views", sql: viewsV2 }
+  { version: 2, name: "views", sql: viewsV2 },
+  { version: 3, name: "policy gradient", sql: policyGradientSql }
 ]
 
 export const currentVersion = migrations[migrations.length - 1].version

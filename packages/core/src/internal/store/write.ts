@@ -53,6 +53,10 @@ const tableRows = (w: StageWrite): ReadonlyArray<readonly [StageTable, ReadonlyA
   ["train_steps", (w.trainSteps ?? []).map((t) => [
     t.runId, t.round, t.step, t.epoch, ...trainStepColumns.map(([name]) => metric(t.metrics, name)), JSON.stringify(t.metrics)
   ])],
+  ["advantages", (w.advantages ?? []).map((a) => [
+    a.rolloutId, a.runId, a.round, a.promptId, a.reward, a.kl, a.rlhfReward, a.baseline, a.advantage
+  ])],
+  ["step_samples", (w.stepSamples ?? []).map((u) => [u.runId, u.round, u.step, u.rolloutId])],
   ["evals", (w.evals ?? []).map((e) => [
     e.runId, e.round, e.split, ...evalColumns.map(([name]) => metric(e.metrics, name)), JSON.stringify(e.metrics)
   ])]
