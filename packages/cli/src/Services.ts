@@ -1,11 +1,12 @@
 /** The composition root: the layers every command runs on, wired for one database file. */
 import { RunStore } from "@odpo/core"
-import { Checkpoint } from "@odpo/model"
+import { Checkpoint, LoadedModels } from "@odpo/model"
 import { Trainer } from "@odpo/optimizer"
 import { TfjsSampler } from "@odpo/sampler"
 import { RewardScorer } from "@odpo/scorer"
 import { Layer } from "effect"
 import { dirname, join, resolve } from "node:path"
+import * as CrashPoint from "./CrashPoint.ts"
 import { layerTerminal } from "./ProgressBar.ts"
 
 /** Checkpoints live beside the database: runs/odpo.duckdb → runs/checkpoints/. */
@@ -15,6 +16,13 @@ export const storeLayer = (db: string) => RunStore.RunStore.layer(db)
 
 /** Everything the round loop needs. */
 export const experimentLayer = (db: string) =>
-  Layer.mergeAll(storeLayer(db), Checkpoint.layer, TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
+  Layer.mergeAll(
+    storeLayer(db),
+    Checkpoint.layer,
+    Layer.provide(Layer.mergeAll(TfjsSampler.layer, Trainer.layer), LoadedModels.LoadedModels.layer),
+    RewardScorer.layer,
+    layerTerminal,
+    CrashPoint.layerFromEnv()
+  )
 
 export { Checkpoint }

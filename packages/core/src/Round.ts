@@ -1,38 +1,49 @@
 /**
  * The round loop: sample → score → pair (+ reference log-probs) → train → evaluate, each stage
- * recorded in the run store as it finishes. Every stage reads its inputs back from the store,
+ * recorded in the run store as it finishes. A policy-gradient round (rloo, ppo_clip) makes no
+ * pairs: it gives every sample its advantage instead, and trains on all of them. Every stage reads its inputs back from the store,
  * so a resumed run takes exactly the path an uninterrupted one takes.
  *
  * Rounds: round 0 makes and evaluates π₀; round r ≥ 1 trains π_{r−1} into π_r and evaluates π_r.
+ * Creating and running a whole run is Run.ts; π₀ is InitialPolicy.ts.
  */
-import { Effect } from "effect"
-import { join } from "node:path"
-import { Checkpoints } from "./Checkpoints.ts"
-import type { CheckpointRef, PreferencePair, Prompt, Rollout, SamplingParams, Sequence, TrainingPair } from "./Domain.ts"
+import { Context, Effect } from "effect"
+import { leaveOneOut } from "./Advantages.ts"
+import type { CheckpointRef, PreferencePair, Rollout, SamplingParams, TrainingPair, TrainingSample } from "./Domain.ts"
 import { ConfigError } from "./Errors.ts"
+import { evaluationMetrics } from "./Evaluation.ts"
+import { makeInitialPolicy } from "./InitialPolicy.ts"
 import { makePairs } from "./Pairing.ts"
-import { decodeRunConfig, type ModelConfig, type RunConfig } from "./RunConfig.ts"
+import { isPolicyGradient, type RunConfig } from "./RunConfig.ts"
+import { checkpointRef, checkpointRow, heldoutPrompts, roundPrompts, type RunContext, sequenceOf } from "./RunContext.ts"
 import { type RolloutPurpose, type RolloutWrite, type RoundRow, RunStore, type Stage, type StageWrite, stages } from "./RunStore.ts"
 import { Sampler } from "./Sampler.ts"
 import { Scorer } from "./Scorer.ts"
-import { deriveSeed, mulberry32, shuffled } from "./Seeds.ts"
-import { getTask, type Task } from "./tasks/index.ts"
-import { Trainer } from "./Trainer.ts"
-import { evaluationMetrics } from "./Evaluation.ts"
-import { pauseBeforeRecord } from "./internal/FaultInjection.ts"
-import { readSftCache, sftCacheKey, writeSftCache } from "./internal/SftCache.ts"
+import { deriveSeed } from "./Seeds.ts"
+import { Trainer, type TrainResult } from "./Trainer.ts"
 
-/** What every stage needs to know about the run. */
-interface RunContext {
-  readonly runId: string
-  readonly config: RunConfig
-  readonly task: Task
-  readonly prompts: ReadonlyMap<string, Prompt>
-  readonly checkpointRoot: string
+/**
+ * Called when a stage's work is done, just before it is recorded. By default nothing happens;
+ * crash tests provide one that pauses (so a process can be killed with the work done and nothing
+ * committed) or fails.
+ */
+export const BeforeRecord = Context.Reference<(round: number, stage: Stage) => Effect.Effect<void>>("@odpo/core/Round/BeforeRecord", {
+  defaultValue: () => () => Effect.void
+})
+
+/** A stage's clock: call it when the stage is done for its wall and CPU seconds (all threads of the process). */
+const startClock = () => {
+  const t0 = performance.now()
+  const c0 = process.cpuUsage()
+  return () => {
+    const cpu = process.cpuUsage(c0)
+    return { wallSeconds: (performance.now() - t0) / 1000, cpuSeconds: (cpu.user + cpu.system) / 1e6 }
+  }
 }
+type Clock = ReturnType<typeof startClock>
 
 const stageIndex = (s: Stage) => stages.indexOf(s)
-const done = (row: RoundRow | undefined, stage: Stage) => row !== undefined && stageIndex(row.stage) >= stageIndex(stage)
+export const done = (row: RoundRow | undefined, stage: Stage) => row !== undefined && stageIndex(row.stage) >= stageIndex(stage)
 
 const samplingParams = (config: RunConfig, temperature = config.sampling.temperature): SamplingParams => ({
   temperature,
@@ -50,92 +61,23 @@ const rolloutId = (runId: string, round: number, purpose: RolloutPurpose, r: Rol
 const toWrites = (ctx: RunContext, round: number, purpose: RolloutPurpose, rollouts: ReadonlyArray<Rollout>): Array<RolloutWrite> =>
   rollouts.map((r) => ({ ...r, rolloutId: rolloutId(ctx.runId, round, purpose, r), runId: ctx.runId, round, purpose }))
 
-const sequenceOf = (ctx: RunContext, r: { promptId: string; tokenIds: ReadonlyArray<number> }): Sequence => ({
-  promptTokenIds: ctx.prompts.get(r.promptId)!.tokenIds,
-  completionTokenIds: r.tokenIds
-})
-
-/** The round's train prompts: a seeded permutation of the train split, taken P at a time, cycling. */
-export const roundPrompts = (ctx: Pick<RunContext, "config" | "prompts">, round: number): Array<Prompt> => {
-  const train = [...ctx.prompts.values()].filter((p) => p.split === "train")
-  const P = ctx.config.sampling.promptsPerRound
-  const order = shuffled(train, mulberry32(deriveSeed(ctx.config.seed, "prompt-order")))
-  return Array.from({ length: Math.min(P, order.length) }, (_, i) => order[((round - 1) * P + i) % order.length]!)
-}
-
-const heldoutPrompts = (ctx: RunContext): Array<Prompt> =>
-  [...ctx.prompts.values()].filter((p) => p.split === "heldout").slice(0, ctx.config.eval.prompts)
-
 /** π_k: π₀ is round 0's policy; π_k (k ≥ 1) is round k's output. */
 const policyAt = (rounds: ReadonlyArray<RoundRow>, k: number): string =>
   k === 0 ? rounds[0]!.policyCkpt : rounds[k]!.outputCkpt!
 
-const checkpointRef = Effect.fn("Round.checkpointRef")(function*(id: string) {
-  const store = yield* RunStore
-  const row = yield* store.readCheckpoint(id)
-  if (!row) return yield* new ConfigError({ message: `checkpoint ${id} is not recorded in ${store.file}: the database is incomplete` })
-  return { id: row.ckptId, path: row.path } satisfies CheckpointRef
-})
-
-/** Record a finished stage: its rows and the round's new stage marker land in one transaction. */
-const record = Effect.fnUntraced(function*(write: StageWrite) {
-  yield* pauseBeforeRecord(write.round, write.stage)
-  yield* (yield* RunStore).recordStage(write)
-})
-
-const checkpointRow = Effect.fn("Round.checkpointRow")(function*(ctx: RunContext, ref: CheckpointRef, parent: string | null, round: number) {
-  const { nParams } = yield* (yield* Checkpoints).describe(ref.path)
-  return { ckptId: ref.id, path: ref.path, parent, runId: ctx.runId, round, nParams }
+/** Record a finished stage: its rows, its timing and the round's new stage marker land in one transaction. */
+const record = Effect.fnUntraced(function*(ctx: RunContext, clock: Clock, write: StageWrite) {
+  yield* (yield* BeforeRecord)(write.round, write.stage)
+  yield* (yield* RunStore).recordStage({ ...write, timing: { backend: ctx.backend, ...clock() } })
 })
 
 // ── round 0: make π₀ (SFT when no initial checkpoint is named) and evaluate it ──────────────
-
-const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: RunContext) {
-  const { config, task } = ctx
-  if (config.policy.init !== null) {
-    const loaded = yield* (yield* Checkpoints).verify(config.policy.init)
-    if (loaded.tokenizerVocabSize !== task.tokenizer.vocabSize) {
-      return yield* new ConfigError({
-        message: `policy.init ${config.policy.init} has a vocabulary of ${loaded.tokenizerVocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
-        path: "$.policy.init"
-      })
-    }
-    return { pi0: loaded.ref, rows: [yield* checkpointRow(ctx, loaded.ref, null, 0)] }
-  }
-  const m = config.policy.model
-  const modelConfig: ModelConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
-  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed })
-  const cached = readSftCache(ctx.checkpointRoot, key)
-  if (cached) {
-    const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
-    yield* Effect.logInfo(`round 0: π₀ ${cached.pi0.slice(0, 12)} reused (same model, SFT settings, task and seed)`)
-    return {
-      pi0: ref(cached.pi0),
-      rows: [yield* checkpointRow(ctx, ref(cached.init), null, 0), yield* checkpointRow(ctx, ref(cached.pi0), cached.init, 0)]
-    }
-  }
-  const initRef = yield* (yield* Checkpoints).initialize(modelConfig, task.tokenizer, deriveSeed(config.seed, 0, "init"), ctx.checkpointRoot)
-  const trainer = yield* Trainer
-  const demos = task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
-  const sft = yield* trainer.sft({
-    policy: initRef,
-    demonstrations: demos,
-    sft: config.policy.sft,
-    seed: deriveSeed(config.seed, 0, "sft"),
-    checkpointRoot: ctx.checkpointRoot,
-    label: "round 0 · sft"
-  })
-  writeSftCache(ctx.checkpointRoot, key, { init: initRef.id, pi0: sft.checkpoint.id })
-  return {
-    pi0: sft.checkpoint,
-    rows: [yield* checkpointRow(ctx, initRef, null, 0), yield* checkpointRow(ctx, sft.checkpoint, initRef.id, 0)]
-  }
-})
 
 // ── the stages of a round ──────────────────────────────────────────────────────────────────
 
 /** Rollouts: K completions per round prompt from the sampling policy (π_{r−1}, or older). */
 const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: number, policy: CheckpointRef) {
+  const clock = startClock()
   const sampler = yield* Sampler
   const prompts = roundPrompts(ctx, round)
   const rollouts = yield* sampler.sample({
@@ -146,7 +88,7 @@ const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: 
     seed: deriveSeed(ctx.config.seed, round, "sample"),
     label: `round ${round} · sample`
   })
-  yield* record({
+  yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "rollouts", rollouts: toWrites(ctx, round, "train", rollouts)
   })
 })
@@ -175,13 +117,15 @@ const scoreRollouts = Effect.fn("Round.scoreRollouts")(function*(ctx: RunContext
 
 /** Scores: every rollout of the round, scored. */
 const scoreStage = Effect.fn("Round.score")(function*(ctx: RunContext, round: number) {
+  const clock = startClock()
   const rollouts = yield* (yield* RunStore).readRollouts(ctx.runId, round, "train")
   const { rows } = yield* scoreRollouts(ctx, rollouts, `round ${round} · score`)
-  yield* record({ runId: ctx.runId, round, stage: "scores", scores: rows })
+  yield* record(ctx, clock, { runId: ctx.runId, round, stage: "scores", scores: rows })
 })
 
 /** Pairs: strategy + filters over the round's scored rollouts, with π_ref log-probs of both sides. */
 const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: number, reference: CheckpointRef) {
+  const clock = startClock()
   const store = yield* RunStore
   const rollouts = yield* store.readRollouts(ctx.runId, round, "train")
   const scores = new Map((yield* store.readScores(ctx.runId, round, "train")).map((s) => [s.rolloutId, s.reward]))
@@ -207,7 +151,7 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
     refChosenLogp: refLogps[2 * i]!,
     refRejectedLogp: refLogps[2 * i + 1]!
   }))
-  yield* record({
+  yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "pairs", pairs: rows,
     pairFilters: Object.entries(counts).map(([filter, count]) => ({ runId: ctx.runId, round, filter, count }))
   })
@@ -215,13 +159,14 @@ const pairStage = Effect.fn("Round.pair")(function*(ctx: RunContext, round: numb
 
 /** Train: E epochs of the configured loss over the round's pairs → π_r (π_{r−1} kept when no pair survived). */
 const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
+  const clock = startClock()
   const store = yield* RunStore
   const pairs = yield* store.readPairs(ctx.runId, round)
   if (pairs.length === 0) {
     // Every pair was a tie or duplicate (a collapsed policy): nothing to learn from, and
     // pair_filters already says why. The policy carries over unchanged.
     yield* Effect.logWarning(`round ${round}: no preference pairs survived the filters; the policy is carried over untrained`)
-    return yield* record({ runId: ctx.runId, round, stage: "train", round_: { outputCkpt: policy.id } })
+    return yield* record(ctx, clock, { runId: ctx.runId, round, stage: "train", round_: { outputCkpt: policy.id } })
   }
   const rollouts = new Map((yield* store.readRollouts(ctx.runId, round, "train")).map((r) => [r.rolloutId, r]))
   const training: Array<TrainingPair> = pairs.map((p) => ({
@@ -230,29 +175,78 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     refChosenLogp: p.refChosenLogp!,
     refRejectedLogp: p.refRejectedLogp!
   }))
-  // KTO learns from pointwise labels: each pair's chosen is desirable, its rejected is not.
-  const examples = ctx.config.loss.type === "kto"
-    ? training.flatMap((p) => [
-      { sequence: p.chosen, desirable: true, refLogp: p.refChosenLogp },
-      { sequence: p.rejected, desirable: false, refLogp: p.refRejectedLogp }
-    ])
-    : undefined
   const result = yield* (yield* Trainer).train({
     policy,
     reference,
     pairs: training,
-    ...(examples ? { examples } : {}),
     loss: ctx.config.loss,
     training: ctx.config.training,
     seed: deriveSeed(ctx.config.seed, round, "train"),
     checkpointRoot: ctx.checkpointRoot,
     label: `round ${round} · train`
   })
-  yield* record({
+  yield* record(ctx, clock, yield* trainedWrite(ctx, round, policy, result))
+})
+
+/** What every train stage records: π_r as the round's output (a checkpoint whose parent is π_{r−1}) and the step metrics. */
+const trainedWrite = Effect.fnUntraced(function*(ctx: RunContext, round: number, policy: CheckpointRef, result: TrainResult) {
+  return {
     runId: ctx.runId, round, stage: "train",
     round_: { outputCkpt: result.checkpoint.id },
     checkpoints: [yield* checkpointRow(ctx, result.checkpoint, policy.id, round)],
     trainSteps: result.steps.map((s) => ({ ...s, runId: ctx.runId, round }))
+  } satisfies StageWrite
+})
+
+/**
+ * Advantages (rloo, ppo_clip, in place of pairs): each sample's reward against the mean of its
+ * prompt's other K − 1 (Advantages.ts), after the KL penalty β·Σ_t(log π_old − log π_ref) when
+ * loss.klMode is "reward". log π_old is the rollout's recorded log-prob; π_ref's is cached.
+ */
+const advantageStage = Effect.fn("Round.advantages")(function*(ctx: RunContext, round: number, reference: CheckpointRef) {
+  const clock = startClock()
+  const store = yield* RunStore
+  const rollouts = yield* store.readRollouts(ctx.runId, round, "train")
+  const scores = new Map((yield* store.readScores(ctx.runId, round, "train")).map((s) => [s.rolloutId, s.reward]))
+  const refLogps = yield* (yield* Trainer).referenceLogps(reference, rollouts.map((r) => sequenceOf(ctx, r)))
+  const scored = rollouts.map((r, i) => ({ group: r.promptId, reward: scores.get(r.rolloutId)!, kl: r.logprobSum - refLogps[i]! }))
+  const advantages = yield* Effect.try({
+    try: () => leaveOneOut(scored, ctx.config.loss),
+    catch: (e) => new ConfigError({ message: `round ${round}: ${(e as Error).message}`, path: "$.sampling.samplesPerPrompt" })
+  })
+  yield* record(ctx, clock, {
+    runId: ctx.runId, round, stage: "advantages",
+    advantages: rollouts.map((r, i) => ({
+      rolloutId: r.rolloutId, runId: ctx.runId, round, promptId: r.promptId, reward: scored[i]!.reward, kl: scored[i]!.kl, ...advantages[i]!
+    }))
+  })
+})
+
+/** Train (rloo, ppo_clip): E epochs over every sample with its advantage → π_r; which samples fed which step goes to step_samples. */
+const policyGradientTrainStage = Effect.fn("Round.trainPolicyGradient")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
+  const clock = startClock()
+  const store = yield* RunStore
+  const rollouts = new Map((yield* store.readRollouts(ctx.runId, round, "train")).map((r) => [r.rolloutId, r]))
+  const advantages = yield* store.readAdvantages(ctx.runId, round)
+  const samples = advantages.map((a): TrainingSample => {
+    const r = rollouts.get(a.rolloutId)!
+    return { sequence: sequenceOf(ctx, r), advantage: a.advantage, oldTokenLogprobs: r.tokenLogprobs, rlhfReward: a.rlhfReward }
+  })
+  const result = yield* (yield* Trainer).train({
+    policy,
+    reference,
+    pairs: [],
+    samples,
+    loss: ctx.config.loss,
+    training: ctx.config.training,
+    seed: deriveSeed(ctx.config.seed, round, "train"),
+    checkpointRoot: ctx.checkpointRoot,
+    label: `round ${round} · train`
+  })
+  yield* record(ctx, clock, {
+    ...(yield* trainedWrite(ctx, round, policy, result)),
+    stepSamples: (result.stepItems ?? []).flatMap((items, step) =>
+      items.map((i) => ({ runId: ctx.runId, round, step, rolloutId: advantages[i]!.rolloutId })))
   })
 })
 
@@ -262,6 +256,7 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
  * sequence KL, entropy, length, EOS rate.
  */
 const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
+  const clock = startClock()
   const sampler = yield* Sampler
   const prompts = heldoutPrompts(ctx).map((p) => ({ promptId: p.promptId, tokenIds: p.tokenIds }))
   const request = {
@@ -275,7 +270,7 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
   const ownScores = yield* scoreRollouts(ctx, own, `round ${round} · score eval`)
   const refScores = yield* scoreRollouts(ctx, ref, `round ${round} · score eval_ref`)
   const stats = yield* (yield* Trainer).sequenceStats(policy, reference, own.map((r) => sequenceOf(ctx, r)))
-  yield* record({
+  yield* record(ctx, clock, {
     runId: ctx.runId, round, stage: "eval",
     rollouts: [...own, ...ref],
     scores: [...ownScores.rows, ...refScores.rows],
@@ -286,11 +281,12 @@ const evalStage = Effect.fn("Round.evaluate")(function*(ctx: RunContext, round: 
 // ── the loop ───────────────────────────────────────────────────────────────────────────────
 
 /** Round 0: π₀ and its evaluation (π_ref = π₀, so KL 0 and win rate ½ by construction). */
-const roundZero = Effect.fn("Round.zero")(function*(ctx: RunContext, row: RoundRow | undefined) {
+export const roundZero = Effect.fn("Round.zero")(function*(ctx: RunContext, row: RoundRow | undefined) {
   const store = yield* RunStore
   if (!done(row, "started")) {
+    const clock = startClock()
     const { pi0, rows } = yield* makeInitialPolicy(ctx)
-    yield* record({
+    yield* record(ctx, clock, {
       runId: ctx.runId, round: 0, stage: "started",
       round_: { policyCkpt: pi0.id, refCkpt: pi0.id, outputCkpt: pi0.id },
       prompts: [...ctx.prompts.values()],
@@ -315,12 +311,13 @@ const referenceFor = Effect.fn("Round.referenceFor")(function*(ctx: RunContext, 
 })
 
 /** Round r ≥ 1, resumed at its first unfinished stage. */
-const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
+export const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
   const store = yield* RunStore
   let rounds = yield* store.listRounds(ctx.runId)
   if (!done(rounds[r], "started")) {
+    const clock = startClock()
     const ref = yield* referenceFor(ctx, rounds, r)
-    yield* record({
+    yield* record(ctx, clock, {
       runId: ctx.runId, round: r, stage: "started",
       round_: { policyCkpt: policyAt(rounds, r - 1), refCkpt: ref.id },
       checkpoints: ref.rows
@@ -334,91 +331,19 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
   const lag = ctx.config.pairSource === "offline" ? r - 1 : Math.min(ctx.config.staleness, r - 1)
   const sampling = yield* checkpointRef(policyAt(rounds, r - 1 - lag))
 
+  const policyGradient = isPolicyGradient(ctx.config.loss.type)
+
   if (!done(row, "rollouts")) yield* sampleStage(ctx, r, sampling)
   if (!done(row, "scores")) yield* scoreStage(ctx, r)
-  if (!done(row, "pairs")) yield* pairStage(ctx, r, reference)
-  if (!done(row, "train")) yield* trainStage(ctx, r, policy, reference)
+  if (policyGradient) {
+    if (!done(row, "advantages")) yield* advantageStage(ctx, r, reference)
+    if (!done(row, "train")) yield* policyGradientTrainStage(ctx, r, policy, reference)
+  } else {
+    if (!done(row, "pairs")) yield* pairStage(ctx, r, reference)
+    if (!done(row, "train")) yield* trainStage(ctx, r, policy, reference)
+  }
   if (!done(row, "eval")) {
     const output = yield* checkpointRef((yield* store.listRounds(ctx.runId))[r]!.outputCkpt!)
     yield* evalStage(ctx, r, output, reference)
   }
-})
-
-/** Task prompts of both splits, by id. */
-const taskContext = (runId: string, config: RunConfig, checkpointRoot: string): RunContext => {
-  const task = getTask(config.task)
-  const prompts = new Map<string, Prompt>()
-  for (const split of ["train", "heldout"] as const) for (const p of task.prompts(config.task, split)) prompts.set(p.promptId, p)
-  return { runId, config, task, prompts, checkpointRoot }
-}
-
-/** The task's own complaints (e.g. more prompts asked for than it has) as ConfigErrors. */
-const taskContextChecked = (runId: string, config: RunConfig, checkpointRoot: string) =>
-  Effect.try({
-    try: () => taskContext(runId, config, checkpointRoot),
-    catch: (e) => new ConfigError({ message: (e as Error).message, path: "$.task" })
-  })
-
-/** Checks that need the task: the context must hold the longest prompt plus maxNewTokens. */
-const validateAgainstTask = (ctx: RunContext) => {
-  const longest = Math.max(...[...ctx.prompts.values()].map((p) => p.tokenIds.length))
-  const need = longest + ctx.config.sampling.maxNewTokens
-  const m = ctx.config.policy.model
-  if (ctx.config.policy.init === null && need > m.contextLength) {
-    return Effect.fail(new ConfigError({
-      message: `policy.model.contextLength ${m.contextLength} cannot hold the longest ${ctx.task.name} prompt (${longest} tokens) plus sampling.maxNewTokens ${ctx.config.sampling.maxNewTokens}: raise it to at least ${need}`,
-      path: "$.policy.model.contextLength"
-    }))
-  }
-  if (ctx.config.eval.prompts > [...ctx.prompts.values()].filter((p) => p.split === "heldout").length) {
-    return Effect.fail(new ConfigError({
-      message: `eval.prompts ${ctx.config.eval.prompts} exceeds the task's held-out prompts (task.heldoutPrompts ${ctx.config.task.heldoutPrompts})`,
-      path: "$.eval.prompts"
-    }))
-  }
-  return Effect.void
-}
-
-export interface StartOptions {
-  readonly name?: string
-  readonly seed?: number
-  /** Checkpoints go under this directory (default: `checkpoints/` beside the database). */
-  readonly checkpointRoot: string
-  readonly codeVersion?: string
-}
-
-/** Create a run (validated up front: nothing is written for a bad config) and return its id. */
-export const createRun = Effect.fn("Round.createRun")(function*(config: RunConfig, options: StartOptions) {
-  const store = yield* RunStore
-  const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
-  const ctx = yield* taskContextChecked("", final, options.checkpointRoot)
-  yield* validateAgainstTask(ctx)
-  const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)
-  const runId = `${final.name}-${stamp}-${Math.random().toString(36).slice(2, 6)}`
-  yield* store.createRun({
-    runId, name: final.name, experiment: final.experiment, config: { ...final, checkpointRoot: options.checkpointRoot },
-    seed: final.seed, pairSource: final.pairSource, loss: final.loss.type, beta: final.loss.beta,
-    status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev"
-  })
-  return runId
-})
-
-/** Run (or resume) every unfinished stage of every round of a stored run. */
-export const runToCompletion = Effect.fn("Round.runToCompletion")(function*(runId: string) {
-  const store = yield* RunStore
-  const run = yield* store.getRun(runId)
-  const stored = run.config as RunConfig & { checkpointRoot: string }
-  const config = yield* decodeRunConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot")))
-  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot)
-  yield* store.setRunStatus(run.runId, "running")
-  const work = Effect.gen(function*() {
-    yield* roundZero(ctx, (yield* store.listRounds(run.runId))[0])
-    for (let r = 1; r <= config.rounds; r++) yield* roundN(ctx, r)
-  })
-  yield* work.pipe(
-    Effect.tapError(() => store.setRunStatus(run.runId, "failed").pipe(Effect.ignore)),
-    Effect.onInterrupt(() => store.setRunStatus(run.runId, "failed").pipe(Effect.ignore))
-  )
-  yield* store.setRunStatus(run.runId, "finished")
-  return run.runId
 })

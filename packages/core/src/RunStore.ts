@@ -24,8 +24,11 @@ export interface LayerOptions {
 
 export type RunStatus = "running" | "finished" | "failed"
 
-/** Stages of a round in order; rounds.stage holds the last one finished. */
-export const stages = ["started", "rollouts", "scores", "pairs", "train", "eval"] as const
+/**
+ * Stages of a round in order; rounds.stage holds the last one finished. A preference round makes
+ * "pairs", a policy-gradient round (rloo, ppo_clip) "advantages" instead: each skips the other.
+ */
+export const stages = ["started", "rollouts", "scores", "pairs", "advantages", "train", "eval"] as const
 export type Stage = (typeof stages)[number]
 
 export interface RunRow {
@@ -41,6 +44,9 @@ export interface RunRow {
   readonly status: RunStatus
   readonly createdAt: string
   readonly codeVersion: string
+  /** The engine the run last started or resumed on (null before migration 3's runs). */
+  readonly backend: string | null
+  readonly device: string | null
 }
 
 export interface RoundRow {
@@ -130,6 +136,14 @@ export interface StageWrite {
   readonly advantages?: ReadonlyArray<AdvantageRow>
   readonly stepSamples?: ReadonlyArray<StepSampleRow>
   readonly evals?: ReadonlyArray<EvalRecord>
+  /** How long the stage took (stage_times). */
+  readonly timing?: StageTiming
+}
+
+export interface StageTiming {
+  readonly backend: string | null
+  readonly wallSeconds: number
+  readonly cpuSeconds: number
 }
 
 /**
@@ -150,6 +164,8 @@ export class RunStore extends Context.Service<RunStore, {
   readonly file: string
   readonly createRun: (run: RunRow) => Effect.Effect<void, StoreFailure>
   readonly setRunStatus: (runId: string, status: RunStatus) => Effect.Effect<void, StoreFailure>
+  /** Record the engine a run (re)starts on. */
+  readonly setRunEngine: (runId: string, backend: string, device: string) => Effect.Effect<void, StoreFailure>
   /** By run id, or by name (the newest run of that name). */
   readonly getRun: (idOrName: string) => Effect.Effect<RunRow, StoreFailure | RunNotFound>
   readonly listRuns: () => Effect.Effect<ReadonlyArray<RunRow>, StoreFailure>
@@ -225,8 +241,8 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
         }
         yield* exec(
           conn,
-          `INSERT INTO runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::TIMESTAMPTZ, $11)`,
-          [run.runId, run.name, run.experiment, JSON.stringify(run.config ?? null), run.seed, run.pairSource, run.loss, run.beta, run.status, run.createdAt, run.codeVersion],
+          `INSERT INTO runs VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::TIMESTAMPTZ, $11, $12, $13)`,
+          [run.runId, run.name, run.experiment, JSON.stringify(run.config ?? null), run.seed, run.pairSource, run.loss, run.beta, run.status, run.createdAt, run.codeVersion, run.backend, run.device],
           context
         )
       })))
@@ -237,6 +253,11 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     const changed = yield* withDb("write", (conn) =>
       Effect.map(readAll(conn, "UPDATE runs SET status = $2 WHERE run_id = $1", [runId, status], context), (r) => r.rowsChanged))
     if (changed === 0) return yield* new StoreError({ message: `${context}: no run with id ${runId} in ${file}` })
+  })
+
+  const setRunEngine = Effect.fn("RunStore.setRunEngine")(function*(runId: string, backend: string, device: string) {
+    const context = `setRunEngine(${runId})`
+    yield* withDb("write", (conn) => exec(conn, "UPDATE runs SET backend = $2, device = $3 WHERE run_id = $1", [runId, backend, device], context))
   })
 
   const getRun = Effect.fn("RunStore.getRun")(function*(idOrName: string) {
@@ -307,7 +328,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   })
 
   return RunStore.of({
-    file, createRun, setRunStatus, getRun, listRuns, listRounds, recordStage,
+    file, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
     readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, query
   })
 })

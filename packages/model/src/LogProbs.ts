@@ -106,3 +106,17 @@ export const scoreSequences = (model: Gpt, seqs: ReadonlyArray<Sequence>, padId:
   }
   return out
 }
+
+/** Per-token completion log-probs of sequences as numbers, batched: row i holds |y_i| values. */
+export const scoreTokens = (model: Gpt, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): number[][] => {
+  const out: number[][] = []
+  for (let i = 0; i < seqs.length; i += batchSize) {
+    const part = seqs.slice(i, i + batchSize)
+    const batch = makeBatch(part, padId, model.config.contextLength)
+    const rows = tf.tidy(() => tokenLogProbs(model, batch).arraySync())
+    disposeBatch(batch)
+    // completion token k of sequence b is predicted at position P_b − 1 + k
+    part.forEach((s, b) => out.push(rows[b]!.slice(s.promptTokenIds.length - 1, s.promptTokenIds.length - 1 + s.completionTokenIds.length)))
+  }
+  return out
+}

@@ -84,11 +84,13 @@ export const readPrompts = (file: string, tokenizer: Tokenizer.Tokenizer): Effec
   })
 
 /** Sample `n` completions for every prompt of `promptsFile` from the checkpoint at `policyDir`, into `out`. */
-export const sampleFile = Effect.fn("SampleFile.sampleFile")(function*(
+export const sampleFile = (options: SampleFileOptions): Effect.Effect<SampleFileResult, Sampler.SamplerError> =>
+  Effect.scoped(sampleFileScoped(options))
+
+const sampleFileScoped = Effect.fn("SampleFile.sampleFile")(function*(
   options: SampleFileOptions
-): Effect.fn.Return<SampleFileResult, Sampler.SamplerError> {
-  const { ref } = yield* Checkpoint.readCheckpointConfig(options.policyDir)
-  const policy = yield* Checkpoint.loadCheckpointCached(ref)
+) {
+  const policy = yield* Effect.acquireRelease(Checkpoint.loadCheckpoint(options.policyDir), (loaded) => Effect.sync(() => loaded.model.dispose()))
   const prompts = yield* readPrompts(options.promptsFile, policy.tokenizer)
   const engine = TfjsEngine.make(policy.model, policy.tokenizer, options)
   const request: Sampler.SampleRequest = {

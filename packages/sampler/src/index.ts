@@ -1,7 +1,6 @@
 export * as Decoding from "./Decoding.ts"
 export * as GenerationEngine from "./GenerationEngine.ts"
 export * as LogitsProcessors from "./LogitsProcessors.ts"
-export * as Prng from "./Prng.ts"
 export * as RowDecoder from "./RowDecoder.ts"
 export * as SampleFile from "./SampleFile.ts"
 export * as Sampling from "./Sampling.ts"

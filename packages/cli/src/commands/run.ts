@@ -1,5 +1,5 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
-import { Errors, Round, RunConfig, RunStore } from "@odpo/core"
+import { Errors, Run, RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
@@ -21,12 +21,13 @@ const useBackend = (choice: Engine.BackendChoice) =>
   Effect.gen(function*() {
     const taken = yield* Engine.selectBackend(choice)
     yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
+    return taken
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */
-const finish = (runId: string, db: string) =>
+const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
-    yield* Round.runToCompletion(runId)
+    yield* Run.runToCompletion(runId, engine)
     yield* Console.log(`\nrun ${runId} finished (${db})`)
     yield* Console.log(formatTable(yield* compareRuns([runId])))
   })
@@ -42,16 +43,17 @@ export const run = Command.make(
   },
   Effect.fn(function*({ config: file, db, name, seed, backend }) {
     const config = yield* readConfigFile(file)
-    yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
     yield* Effect.gen(function*() {
-      const runId = yield* Round.createRun(config, {
+      const runId = yield* Run.createRun(config, {
         ...(Option.isSome(name) ? { name: name.value } : {}),
         ...(Option.isSome(seed) ? { seed: seed.value } : {}),
         checkpointRoot: checkpointRootFor(db),
-        codeVersion: "0.1.0"
+        codeVersion: "0.1.0",
+        engine
       })
       yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; odpo resume ${runId} after a crash)`)
-      yield* finish(runId, db)
+      yield* finish(runId, db, engine)
     }).pipe(Effect.provide(experimentLayer(db)))
   })
 ).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair → train → evaluate"))
@@ -68,9 +70,9 @@ export const resume = Command.make(
       const store = yield* RunStore.RunStore
       const row = yield* store.getRun(idOrName)
       const config = row.config as RunConfig.RunConfig
-      yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+      const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
       yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
-      yield* finish(row.runId, db)
+      yield* finish(row.runId, db, engine)
     }).pipe(Effect.provide(experimentLayer(db)))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

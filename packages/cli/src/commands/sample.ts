@@ -49,7 +49,7 @@ export const score = Command.make(
     reward: Flag.String("reward").pipe(Flag.withDescription("reward spec: JSON text or a JSON file, e.g. '{\"type\":\"task\"}'")),
     input: Flag.String("input").pipe(Flag.withDescription("rollouts JSONL (as `odpo sample` writes)")),
     out: Flag.String("out").pipe(Flag.withDescription("scored JSONL to write")),
-    task: Flag.Literals("task", ["bandit", "sentiment", "length", "arith"]).pipe(
+    task: Flag.Literals("task", RunConfig.TaskConfig.fields.name.literals).pipe(
       Flag.withDescription("built-in task for the gold reward (and the `task` reward)"),
       Flag.optional
     ),

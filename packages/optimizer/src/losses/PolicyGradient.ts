@@ -7,9 +7,10 @@
  *
  * π_old and temperature. The rollouts record the log-probs of the *unprocessed* policy
  * (temperature 1, no top-k/top-p/min-p/repetition penalty; README "Log-probs in rollouts"). Those
- * are exactly the log-probs of the policy the loss differentiates, one optimiser step earlier, so
- * PPO's ratio π_θ/π_old is 1 at the first epoch and measures how far the *policy* has moved, which
- * is what the trust region is about. With sampling.temperature = 1 and every logits processor off,
+ * are the log-probs of the very policy the loss differentiates, as it was when it sampled, so
+ * PPO's ratio π_θ/π_old is 1 until the round's first optimiser step and then measures how far the
+ * *policy* has moved, which is what the trust region is about. (With staleness or offline sampling
+ * π_old is the older sampling policy: the ratio is then the importance weight to it.) With sampling.temperature = 1 and every logits processor off,
  * the sampling distribution q is π_old and both objectives are on-policy, as their papers assume.
  * With T ≠ 1 or truncation, q ≠ π_old: the samples come from a sharpened (T < 1) or flattened
  * (T > 1) policy and neither objective corrects for it (that would need q's log-probs, which are
@@ -29,7 +30,7 @@ export interface TokenLogps {
   readonly ref: tf.Tensor2D
   /** 1 on completion tokens, 0 on padding, [B, T]; masked entries of the log-prob tensors must be finite (0 is usual). */
   readonly mask: tf.Tensor2D
-  /** Each completion's advantage, [B] (leaveOneOut.ts): fixed for the round, no gradient. */
+  /** Each completion's advantage, [B] (core Advantages.ts): fixed for the round, no gradient. */
   readonly advantages: tf.Tensor1D
 }
 
@@ -55,7 +56,7 @@ export const logRatio = (x: TokenLogps): tf.Tensor2D => tf.mul(tf.sub(x.policy, 
  * KL(π ‖ π_ref) on tokens sampled from π, as GRPO (Shao et al. 2024, arXiv:2402.03300) adds it.
  * Its gradient on on-policy samples is that of Σ_t KL(π_ref ‖ π) at the sampled prefixes: the
  * same second-order pull towards π_ref as the forward KL. klMode "reward" adds nothing here
- * (the KL went into the reward, leaveOneOut.ts).
+ * (the KL went into the reward, core Advantages.ts).
  */
 export const withKlTerm = (losses: tf.Tensor1D, x: TokenLogps, { beta, klMode }: LossConfig): tf.Tensor1D => {
   if (klMode !== "loss") return losses
@@ -64,34 +65,25 @@ export const withKlTerm = (losses: tf.Tensor1D, x: TokenLogps, { beta, klMode }:
   return tf.add(losses, tf.mul(beta, maskedSum(k3, x.mask))) as tf.Tensor1D
 }
 
-/** A metric accumulated over a step's micro-batches: its mean is sum / count. */
+/** One metric of a batch: its sum, and whether it is averaged over completions or over completion tokens. */
 export interface MetricSum {
-  readonly sum: number
-  readonly count: number
+  readonly sum: tf.Scalar
+  readonly per: "completion" | "token"
 }
 
-const total = (t: tf.Tensor): number => tf.sum(t).dataSync()[0]!
-
 /**
- * TRL's metric names, as sums and counts (per completion or per token) so that micro-batches add up:
+ * TRL's metric names, as sums (micro-batches add up; the trainer divides by completions or tokens):
  *   objective/kl     Σ_t (log π_old − log π_ref) per completion: the k1 estimate on the sampled tokens
  *   policy/clipfrac  share of tokens whose clipped branch is taken
  *   policy/approxkl  ½ (log π_θ − log π_old)² per token (TRL's approxkl)
  *   val/ratio        π_θ / π_old per token
  *   policy/entropy   −log π_θ per token: the sampled-token estimate of the entropy (exact on-policy in expectation)
- * `loss` and `objective/rlhf_reward` come from the trainer and the advantages.
+ * `loss` and `objective/rlhf_reward` come from the losses and the advantages. Call inside a tidy.
  */
-export const policyGradientMetrics = (x: TokenLogps, out: PolicyGradientLoss): Record<string, MetricSum> => {
-  let metrics: Record<string, MetricSum> = {}
-  tf.tidy(() => {
-    const tokens = total(x.mask)
-    metrics = {
-      "objective/kl": { sum: total(maskedSum(tf.sub(x.old, x.ref) as tf.Tensor2D, x.mask)), count: x.policy.shape[0] },
-      "policy/clipfrac": { sum: total(tf.mul(out.clipped, x.mask)), count: tokens },
-      "policy/approxkl": { sum: 0.5 * total(tf.square(logRatio(x))), count: tokens },
-      "val/ratio": { sum: total(tf.mul(out.ratio, x.mask)), count: tokens },
-      "policy/entropy": { sum: -total(tf.mul(x.policy, x.mask)), count: tokens }
-    }
-  })
-  return metrics
-}
+export const policyGradientMetrics = (x: TokenLogps, out: PolicyGradientLoss): Record<string, MetricSum> => ({
+  "objective/kl": { sum: tf.sum(maskedSum(tf.sub(x.old, x.ref) as tf.Tensor2D, x.mask)), per: "completion" },
+  "policy/clipfrac": { sum: tf.sum(tf.mul(out.clipped, x.mask)), per: "token" },
+  "policy/approxkl": { sum: tf.mul(0.5, tf.sum(tf.square(logRatio(x)))) as tf.Scalar, per: "token" },
+  "val/ratio": { sum: tf.sum(tf.mul(out.ratio, x.mask)), per: "token" },
+  "policy/entropy": { sum: tf.neg(tf.sum(tf.mul(x.policy, x.mask))) as tf.Scalar, per: "token" }
+})

@@ -1,4 +1,17 @@
-/** The loss table: a loss is chosen by name from a plain record, never by an if-chain. */
+/** The loss functions: pure functions of log-probs, one module each (the objective table is objectives/index.ts). */
+export * from "./Loss.ts"
+export { hinge } from "./hinge.ts"
+export { ipo } from "./ipo.ts"
+export { kto, type KtoLogps, type KtoLoss } from "./kto.ts"
+export * from "./PolicyGradient.ts"
+export { ppoClip } from "./ppoClip.ts"
+export { rdpo } from "./rdpo.ts"
+export { rloo } from "./rloo.ts"
+export { robust } from "./robust.ts"
+export { sft } from "./sft.ts"
+export { sigmoid } from "./sigmoid.ts"
+export { simpo } from "./simpo.ts"
+
 import type { RunConfig } from "@odpo/core"
 import { hinge } from "./hinge.ts"
 import { ipo } from "./ipo.ts"
@@ -14,13 +27,8 @@ import { simpo } from "./simpo.ts"
 
 export type PairLossName = Exclude<RunConfig.PreferenceLossName, "kto">
 
-/** Every pairwise loss; `kto` is unpaired and lives in kto.ts. */
+/** Every pairwise loss by name (the tests walk it; training looks losses up in objectives/index.ts). */
 export const pairLosses: Record<PairLossName, PairLossFn> = { sigmoid, ipo, hinge, robust, simpo, rdpo, sft }
 
-/** The policy-gradient objectives: sampled completions with advantages, no pairs. */
+/** The policy-gradient losses by name: sampled completions with advantages, no pairs. */
 export const policyGradientLosses: Record<RunConfig.PolicyGradientName, PolicyGradientLossFn> = { rloo, ppo_clip: ppoClip }
-
-export * from "./Loss.ts"
-export { kto, type KtoLogps, type KtoLoss } from "./kto.ts"
-export * from "./PolicyGradient.ts"
-export { type Advantage, leaveOneOutAdvantages, type ScoredSample } from "./leaveOneOut.ts"

@@ -3,8 +3,8 @@
  * value network, per token, summed over the completion:
  *   ρ_t = exp(log π_θ(y_t) − log π_old(y_t))
  *   loss = Σ_t max(−A ρ_t, −A clip(ρ_t, 1 − ε, 1 + ε)) + [klMode loss] β Σ_t k3_t
- * π_old is the rollouts' recorded log-probs (PolicyGradient.ts: temperature). At the first epoch
- * ρ = 1 and ∇ = −A Σ_t ∇log π(y_t): RLOO's gradient. Later, a token whose ratio has moved past
+ * π_old is the rollouts' recorded log-probs (PolicyGradient.ts: temperature). Before the policy
+ * has moved, ρ = 1 and ∇ = −A Σ_t ∇log π(y_t): RLOO's gradient. Later, a token whose ratio has moved past
  * 1 + ε (A > 0) or below 1 − ε (A < 0) takes the constant clipped branch and gets no gradient;
  * the max keeps the unclipped (pessimistic) branch in the other direction, so a step that made a
  * token worse is still undone. Summing over tokens (TRL's PPO averages them) keeps ρ = 1 equal to

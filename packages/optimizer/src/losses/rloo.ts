@@ -1,7 +1,7 @@
 /**
  * RLOO, REINFORCE with a leave-one-out baseline (Ahmadian et al. 2024, arXiv:2402.14740):
  *   loss = −A · log π(y|x) + [klMode loss] β Σ_t k3_t,   log π(y|x) = Σ_t log π(y_t | x, y_<t),
- * with A = r − mean of the other K − 1 rewards of the prompt (leaveOneOut.ts). One gradient step
+ * with A = r − mean of the other K − 1 rewards of the prompt (core Advantages.ts). One gradient step
  * per sample is the paper's setting: A is not corrected for a policy that has moved since it
  * sampled (training.epochs > 1 reuses samples uncorrected; ppo_clip is the objective for that).
  */

@@ -61,7 +61,9 @@ export const runRow = (r: Row): RunRow => ({
   beta: num(r.beta),
   status: str(r.status) as RunStatus,
   createdAt: str(r.created_at),
-  codeVersion: str(r.code_version)
+  codeVersion: str(r.code_version),
+  backend: optStr(r.backend),
+  device: optStr(r.device)
 })
 
 /** policyCkpt / refCkpt read as "" when the round's "started" write did not set them. */

@@ -144,6 +144,26 @@ CREATE TABLE evals (
 );
 `
 
+/**
+ * Migration 3: which engine a run used (runs.backend, runs.device: set when the run starts or
+ * resumes) and where each round's time goes (stage_times: wall and CPU seconds per stage, with
+ * the backend it ran on, written in the stage's own transaction).
+ */
+export const enginesV3 = `
+ALTER TABLE runs ADD COLUMN backend VARCHAR;
+ALTER TABLE runs ADD COLUMN device VARCHAR;
+
+CREATE TABLE stage_times (
+  run_id       VARCHAR NOT NULL,
+  round        INTEGER NOT NULL,
+  stage        VARCHAR NOT NULL,
+  backend      VARCHAR,
+  wall_s       DOUBLE NOT NULL,
+  cpu_s        DOUBLE NOT NULL,
+  PRIMARY KEY (run_id, round, stage)
+);
+`
+
 /** Primary-key columns of each table a stage writes: staging rows are checked and merged on them. */
 export const primaryKeys = {
   prompts: ["prompt_id"],
@@ -154,6 +174,7 @@ export const primaryKeys = {
   pair_filters: ["run_id", "round", "filter"],
   train_steps: ["run_id", "round", "step"],
   evals: ["run_id", "round", "split"],
+  stage_times: ["run_id", "round", "stage"],
   ...policyGradientKeys
 } as const
 

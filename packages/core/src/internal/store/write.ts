@@ -59,7 +59,8 @@ const tableRows = (w: StageWrite): ReadonlyArray<readonly [StageTable, ReadonlyA
   ["step_samples", (w.stepSamples ?? []).map((u) => [u.runId, u.round, u.step, u.rolloutId])],
   ["evals", (w.evals ?? []).map((e) => [
     e.runId, e.round, e.split, ...evalColumns.map(([name]) => metric(e.metrics, name)), JSON.stringify(e.metrics)
-  ])]
+  ])],
+  ["stage_times", w.timing ? [[w.runId, w.round, w.stage, w.timing.backend, w.timing.wallSeconds, w.timing.cpuSeconds]] : []]
 ]
 
 const quote = (column: string) => `"${column}"`

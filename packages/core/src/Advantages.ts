@@ -1,5 +1,7 @@
 /**
- * RLOO's advantages (Ahmadian et al. 2024, arXiv:2402.14740), per prompt with K ≥ 2 samples:
+ * The advantages a policy-gradient round trains on — its counterpart of pairing, made by the round
+ * loop before training. RLOO's leave-one-out baseline (Ahmadian et al. 2024, arXiv:2402.14740),
+ * per prompt with K ≥ 2 samples:
  *   rlhf_reward_i = r_i − β · KL_i,   KL_i = Σ_t (log π_old(y_t) − log π_ref(y_t))   (sampled tokens)
  *   trained_i     = rlhf_reward_i (klMode "reward", as TRL's RLOOTrainer)  or  r_i (klMode "loss")
  *   baseline_i    = (Σ_j trained_j − trained_i) / (K − 1)       the mean of the other K − 1
@@ -9,7 +11,7 @@
  * through an advantage. rlhf_reward (TRL's objective/rlhf_reward) is reported in both modes, so
  * that RL arms are compared on the same KL-regularised reward.
  */
-import type { LossConfig } from "./Loss.ts"
+import type { LossConfig } from "./RunConfig.ts"
 
 export interface ScoredSample {
   /** Samples of one prompt share a group (the prompt id). */
@@ -27,7 +29,7 @@ export interface Advantage {
 }
 
 /** One Advantage per sample, in order. Throws if a group has fewer than 2 samples. */
-export const leaveOneOutAdvantages = (
+export const leaveOneOut = (
   samples: ReadonlyArray<ScoredSample>,
   { beta, klMode }: Pick<LossConfig, "beta" | "klMode">
 ): Array<Advantage> => {
