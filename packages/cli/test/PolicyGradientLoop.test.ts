@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { checkpointRootFor, experimentLayer } from "../src/Services.ts"
+import { checkLineage } from "./Lineage.ts"
 import { dumpRun, policyGradientTables } from "./Tables.ts"
 
 const tinyConfig = () => RunConfig.parseRunConfig(readFileSync(join(import.meta.dirname, "fixtures/tiny-bandit-rloo.json"), "utf8"))
@@ -26,25 +27,8 @@ describe("policy-gradient round loop, end to end on a tiny bandit", () => {
 
       assert.strictEqual((yield* store.getRun(runId)).status, "finished")
       assert.strictEqual(t.runs![0]!.loss, "rloo")
-      const rounds = t.rounds!
-      assert.deepStrictEqual(rounds.map((r) => [r.round, r.stage]), [[0, "eval"], [1, "eval"], [2, "eval"]])
-      assert.strictEqual(rounds[1]!.policy_ckpt, rounds[0]!.output_ckpt)
-      assert.strictEqual(rounds[2]!.policy_ckpt, rounds[1]!.output_ckpt)
-      assert.notStrictEqual(rounds[2]!.output_ckpt, rounds[2]!.policy_ckpt)
-      for (const r of rounds) assert.strictEqual(r.ref_ckpt, rounds[0]!.policy_ckpt)
-      // random init, π₀, π₁, π₂; each round's output has the round's policy as parent
-      assert.strictEqual(t.checkpoints!.length, 4)
-      for (const r of [1, 2]) {
-        const out = t.checkpoints!.find((c) => c.ckpt_id === rounds[r]!.output_ckpt)!
-        assert.deepStrictEqual([out.parent, out.round], [rounds[r]!.policy_ckpt, r])
-      }
-      assert.strictEqual(t.prompts!.length, 8 + 4)
-      for (const r of [1, 2]) {
-        const train = t.rollouts!.filter((x) => x.round === r && x.purpose === "train")
-        assert.strictEqual(train.length, 4 * 4)
-        for (const x of train) assert.strictEqual(x.policy_ckpt, rounds[r]!.policy_ckpt)
-      }
-      assert.strictEqual(t.scores!.length, t.rollouts!.length)
+      // the lineage RoundLoop.test.ts checks for DPO: 2 rounds, 4 prompts × 4 samples, 4 held-out × 2 samples
+      checkLineage(t, { rounds: 2, prompts: 8 + 4, train: 4 * 4, eval: 4 * 2 })
       assert.deepStrictEqual(
         yield* q(`SELECT round, list(stage ORDER BY stage) FROM stage_times WHERE run_id = '${runId}' GROUP BY round ORDER BY round`),
         [[0, ["eval", "started"]], [1, ["advantages", "eval", "rollouts", "scores", "started", "train"]], [2, ["advantages", "eval", "rollouts", "scores", "started", "train"]]]

@@ -1,8 +1,8 @@
 // RLOO and PPO-clip on real tiny tfjs models: per-token reference log-probs, RLOO's gradient at ratio 1, a round that learns, step membership, bad input.
 import { assert, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
-import { Effect, Layer } from "effect"
-import { Advantages, type Domain, type RunConfig, Tokenizer, Trainer as CoreTrainer } from "@odpo/core"
+import { Effect, Layer, Schema } from "effect"
+import { Advantages, type Domain, RunConfig, Tokenizer, Trainer as CoreTrainer } from "@odpo/core"
 import { Checkpoint, Gpt, LoadedModels, TfjsPolicyEngine } from "@odpo/model"
 import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -14,14 +14,10 @@ import { policyGradients, stepGradients } from "../src/TrainLoop.ts"
 const engine = TfjsPolicyEngine.tfjsPolicyEngine
 const tokenizer = new Tokenizer.CharTokenizer({ symbols: ["a", "b", "c", "d", "e"] }) // vocab 8, pad 0, BOS 1, EOS 2
 const config: Gpt.GptConfig = { vocabSize: 8, contextLength: 8, dModel: 16, nLayers: 1, nHeads: 2, dropout: 0 }
-const loss = (o: Partial<RunConfig.LossConfig> = {}): RunConfig.LossConfig => ({
-  type: "rloo", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0,
-  klMode: "reward", ppoClipEpsilon: 0.2, ...o
-})
-const training = (o: Partial<RunConfig.TrainingConfig> = {}): RunConfig.TrainingConfig => ({
-  epochs: 1, batchSize: 64, gradAccum: 1, learningRate: 1e-2, warmupSteps: 0, schedule: "constant",
-  weightDecay: 0, beta1: 0.9, beta2: 0.999, epsilon: 1e-8, maxGradNorm: 1, ...o
-})
+/** Config sections with the schema's defaults (β 0.1, klMode reward, ε 0.2; AdamW, clip 1) and these overrides. */
+const loss = (o: Partial<RunConfig.LossConfig> = {}) => Schema.decodeSync(RunConfig.LossConfig)({ type: "rloo", ...o })
+const training = (o: Partial<RunConfig.TrainingConfig> = {}) =>
+  Schema.decodeSync(RunConfig.TrainingConfig)({ batchSize: 64, learningRate: 1e-2, ...o })
 const run = <A, E>(e: Effect.Effect<A, E, CoreTrainer.Trainer>) =>
   Effect.runPromise(Effect.provide(e, Trainer.layer.pipe(Layer.provide(LoadedModels.LoadedModels.layer))))
 const runExit = <A, E>(e: Effect.Effect<A, E, CoreTrainer.Trainer>) =>

@@ -56,7 +56,7 @@ export const run = Command.make(
       yield* finish(runId, db, engine)
     }).pipe(Effect.provide(experimentLayer(db)))
   })
-).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair → train → evaluate"))
+).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair (RL: advantages) → train → evaluate"))
 
 export const resume = Command.make(
   "resume",
