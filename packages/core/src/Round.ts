@@ -8,6 +8,7 @@
 import { Effect } from "effect"
 import { join } from "node:path"
 import { Checkpoints } from "./Checkpoints.ts"
+import * as Diagnostics from "./Diagnostics.ts"
 import type { CheckpointRef, PreferencePair, Prompt, Rollout, SamplingParams, Sequence, TrainingPair } from "./Domain.ts"
 import { ConfigError } from "./Errors.ts"
 import { makePairs } from "./Pairing.ts"
@@ -342,6 +343,7 @@ const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: number) {
     const output = yield* checkpointRef((yield* store.listRounds(ctx.runId))[r]!.outputCkpt!)
     yield* evalStage(ctx, r, output, reference)
   }
+  yield* Diagnostics.warnRound(ctx.runId, r)
 })
 
 /** Task prompts of both splits, by id. */

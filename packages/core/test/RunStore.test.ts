@@ -8,7 +8,7 @@ import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Prompt } from "../src/Domain.ts"
 import { connect, exec } from "../src/internal/store/connection.ts"
-import { currentVersion, migrate } from "../src/internal/store/migrations.ts"
+import { currentVersion, migrate, migrations } from "../src/internal/store/migrations.ts"
 import { defaultDbFile, isReadOnlySql, RunStore, type RolloutWrite, type RunRow, type StageWrite } from "../src/RunStore.ts"
 
 const tempDb = (name = "odpo.duckdb") => join(mkdtempSync(join(tmpdir(), "odpo-store-")), "nested", "dir", name)
@@ -47,6 +47,8 @@ describe("RunStore", () => {
     assert.isTrue(isReadOnlySql("FROM runs"))
     assert.isFalse(isReadOnlySql("insert into runs values (1)"))
     assert.isFalse(isReadOnlySql("selectx"))
+    assert.isTrue(isReadOnlySql("COPY (SELECT * FROM runs) TO 'runs.parquet' (FORMAT parquet)"))
+    assert.isFalse(isReadOnlySql("COPY runs FROM 'runs.parquet'"))
   })
 
   it.effect("round-trips 10,000 rollouts with token and log-prob lists", () =>
@@ -246,7 +248,7 @@ describe("RunStore", () => {
       assert.strictEqual(at, currentVersion)
       assert.strictEqual(sha(current), before)
       const versions = yield* withStore(current, (store) => store.query("SELECT version, name FROM schema_version ORDER BY version"))
-      assert.deepStrictEqual(versions.rows, [[1, "tables"], [2, "views"]])
+      assert.deepStrictEqual(versions.rows, migrations.map((m) => [m.version, m.name]))
 
       const old = tempDb()
       yield* withStore(old, () => Effect.void) // creates the directory
@@ -257,12 +259,12 @@ describe("RunStore", () => {
       }))
       const migrated = yield* withStore(old, (store) =>
         Effect.all([store.query("SELECT version FROM schema_version ORDER BY version"), store.query("SELECT run_id, round, stage FROM round_summary")]))
-      assert.deepStrictEqual(migrated[0].rows, [[1], [2]])
+      assert.deepStrictEqual(migrated[0].rows, migrations.map((m) => [m.version]))
       assert.deepStrictEqual(migrated[1].rows, [["r", 0, "started"]])
 
       yield* withStore(old, (store) => store.query("INSERT INTO schema_version (version, name) VALUES (99, 'future')"))
       const newer = yield* Effect.flip(withStore(old, (store) => store.setRunStatus("r", "finished")))
-      assert.include(newer.message, "schema version 99, newer than this odpo knows (2): upgrade odpo")
+      assert.include(newer.message, `schema version 99, newer than this odpo knows (${currentVersion}): upgrade odpo`)
     }))
 
   // Two real processes: the child holds DuckDB's write lock on the file, as a run writing a stage does.

@@ -4,6 +4,7 @@ import { Effect } from "effect"
 import { StoreError } from "../../Errors.ts"
 import { exec, readAll, transaction } from "./connection.ts"
 import { tablesV1 } from "./schema.ts"
+import { reportViews } from "./reportViews.ts"
 import { viewsV2 } from "./views.ts"
 
 export interface Migration {
@@ -15,7 +16,8 @@ export interface Migration {
 /** Never edit a released migration: add the next one. */
 export const migrations: ReadonlyArray<Migration> = [
   { version: 1, name: "tables", sql: tablesV1 },
-  { version: 2, name: "views", sql: viewsV2 }
+  { version: 2, name: "views", sql: viewsV2 },
+  { version: 3, name: "report views", sql: reportViews }
 ]
 
 export const currentVersion = migrations[migrations.length - 1].version
