@@ -99,6 +99,16 @@ describe("odpo report, export and sparklines (real processes, real browser)", ()
     assert.isAtLeast(byId.pairs!.byType.rect ?? 0, 4)
     // the completions table: 3 fixed held-out prompts × 3 rounds for each arm's lowest seed
     assert.strictEqual(byId.completions!.tableRows, 2 * 3 * 3)
+    // The checks can fail: an image from elsewhere is refused by the page's CSP (a console error),
+    // and without the CSP it is a request.
+    const img = `<img src="http://127.0.0.1:9/pixel.png">`
+    const withCsp = join(dir, "with-csp.html")
+    writeFileSync(withCsp, html.replace("<h1>", `${img}<h1>`))
+    assert.match((await openReport(withCsp, join(dir, "with-csp.png"))).consoleErrors.join("\n"), /Content Security Policy/)
+    const withoutCsp = join(dir, "without-csp.html")
+    writeFileSync(withoutCsp, html.replace(/<meta http-equiv="Content-Security-Policy"[^>]*>/, "").replace("<h1>", `${img}<h1>`))
+    assert.deepStrictEqual((await openReport(withoutCsp, join(dir, "without-csp.png"))).requests, ["http://127.0.0.1:9/pixel.png"])
+
     const bytes = readFileSync(png)
     assert.deepStrictEqual([...bytes.subarray(1, 4)], [0x50, 0x4e, 0x47]) // "PNG"
     assert.isAbove(statSync(png).size, 20_000)
