@@ -7,6 +7,7 @@
  * Creating and running a whole run is Run.ts; π₀ is InitialPolicy.ts.
  */
 import { Context, Effect } from "effect"
+import * as Diagnostics from "./Diagnostics.ts"
 import type { CheckpointRef, PreferencePair, Rollout, SamplingParams, TrainingPair } from "./Domain.ts"
 import { evaluationMetrics } from "./Evaluation.ts"
 import { makeInitialPolicy } from "./InitialPolicy.ts"
@@ -279,4 +280,5 @@ export const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: num
     const output = yield* checkpointRef((yield* store.listRounds(ctx.runId))[r]!.outputCkpt!)
     yield* evalStage(ctx, r, output, reference)
   }
+  yield* Diagnostics.warnRound(ctx.runId, r)
 })

@@ -1,3 +1,4 @@
+export * as Diagnostics from "./Diagnostics.ts"
 export * as Domain from "./Domain.ts"
 export * as Errors from "./Errors.ts"
 export * as Progress from "./Progress.ts"
