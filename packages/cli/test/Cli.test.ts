@@ -15,7 +15,7 @@ describe("odpo CLI (real processes)", () => {
   it("--help lists the commands", async () => {
     const r = await odpo(["--help"])
     assert.strictEqual(r.code, 0)
-    for (const c of ["run", "resume", "query", "compare", "sample", "score", "train-rm"]) assert.include(r.stdout, c)
+    for (const c of ["run", "resume", "query", "compare", "report", "export", "sample", "score", "train-rm"]) assert.include(r.stdout, c)
   })
 
   it("a live run can be queried and compared from a second process; bad input fails cleanly and leaves the database as it was", async () => {

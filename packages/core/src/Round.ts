@@ -1,14 +1,15 @@
 /**
  * The round loop: sample → score → pair (+ reference log-probs) → train → evaluate, each stage
- * recorded in the run store as it finishes. A policy-gradient round (rloo, ppo_clip) makes no
- * pairs: it gives every sample its advantage instead, and trains on all of them. Every stage reads its inputs back from the store,
- * so a resumed run takes exactly the path an uninterrupted one takes.
+ * recorded in the run store as it finishes. Every stage reads its inputs back from the store,
+ * so a resumed run takes exactly the path an uninterrupted one takes. A policy-gradient round
+ * (rloo, ppo_clip) makes no pairs: it gives every sample its advantage, and trains on all of them.
  *
  * Rounds: round 0 makes and evaluates π₀; round r ≥ 1 trains π_{r−1} into π_r and evaluates π_r.
  * Creating and running a whole run is Run.ts; π₀ is InitialPolicy.ts.
  */
 import { Context, Effect } from "effect"
 import { leaveOneOut } from "./Advantages.ts"
+import * as Diagnostics from "./Diagnostics.ts"
 import type { CheckpointRef, PreferencePair, Rollout, SamplingParams, TrainingPair, TrainingSample } from "./Domain.ts"
 import { ConfigError } from "./Errors.ts"
 import { evaluationMetrics } from "./Evaluation.ts"
@@ -346,4 +347,5 @@ export const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: num
     const output = yield* checkpointRef((yield* store.listRounds(ctx.runId))[r]!.outputCkpt!)
     yield* evalStage(ctx, r, output, reference)
   }
+  yield* Diagnostics.warnRound(ctx.runId, r)
 })

@@ -179,7 +179,7 @@ export class RunStore extends Context.Service<RunStore, {
   readonly readCheckpoint: (ckptId: string) => Effect.Effect<CheckpointRow | null, StoreFailure>
   /**
    * Any SQL (`odpo query`); errors carry DuckDB's message and change nothing. A SELECT / WITH /
-   * FROM / DESCRIBE / SHOW / SUMMARIZE / PRAGMA / EXPLAIN / VALUES / TABLE opens the file
+   * FROM / DESCRIBE / SHOW / SUMMARIZE / PRAGMA / EXPLAIN / VALUES / TABLE / COPY (…) TO opens the file
    * read-only (it cannot write, and it can share the file with other readers); anything else runs
    * read-write in one transaction. Several statements run in order; the last one's rows are returned.
    */
@@ -190,7 +190,8 @@ export class RunStore extends Context.Service<RunStore, {
     Layer.effect(RunStore, make(file, options))
 }
 
-const readOnlySql = /^(select|with|from|describe|show|summarize|pragma|explain|values|table)\b/i
+// `COPY (query) TO 'file'` (odpo export) writes a file, never the database: a read.
+const readOnlySql = /^((select|with|from|describe|show|summarize|pragma|explain|values|table)\b|copy\s*\()/i
 
 /** The statement's first keyword decides the access: leading comments, blanks and "(" are skipped. */
 export const isReadOnlySql = (sql: string): boolean =>

@@ -47,6 +47,8 @@ describe("RunStore", () => {
     assert.isTrue(isReadOnlySql("FROM runs"))
     assert.isFalse(isReadOnlySql("insert into runs values (1)"))
     assert.isFalse(isReadOnlySql("selectx"))
+    assert.isTrue(isReadOnlySql("COPY (SELECT * FROM runs) TO 'runs.parquet' (FORMAT parquet)"))
+    assert.isFalse(isReadOnlySql("COPY runs FROM 'runs.parquet'"))
   })
 
   it.effect("round-trips 10,000 rollouts with token and log-prob lists", () =>

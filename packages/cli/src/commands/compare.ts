@@ -3,6 +3,7 @@ import { RunStore } from "@odpo/core"
 import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
 import { formats } from "../Format.ts"
+import { goldSparklines } from "../Sparkline.ts"
 import { storeLayer } from "../Services.ts"
 import { dbFlag, formatFlag } from "./shared.ts"
 
@@ -34,5 +35,6 @@ export const compare = Command.make(
   Effect.fn(function*({ runs, db, format }) {
     const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db)))
     yield* Console.log(formats[format](result))
+    if (format === "table") yield* Console.log(goldSparklines(result))
   })
 ).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length"))

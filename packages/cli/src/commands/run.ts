@@ -6,6 +6,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { existsSync, readFileSync } from "node:fs"
 import { compareRuns } from "./compare.ts"
 import { formatTable } from "../Format.ts"
+import { goldSparklines } from "../Sparkline.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
 import { backendFlag, dbFlag } from "./shared.ts"
 
@@ -29,7 +30,8 @@ const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
     yield* Run.runToCompletion(runId, engine)
     yield* Console.log(`\nrun ${runId} finished (${db})`)
-    yield* Console.log(formatTable(yield* compareRuns([runId])))
+    const table = yield* compareRuns([runId])
+    yield* Console.log(`${formatTable(table)}\n${goldSparklines(table)}`)
   })
 
 export const run = Command.make(
