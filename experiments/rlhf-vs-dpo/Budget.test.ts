@@ -22,11 +22,14 @@ describe("rlhf-vs-dpo arms", () => {
         assert.deepStrictEqual(arms.map((c) => c.pairSource), ["online", "offline", "online", "online"])
         const shared = (c: RunConfig.RunConfig) => ({
           rounds: c.rounds, task: c.task, policy: c.policy, sampling: c.sampling, reward: c.reward, reference: c.reference,
-          eval: c.eval, beta: c.loss.beta, learningRate: c.training.learningRate, seed: c.seed
+          eval: c.eval, learningRate: c.training.learningRate, seed: c.seed
         })
         for (const c of arms.slice(1)) assert.deepStrictEqual(shared(c), shared(arms[0]!), c.name)
         assert.deepStrictEqual(arms.map(stepsPerRound), [steps, steps, steps, steps])
         if (task === "bandit") assert.strictEqual(arms[0]!.task.mu, 70)
+        // β per family (README): DPO's 0.1; RL's KL coefficient small enough on the bandit for RL to leave π₀ at all
+        assert.deepStrictEqual(arms.map((c) => c.loss.beta), task === "bandit" ? [0.1, 0.1, 0.001, 0.001] : [0.1, 0.1, 0.1, 0.1])
+        for (const c of arms) assert.strictEqual(c.sampling.temperature, 1) // RL on-policy: no temperature warning
       }))
   }
 })
