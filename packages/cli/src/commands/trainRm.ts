@@ -79,7 +79,7 @@ export const trainRm = Command.make(
     })
     const config = yield* Schema.decodeUnknownEffect(TrainRmConfig)(json, { onExcessProperty: "error" }).pipe(
       Effect.mapError((e) => {
-        const at = RunConfig.firstIssue(e.issue)
+        const at = RunConfig.firstIssue(e.issue, json)
         return new Errors.ConfigError({ message: `${file}: $${at.path}: ${at.message}`, path: `$${at.path}`, file })
       })
     )
