@@ -11,10 +11,11 @@ import { layerTerminal } from "./ProgressBar.ts"
 /** Checkpoints live beside the database: runs/odpo.duckdb → runs/checkpoints/. */
 export const checkpointRootFor = (db: string) => join(dirname(resolve(db)), "checkpoints")
 
-export const storeLayer = (db: string) => RunStore.RunStore.layer(db)
+/** The run store on `db`; read commands pass `{create: false}`, so a mistyped --db is an error rather than a new empty file. */
+export const storeLayer = (db: string, options: RunStore.LayerOptions = {}) => RunStore.RunStore.layer(db, options)
 
 /** Everything the round loop needs. */
-export const experimentLayer = (db: string) =>
-  Layer.mergeAll(storeLayer(db), Checkpoint.layer, TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
+export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}) =>
+  Layer.mergeAll(storeLayer(db, options), Checkpoint.layer, TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
 
 export { Checkpoint }

@@ -32,7 +32,7 @@ export const compare = Command.make(
     format: formatFlag
   },
   Effect.fn(function*({ runs, db, format }) {
-    const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db)))
+    const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db, { create: false })))
     yield* Console.log(formats[format](result))
   })
 ).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length"))

@@ -73,6 +73,6 @@ export const resume = Command.make(
       const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
       yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
       yield* finish(row.runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db)))
+    }).pipe(Effect.provide(experimentLayer(db, { create: false })))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

@@ -66,7 +66,7 @@ const runPairs = (run: string, db: string) =>
     return result.rows.map(([prompt, chosen, rejected]) => ({
       prompt: prompt as Array<number>, chosen: chosen as Array<number>, rejected: rejected as Array<number>
     }))
-  }).pipe(Effect.provide(storeLayer(db)))
+  }).pipe(Effect.provide(storeLayer(db, { create: false })))
 
 export const trainRm = Command.make(
   "train-rm",
