@@ -33,5 +33,9 @@ export const formatCsv = (result: QueryResult): string =>
 export const formatJson = (result: QueryResult): string =>
   JSON.stringify(result.rows.map((r) => Object.fromEntries(result.columns.map((c, i) => [c, typeof r[i] === "bigint" ? Number(r[i]) : r[i]]))), null, 2)
 
+/** A word for a POSIX shell: as is when it is plain, else in single quotes (a quote inside as '\''). */
+export const shellQuote = (word: string): string =>
+  /^[\w@%+=:,./-]+$/.test(word) ? word : `'${word.replace(/'/g, "'\\''")}'`
+
 export const formats = { table: formatTable, csv: formatCsv, json: formatJson } as const
 export type Format = keyof typeof formats

@@ -1,6 +1,6 @@
 /** The composition root: the layers every command runs on, wired for one database file. */
 import { RunStore } from "@odpo/core"
-import { Checkpoint } from "@odpo/model"
+import { Checkpoint, CheckpointStore } from "@odpo/model"
 import { Trainer } from "@odpo/optimizer"
 import { TfjsSampler } from "@odpo/sampler"
 import { RewardScorer } from "@odpo/scorer"
@@ -16,6 +16,6 @@ export const storeLayer = (db: string, options: RunStore.LayerOptions = {}) => R
 
 /** Everything the round loop needs. */
 export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}) =>
-  Layer.mergeAll(storeLayer(db, options), Checkpoint.layer, TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
+  Layer.mergeAll(storeLayer(db, options), CheckpointStore.layer, TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
 
 export { Checkpoint }

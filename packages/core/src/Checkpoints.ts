@@ -25,4 +25,9 @@ export class Checkpoints extends Context.Service<Checkpoints, {
   readonly describe: (path: string) => Effect.Effect<CheckpointInfo, CheckpointError>
   /** As `describe`, after verifying the weights' SHA-256 and that the tokenizer fits the model. */
   readonly verify: (path: string) => Effect.Effect<CheckpointInfo, CheckpointError>
+  /**
+   * A policy directory a user named (policy.init): as `verify` for an odpo checkpoint; a directory
+   * of another format the engine can read (a Hugging Face GPT-2) is converted once into `root`.
+   */
+  readonly importPolicy: (path: string, root: string) => Effect.Effect<CheckpointInfo, CheckpointError>
 }>()("@odpo/core/Checkpoints") {}

@@ -109,16 +109,22 @@ const checkpointRow = Effect.fn("Round.checkpointRow")(function*(ctx: RunContext
 
 // ── round 0: make π₀ (SFT when no initial checkpoint is named) and evaluate it ──────────────
 
+/** policy.init, verified (a Hugging Face GPT-2 directory converted once into the checkpoint store) and checked against the task. */
+const initialCheckpoint = Effect.fn("Round.initialCheckpoint")(function*(init: string, task: Task, checkpointRoot: string) {
+  const loaded = yield* (yield* Checkpoints).importPolicy(init, checkpointRoot)
+  if (loaded.tokenizerVocabSize !== task.tokenizer.vocabSize) {
+    return yield* new ConfigError({
+      message: `policy.init ${init} has a vocabulary of ${loaded.tokenizerVocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
+      path: "$.policy.init"
+    })
+  }
+  return loaded
+})
+
 const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: RunContext) {
   const { config, task } = ctx
   if (config.policy.init !== null) {
-    const loaded = yield* (yield* Checkpoints).verify(config.policy.init)
-    if (loaded.tokenizerVocabSize !== task.tokenizer.vocabSize) {
-      return yield* new ConfigError({
-        message: `policy.init ${config.policy.init} has a vocabulary of ${loaded.tokenizerVocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
-        path: "$.policy.init"
-      })
-    }
+    const loaded = yield* initialCheckpoint(config.policy.init, task, ctx.checkpointRoot)
     return { pi0: loaded.ref, rows: [yield* checkpointRow(ctx, loaded.ref, null, 0)] }
   }
   const m = config.policy.model
@@ -396,6 +402,18 @@ const validateAgainstTask = (ctx: RunContext) => {
       path: "$.policy.model.contextLength"
     }))
   }
+  if (ctx.config.policy.init === null && m.dModel % m.nHeads !== 0) {
+    return Effect.fail(new ConfigError({
+      message: `policy.model.nHeads ${m.nHeads} does not divide policy.model.dModel ${m.dModel}: choose heads that split the width evenly (e.g. ${[1, 2, 4, 8].filter((h) => m.dModel % h === 0).join(", ")})`,
+      path: "$.policy.model.nHeads"
+    }))
+  }
+  if (ctx.config.sampling.promptsPerRound > ctx.config.task.trainPrompts) {
+    return Effect.fail(new ConfigError({
+      message: `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the task's train prompts (task.trainPrompts ${ctx.config.task.trainPrompts}): lower it or raise task.trainPrompts`,
+      path: "$.sampling.promptsPerRound"
+    }))
+  }
   if (ctx.config.eval.prompts > [...ctx.prompts.values()].filter((p) => p.split === "heldout").length) {
     return Effect.fail(new ConfigError({
       message: `eval.prompts ${ctx.config.eval.prompts} exceeds the task's held-out prompts (task.heldoutPrompts ${ctx.config.task.heldoutPrompts})`,
@@ -421,6 +439,8 @@ export const createRun = Effect.fn("Round.createRun")(function*(config: RunConfi
   const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
   const ctx = yield* taskContextChecked("", final, options.checkpointRoot)
   yield* validateAgainstTask(ctx)
+  // A corrupt or mismatched init checkpoint fails here, before the run row exists.
+  if (final.policy.init !== null) yield* initialCheckpoint(final.policy.init, ctx.task, options.checkpointRoot)
   const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)
   const runId = `${final.name}-${stamp}-${Math.random().toString(36).slice(2, 6)}`
   yield* store.createRun({

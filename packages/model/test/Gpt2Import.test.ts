@@ -89,7 +89,7 @@ describe("Gpt2Import", () => {
       assert.strictEqual(back.ref.id, ref.id)
       assert.isBelow(maxDiff(back.model), 1e-4)
       // … but loadCheckpoint refuses a plain Hugging Face directory, pointing at the import.
-      assert.match(yield* errorOf(loadCheckpoint(tinyDir())), /CheckpointCorrupt: .*config\.json has no odpo\.sha256: .*use Gpt2Import\.loadHfGpt2/)
+      assert.match(yield* errorOf(loadCheckpoint(tinyDir())), /CheckpointCorrupt: .*config\.json has no odpo\.sha256: .*a Hugging Face GPT-2 directory is converted when named as policy\.init/)
       for (const m of [hf.model, ours.model, back.model]) m.dispose()
     }))
 
