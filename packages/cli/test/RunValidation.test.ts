@@ -37,6 +37,9 @@ describe("odpo run validates before it writes; resume takes the newest resumable
       writeFileSync(file, JSON.stringify({ ...tiny, ...over }))
       return file
     }
+    const online = JSON.parse(readFileSync(join(import.meta.dirname, "../../../experiments/sentiment/online.json"), "utf8"))
+    const sentiment = join(dir, "sentiment.json")
+    writeFileSync(sentiment, JSON.stringify({ ...online, task: { ...online.task, heldoutPrompts: 8 }, eval: { ...online.eval, prompts: 8 } }))
     const cases: Array<[ReadonlyArray<string>, RegExp]> = [
       [["run", config("heads", { policy: { ...tiny.policy, model: { ...tiny.policy.model, nHeads: 3 } } }), "--db", db],
         /policy\.model\.nHeads 3 does not divide policy\.model\.dModel 16/],
@@ -46,7 +49,9 @@ describe("odpo run validates before it writes; resume takes the newest resumable
       // A Hugging Face GPT-2 directory is accepted (converted), then refused for its 50-token vocabulary.
       [["run", config("hf", { policy: { ...tiny.policy, init: hf } }), "--db", db],
         /policy\.init .*hf-gpt2 has a vocabulary of 50 tokens; task bandit needs 103/],
-      [["run", dir, "--db", db], /is a directory: give the experiment's JSON file/]
+      [["run", dir, "--db", db], /is a directory: give the experiment's JSON file/],
+      // Fewer held-out prompts leave longer prompts to the demonstrations: the hint is the context, not maxNewTokens.
+      [["run", sentiment, "--db", db], /policy\.model\.contextLength 64 cannot hold the longest of sentiment's SFT demonstrations \(65 tokens\): raise it to at least 65/]
     ]
     const results = await Promise.all(cases.map(([args]) => odpo(args)))
     cases.forEach(([args, message], i) => {

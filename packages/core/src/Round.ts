@@ -109,6 +109,9 @@ const checkpointRow = Effect.fn("Round.checkpointRow")(function*(ctx: RunContext
 
 // ── round 0: make π₀ (SFT when no initial checkpoint is named) and evaluate it ──────────────
 
+/** What round 0's SFT trains π₀ on (when no policy.init is named). */
+const sftDemonstrations = (config: RunConfig, task: Task) => task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
+
 /** policy.init, verified (a Hugging Face GPT-2 directory converted once into the checkpoint store) and checked against the task. */
 const initialCheckpoint = Effect.fn("Round.initialCheckpoint")(function*(init: string, task: Task, checkpointRoot: string) {
   const loaded = yield* (yield* Checkpoints).importPolicy(init, checkpointRoot)
@@ -141,7 +144,7 @@ const makeInitialPolicy = Effect.fn("Round.makeInitialPolicy")(function*(ctx: Ru
   }
   const initRef = yield* (yield* Checkpoints).initialize(modelConfig, task.tokenizer, deriveSeed(config.seed, 0, "init"), ctx.checkpointRoot)
   const trainer = yield* Trainer
-  const demos = task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
+  const demos = sftDemonstrations(config, task)
   const sft = yield* trainer.sft({
     policy: initRef,
     demonstrations: demos,
@@ -401,6 +404,16 @@ const validateAgainstTask = (ctx: RunContext) => {
       message: `policy.model.contextLength ${m.contextLength} cannot hold the longest ${ctx.task.name} prompt (${longest} tokens) plus sampling.maxNewTokens ${ctx.config.sampling.maxNewTokens}: raise it to at least ${need}`,
       path: "$.policy.model.contextLength"
     }))
+  }
+  if (ctx.config.policy.init === null) {
+    // SFT's demonstrations come from the task (their length does not depend on sampling.maxNewTokens).
+    const longestDemo = Math.max(...sftDemonstrations(ctx.config, ctx.task).map((d) => d.promptTokenIds.length + d.completionTokenIds.length))
+    if (longestDemo > m.contextLength) {
+      return Effect.fail(new ConfigError({
+        message: `policy.model.contextLength ${m.contextLength} cannot hold the longest of ${ctx.task.name}'s SFT demonstrations (${longestDemo} tokens): raise it to at least ${longestDemo}`,
+        path: "$.policy.model.contextLength"
+      }))
+    }
   }
   if (ctx.config.policy.init === null && m.dModel % m.nHeads !== 0) {
     return Effect.fail(new ConfigError({

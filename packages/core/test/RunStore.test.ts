@@ -2,7 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
@@ -265,6 +265,19 @@ describe("RunStore", () => {
       const dir = mkdtempSync(join(tmpdir(), "odpo-store-"))
       const isDir = yield* Effect.flip(Effect.provide(Effect.asVoid(RunStore), RunStore.layer(dir, { create: false })))
       assert.include(isDir.message, "is a directory, not a run store")
+    }))
+
+  it.effect("a truncated file is a StoreError that says so, names the file and what to do", () =>
+    Effect.gen(function*() {
+      const file = tempDb()
+      yield* withStore(file, (store) => store.createRun(run("a", "a")))
+      const bytes = readFileSync(file)
+      writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)))
+      for (const op of [(s: RunStore["Service"]) => s.createRun(run("b", "b")), (s: RunStore["Service"]) => s.query("SELECT 1")]) {
+        const e = yield* Effect.flip(withStore(file, op))
+        assert.strictEqual(e._tag, "StoreError")
+        assert.include(e.message, `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db`)
+      }
     }))
 
   it.effect("opening a file at the current version writes nothing; a version-1 file migrates", () =>

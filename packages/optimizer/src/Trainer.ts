@@ -66,7 +66,7 @@ const sft = Effect.fn("Trainer.sft")(function*(request: CoreTrainer.SftRequest) 
   if (request.demonstrations.length === 0) {
     return yield* new Errors.InvalidInput({ message: "request.demonstrations is empty: SFT needs at least one demonstration" })
   }
-  yield* checkSequences(request.demonstrations, start.config, (i) => `demonstrations[${i}]`)
+  yield* checkSequences(request.demonstrations, start.config, (i) => `demonstrations[${i}]`, "raise policy.model.contextLength (demonstrations are the task's, not sampled)")
   const training = sftTraining(request.sft)
   const plan = sftPlan(request.demonstrations.length, request.sft.steps, request.sft.batchSize, request.seed)
   return yield* trainAndSave(

@@ -43,7 +43,8 @@ export const checkTraining = (t: RunConfig.TrainingConfig): Effect.Effect<void, 
 export const checkSequences = (
   seqs: ReadonlyArray<Domain.Sequence>,
   config: Gpt.GptConfig,
-  what: (i: number) => string
+  what: (i: number) => string,
+  remedy = "lower sampling.maxNewTokens or use a model with a longer context"
 ): Effect.Effect<void, Errors.InvalidInput> => {
   for (let i = 0; i < seqs.length; i++) {
     const s = seqs[i]!
@@ -54,7 +55,7 @@ export const checkSequences = (
     if (P + C > config.contextLength) {
       return invalid(
         `${what(i)}: prompt (${P}) + completion (${C}) = ${P + C} tokens exceeds the model's context length ` +
-          `${config.contextLength}; lower sampling.maxNewTokens or use a model with a longer context`
+          `${config.contextLength}; ${remedy}`
       )
     }
     for (const id of [...s.promptTokenIds, ...s.completionTokenIds]) {
