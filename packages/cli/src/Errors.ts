@@ -1,5 +1,5 @@
 /** One clear line for any failure: exit 2 for a usage error (with a pointer to --help), 1 for anything else. */
-import { Cause, Console, Effect } from "effect"
+import { Cause, Console, Effect, Logger } from "effect"
 import { CliOutput } from "effect/cli"
 
 /** The message a user sees for an error: our tagged errors carry one that names the field or file. */
@@ -25,6 +25,17 @@ export const usagePresenter = CliOutput.layerPresenter({
       ? Console.error(`odpo: ${describe(event.errors[0]).split("\n")[0]} (see \`${event.commandPath.join(" ")} --help\`)`)
       : CliOutput.defaultPresenter.present(event)
 })
+
+/**
+ * Log lines as a user reads them: the message alone on stderr ("warning: " before a warning),
+ * instead of the default logger's "[07:17:07] INFO (#2)" prefix.
+ */
+export const plainLogger = Logger.layer([
+  Logger.make(({ logLevel, message }) => {
+    const text = (Array.isArray(message) ? message : [message]).map(String).join(" ")
+    process.stderr.write(`${logLevel === "Warn" || logLevel === "Error" ? "warning: " : ""}${text}\n`)
+  })
+])
 
 /**
  * Print failures as `odpo: <message>` on stderr and set the exit code: 2 for a usage error
