@@ -23,6 +23,14 @@ describe("round loop, end to end on a tiny bandit", () => {
       const q = (sql: string) => Effect.map(store.query(sql), (r) => r.rows)
 
       assert.strictEqual(t.runs!.length, 1)
+      // Every example of the README's SQL cookbook runs as written and finds rows (under the quick start's run name).
+      yield* store.query(`UPDATE runs SET name = 'bandit-mu70-online' WHERE run_id = '${runId}'`, { write: true })
+      const readme = readFileSync(join(import.meta.dirname, "../../../README.md"), "utf8")
+      const cookbook = readme.slice(readme.indexOf("## SQL cookbook")).split("```sql")[1]!.split("```")[0]!
+      const examples = cookbook.split(";").map((s) => s.trim()).filter((s) => s.replace(/--[^\n]*/g, "").trim().length > 0)
+      assert.strictEqual(examples.length, 7)
+      for (const sql of examples) assert.isAbove((yield* store.query(sql)).rows.length, 0, sql)
+      yield* store.query(`UPDATE runs SET name = 'tiny' WHERE run_id = '${runId}'`, { write: true })
       assert.strictEqual((yield* store.getRun(runId)).status, "finished")
       // round 0 (π₀ + its eval) and rounds 1, 2
       assert.deepStrictEqual(t.rounds!.map((r) => [r.round, r.stage]), [[0, "eval"], [1, "eval"], [2, "eval"]])
