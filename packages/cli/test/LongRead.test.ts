@@ -22,11 +22,12 @@ describe("a long read in another terminal", () => {
   it("never holds up a run's writes: the reader queries a snapshot, and Ctrl-C stops it and removes the snapshot", async () => {
     const dir = mkdtempSync(join(tmpdir(), "odpo-longread-"))
     const db = join(dir, "odpo.duckdb")
-    // The writer waits at most 1 s for the lock; the reader's query runs until the test stops it.
+    // The writer waits for the lock as a run does (5 s); the reader's query runs until the test stops it.
+    const lockTimeoutMs = 5000
     const write = (body: (store: RunStore.RunStore["Service"]) => Effect.Effect<void, unknown>) =>
       Effect.runPromise(Effect.gen(function*() {
         yield* body(yield* RunStore.RunStore)
-      }).pipe(Effect.provide(RunStore.RunStore.layer(db, { lockTimeoutMs: 1000 }))))
+      }).pipe(Effect.provide(RunStore.RunStore.layer(db, { lockTimeoutMs }))))
     await write((s) => s.createRun(runRow("first")))
 
     const reader = spawnOdpo(["query", "SELECT sum(hash(i)) FROM range(1000000000000) t(i)", "--db", db])
@@ -36,7 +37,7 @@ describe("a long read in another terminal", () => {
 
     // Stage-like writes while the reader works, spread over more than the writer's lock retry.
     await write((s) => s.createRun(runRow("second")))
-    await new Promise((r) => setTimeout(r, 1500))
+    await new Promise((r) => setTimeout(r, lockTimeoutMs + 500))
     await write((s) => s.recordStage({ runId: "second", round: 0, stage: "started" }))
     await write((s) => s.setRunStatus("second", "finished"))
     assert.strictEqual(reader.exitCode, null, "the reader should still be reading")
