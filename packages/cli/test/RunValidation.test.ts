@@ -40,6 +40,11 @@ describe("odpo run validates before it writes; resume takes the newest resumable
     const online = JSON.parse(readFileSync(join(import.meta.dirname, "../../../experiments/sentiment/online.json"), "utf8"))
     const sentiment = join(dir, "sentiment.json")
     writeFileSync(sentiment, JSON.stringify({ ...online, task: { ...online.task, heldoutPrompts: 8 }, eval: { ...online.eval, prompts: 8 } }))
+    const rm = (name: string, over: Record<string, unknown>) => {
+      const file = join(dir, `${name}.json`)
+      writeFileSync(file, JSON.stringify({ task: { name: "sentiment" }, out: join(dir, "rm.onnx"), ...over }))
+      return file
+    }
     const cases: Array<[ReadonlyArray<string>, RegExp]> = [
       [["run", config("heads", { policy: { ...tiny.policy, model: { ...tiny.policy.model, nHeads: 3 } } }), "--db", db],
         /policy\.model\.nHeads 3 does not divide policy\.model\.dModel 16/],
@@ -49,7 +54,9 @@ describe("odpo run validates before it writes; resume takes the newest resumable
       // A Hugging Face GPT-2 directory is accepted (converted), then refused for its 50-token vocabulary.
       [["run", config("hf", { policy: { ...tiny.policy, init: hf } }), "--db", db],
         /policy\.init .*hf-gpt2 has a vocabulary of 50 tokens; task bandit needs 103/],
-      [["run", dir, "--db", db], /is a directory: give the experiment's JSON file/],
+      [["run", dir, "--db", db], /is a directory, not an experiment file: name the JSON file itself/],
+      [["train-rm", rm("rm-steps", { steps: 0 })], /rm-steps\.json: \$\.steps: expected a value greater than 0, found 0$/],
+      [["train-rm", rm("rm-task", { task: { name: "chess" } })], /\$\.task\.name: expected "bandit" \| "sentiment" \| "length" \| "arith", found "chess"$/],
       // Fewer held-out prompts leave longer prompts to the demonstrations: the hint is the context, not maxNewTokens.
       [["run", sentiment, "--db", db], /policy\.model\.contextLength 64 cannot hold the longest of sentiment's SFT demonstrations \(65 tokens\): raise it to at least 65/]
     ]

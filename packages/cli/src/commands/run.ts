@@ -3,26 +3,13 @@ import { Errors, Round, RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { readFile } from "node:fs/promises"
 import { compareRuns } from "./compare.ts"
 import { formatTable, shellQuote } from "../Format.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
-import { backendFlag, dbFlag } from "./shared.ts"
+import { backendFlag, dbFlag, readConfigText } from "./shared.ts"
 
-/** The experiment file's text; a missing file, a directory or an unreadable file is a ConfigError naming it. */
 const readConfigFile = (file: string) =>
-  Effect.tryPromise({
-    try: () => readFile(file, "utf8"),
-    catch: (cause) => {
-      const code = (cause as NodeJS.ErrnoException)?.code
-      const message = code === "ENOENT"
-        ? `${file}: no such experiment file (see experiments/ for examples)`
-        : code === "EISDIR"
-        ? `${file} is a directory: give the experiment's JSON file, e.g. ${file.replace(/\/$/, "")}/online.json`
-        : `${file}: cannot read the experiment file: ${(cause as Error)?.message ?? String(cause)}`
-      return new Errors.ConfigError({ message, file })
-    }
-  }).pipe(Effect.flatMap((text) => RunConfig.parseRunConfig(text, file)))
+  Effect.flatMap(readConfigText(file, "experiment file"), (text) => RunConfig.parseRunConfig(text, file))
 
 /**
  * The run `odpo resume` continues: the run with that id, else the newest run of that name that is
