@@ -22,7 +22,7 @@ describe("a long read in another terminal", () => {
   it("never holds up a run's writes: the reader queries a snapshot, and Ctrl-C stops it and removes the snapshot", async () => {
     const dir = mkdtempSync(join(tmpdir(), "odpo-longread-"))
     const db = join(dir, "odpo.duckdb")
-    // The writer waits for the lock as a run does (5 s); the reader's query runs until the test stops it.
+    // The writer waits at most 5 s for the lock (a run waits 30 s); the reader's query runs until the test stops it.
     const lockTimeoutMs = 5000
     const write = (body: (store: RunStore.RunStore["Service"]) => Effect.Effect<void, unknown>) =>
       Effect.runPromise(Effect.gen(function*() {
