@@ -58,7 +58,7 @@ describe("odpo CLI (real processes)", () => {
     }
     assert.strictEqual(sha(db), before, "a failed command changed the database")
     rmSync(dir, { recursive: true, force: true })
-  }, 400_000)
+  })
 
   it("odpo sample then odpo score: JSONL in and out, rewards equal the task's gold", async () => {
     const dir = mkdtempSync(join(tmpdir(), "odpo-sample-"))
@@ -88,5 +88,5 @@ describe("odpo CLI (real processes)", () => {
     const missing = await odpo(["sample", "--policy", join(dir, "nope"), "--prompts", join(dir, "prompts.jsonl"), "--out", join(dir, "y.jsonl")])
     assert.strictEqual(missing.code, 1)
     assert.match(missing.stderr, /nope/)
-  }, 120_000)
+  })
 })

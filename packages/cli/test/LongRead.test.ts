@@ -50,7 +50,7 @@ describe("a long read in another terminal", () => {
     assert.strictEqual(q.code, 0, q.stderr)
     assert.strictEqual(q.stdout.trim(), "run_id,status\nfirst,running\nsecond,finished")
     assert.isFalse(existsSync(join(dir, "other.duckdb")))
-  }, 120_000)
+  })
 
   it("odpo query refuses writes unless --write; a typo'd --db, empty SQL and a directory say what is wrong", async () => {
     const dir = mkdtempSync(join(tmpdir(), "odpo-guard-"))
@@ -79,5 +79,5 @@ describe("a long read in another terminal", () => {
     const written = await odpo(["query", "UPDATE runs SET status = 'failed'; SELECT status FROM runs", "--db", db, "--write", "--format", "csv"])
     assert.strictEqual(written.code, 0, written.stderr)
     assert.strictEqual(written.stdout.trim(), "status\nfailed")
-  }, 120_000)
+  })
 })

@@ -73,7 +73,7 @@ describe("odpo run validates before it writes; resume takes the newest resumable
     const imports = readdirSync(join(dir, "checkpoints", "imports"))
     assert.strictEqual(imports.length, 1)
     assert.isTrue(existsSync(join(dir, "checkpoints", readFileSync(join(dir, "checkpoints", "imports", imports[0]!), "utf8").trim(), "model.safetensors")))
-  }, 180_000)
+  })
 
   it.effect("resume NAME: the newest run of that name that is not finished, else the newest; an id is taken as is", () =>
     Effect.gen(function*() {
@@ -109,5 +109,5 @@ describe("odpo run validates before it writes; resume takes the newest resumable
     // converted once: the import record names it, and both runs sampled from it
     assert.strictEqual(readdirSync(join(dir, "ckpts", "imports")).length, 1)
     assert.isTrue(rows.every((r) => r.policyCkpt === converted[0]))
-  }, 120_000)
+  })
 })

@@ -20,7 +20,7 @@ describe("odpo usage errors", () => {
       assert.strictEqual(lines.length, 1, r.stderr)
       assert.match(lines[0]!, message)
     })
-  }, 120_000)
+  })
 
   it("--help and --version still print and exit 0", async () => {
     const [help, version] = await Promise.all([odpo(["run", "--help"]), odpo(["--version"])])
@@ -28,5 +28,5 @@ describe("odpo usage errors", () => {
     assert.include(help.stdout, "--seed")
     assert.strictEqual(version.code, 0)
     assert.include(version.stdout, "0.1.0")
-  }, 120_000)
+  })
 })
