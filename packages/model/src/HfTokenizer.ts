@@ -7,7 +7,8 @@ import * as HfLibrary from "@huggingface/tokenizers"
 import type { Tokenizer as TokenizerModule } from "@odpo/core"
 import { addedTokens, splitOnAdded } from "./internal/tokenizers/AddedTokens.ts"
 import { model } from "./internal/tokenizers/Models.ts"
-import { normalizer, preTokenizer } from "./internal/tokenizers/PreTokenizers.ts"
+import { normalizer } from "./internal/tokenizers/Normalizers.ts"
+import { preTokenizer } from "./internal/tokenizers/PreTokenizers.ts"
 
 type Tokenizer = TokenizerModule.Tokenizer
 

@@ -1,6 +1,6 @@
 /**
- * tokenizer.json pre-tokenizers and normalizers, as Hugging Face's Rust `tokenizers` runs them
- * (tokenizers/src/pre_tokenizers, normalizers, NormalizedString::split). Written here rather than
+ * tokenizer.json pre-tokenizers, as Hugging Face's Rust `tokenizers` runs them
+ * (tokenizers/src/pre_tokenizers, NormalizedString::split). Written here rather than
  * taken from @huggingface/tokenizers 0.2.0, whose Whitespace is ASCII-only (it splits "café"),
  * whose Punctuation groups "..." into one piece, and whose Metaspace ignores `split`.
  */
@@ -73,7 +73,7 @@ const invert = (spans: Array<Span>) => spans.map((s) => ({ text: s.text, match: 
 
 // Rust's char classes: is_whitespace = White_Space; regex \w = Alphabetic + M + Nd + Pc + Join_Control;
 // is_numeric = N; punctuation = ASCII punctuation or Unicode P.
-const isWhitespace = (c: string) => /^\p{White_Space}$/u.test(c)
+export const isWhitespace = (c: string) => /^\p{White_Space}$/u.test(c)
 const isNumeric = (c: string) => /^\p{N}$/u.test(c)
 const isPunctuation = (c: string) => /^[\p{P}!-/:-@[-`{-~]$/u.test(c)
 const WORD = String.raw`\p{Alphabetic}\p{M}\p{Nd}\p{Pc}\p{Join_Control}`
@@ -94,7 +94,8 @@ export type PreTokenizer = (pieces: ReadonlyArray<string>, first: boolean) => Ar
 const each = (f: (piece: string, first: boolean) => Array<string>): PreTokenizer => (pieces, first) =>
   pieces.flatMap((p, i) => f(p, first && i === 0))
 
-const splitPattern = (j: Json): RegExp => {
+/** A Split's or Replace's pattern: {String} matched literally, {Regex} as a Unicode regex. */
+export const splitPattern = (j: Json): RegExp => {
   const pattern = j.pattern as { String?: string; Regex?: string }
   if (typeof pattern?.String === "string") return new RegExp(pattern.String.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"), "gu")
   if (typeof pattern?.Regex === "string") {
@@ -160,68 +161,5 @@ export const preTokenizer = (j: Json | null): PreTokenizer => {
     }
     default:
       throw new Error(`pre_tokenizer ${JSON.stringify(j.type)} is not supported (Whitespace, WhitespaceSplit, BertPreTokenizer, Punctuation, Digits, CharDelimiterSplit, FixedLength, Split, Metaspace, ByteLevel, Sequence)`)
-  }
-}
-
-// ── normalizers ───────────────────────────────────────────────────────────────────────────
-
-/** A normalizer: text in, text out. */
-export type Normalizer = (text: string) => string
-
-const isChinese = (cp: number) =>
-  (cp >= 0x4e00 && cp <= 0x9fff) || (cp >= 0x3400 && cp <= 0x4dbf) || (cp >= 0x20000 && cp <= 0x2a6df) ||
-  (cp >= 0x2a700 && cp <= 0x2b73f) || (cp >= 0x2b740 && cp <= 0x2b81f) || (cp >= 0x2b820 && cp <= 0x2ceaf) ||
-  (cp >= 0xf900 && cp <= 0xfaff) || (cp >= 0x2f800 && cp <= 0x2fa1f)
-
-// Rust lowercases char by char (no final-sigma rule): "ΟΔΟΣ" → "οδοσ", where JS's toLowerCase gives "οδος".
-const lowercase: Normalizer = (t) => Array.from(t, (c) => c.toLowerCase()).join("")
-const stripAccents: Normalizer = (t) => t.replace(/\p{M}/gu, "")
-
-/** The normalizer a tokenizer.json names (null: none). `fallback` builds the ones written only in the library (Precompiled). */
-export const normalizer = (j: Json | null, fallback: (j: Json) => Normalizer): Normalizer => {
-  if (j === null || j === undefined) return (t) => t
-  switch (j.type) {
-    case "Sequence": {
-      const steps = (j.normalizers as Array<Json>).map((n) => normalizer(n, fallback))
-      return (t) => steps.reduce((acc, step) => step(acc), t)
-    }
-    case "NFC":
-    case "NFD":
-    case "NFKC":
-    case "NFKD":
-      return (t) => t.normalize(j.type as string)
-    case "Lowercase":
-      return lowercase
-    case "StripAccents":
-      return stripAccents
-    case "Strip":
-      return (t) => {
-        let s = t
-        if (j.strip_left !== false) s = s.replace(/^\p{White_Space}+/u, "")
-        if (j.strip_right !== false) s = s.replace(/\p{White_Space}+$/u, "")
-        return s
-      }
-    case "Prepend":
-      return (t) => (t.length > 0 ? String(j.prepend) + t : t)
-    case "Replace": {
-      const re = splitPattern(j)
-      return (t) => t.replace(re, String(j.content ?? ""))
-    }
-    case "BertNormalizer":
-      return (t) => {
-        let s = t
-        if (j.clean_text !== false) {
-          s = Array.from(s).filter((c) => c !== "\0" && c !== "\ufffd" && (c === "\t" || c === "\n" || c === "\r" || !/^\p{C}$/u.test(c)))
-            .map((c) => (isWhitespace(c) ? " " : c)).join("")
-        }
-        if (j.handle_chinese_chars !== false) s = Array.from(s, (c) => (isChinese(c.codePointAt(0)!) ? ` ${c} ` : c)).join("")
-        const lower = j.lowercase !== false
-        const strip = j.strip_accents === null || j.strip_accents === undefined ? lower : j.strip_accents === true
-        if (strip) s = stripAccents(s.normalize("NFD"))
-        if (lower) s = lowercase(s)
-        return s
-      }
-    default:
-      return fallback(j)
   }
 }
