@@ -1,6 +1,6 @@
 /** The composition root: the layers every command runs on, wired for one database file. */
 import { RunStore } from "@odpo/core"
-import { Checkpoint, LoadedModels } from "@odpo/model"
+import { Checkpoint, CheckpointStore, LoadedModels } from "@odpo/model"
 import { Trainer } from "@odpo/optimizer"
 import { TfjsSampler } from "@odpo/sampler"
 import { RewardScorer } from "@odpo/scorer"
@@ -12,13 +12,14 @@ import { layerTerminal } from "./ProgressBar.ts"
 /** Checkpoints live beside the database: runs/odpo.duckdb → runs/checkpoints/. */
 export const checkpointRootFor = (db: string) => join(dirname(resolve(db)), "checkpoints")
 
-export const storeLayer = (db: string) => RunStore.RunStore.layer(db)
+/** The run store on `db`; read commands pass `{create: false}`, so a mistyped --db is an error rather than a new empty file. */
+export const storeLayer = (db: string, options: RunStore.LayerOptions = {}) => RunStore.RunStore.layer(db, options)
 
 /** Everything the round loop needs. */
-export const experimentLayer = (db: string) =>
+export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}) =>
   Layer.mergeAll(
-    storeLayer(db),
-    Checkpoint.layer,
+    storeLayer(db, options),
+    CheckpointStore.layer,
     Layer.provide(Layer.mergeAll(TfjsSampler.layer, Trainer.layer), LoadedModels.LoadedModels.layer),
     RewardScorer.layer,
     layerTerminal,

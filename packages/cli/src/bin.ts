@@ -4,9 +4,9 @@ import { NodeRuntime, NodeServices } from "@effect/platform-node"
 import { Effect } from "effect"
 import "../../../scripts/node20-polyfills.mjs"
 import { cli } from "./Cli.ts"
-import { reportFailure } from "./Errors.ts"
+import { plainLogger, reportFailure, usagePresenter } from "./Errors.ts"
 
 reportFailure(cli).pipe(
-  Effect.provide(NodeServices.layer),
+  Effect.provide([NodeServices.layer, usagePresenter, plainLogger]),
   (program) => NodeRuntime.runMain(program, { disableErrorReporting: true })
 )

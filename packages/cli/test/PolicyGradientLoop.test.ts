@@ -27,6 +27,13 @@ describe("policy-gradient round loop, end to end on a tiny bandit", () => {
 
       assert.strictEqual((yield* store.getRun(runId)).status, "finished")
       assert.strictEqual(t.runs![0]!.loss, "rloo")
+      // The README cookbook's RL examples run as written (under experiments/rlhf-vs-dpo's run name) and find rows.
+      yield* store.query(`UPDATE runs SET name = 'bandit-rloo' WHERE run_id = '${runId}'`, { write: true })
+      const readme = readFileSync(join(import.meta.dirname, "../../../README.md"), "utf8")
+      const cookbook = readme.slice(readme.indexOf("## SQL cookbook")).split("```sql")[1]!.split("```")[0]!
+      const rl = cookbook.split(";").map((s) => s.trim()).filter((s) => s.startsWith("-- RL:"))
+      assert.strictEqual(rl.length, 2)
+      for (const sql of rl) assert.isAbove((yield* store.query(sql)).rows.length, 0, sql)
       // the lineage RoundLoop.test.ts checks for DPO: 2 rounds, 4 prompts × 4 samples, 4 held-out × 2 samples
       checkLineage(t, { rounds: 2, prompts: 8 + 4, train: 4 * 4, eval: 4 * 2 })
       assert.deepStrictEqual(

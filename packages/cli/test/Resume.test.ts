@@ -42,5 +42,5 @@ describe("odpo resume after odpo run is killed", () => {
         assert.deepStrictEqual(b[table], a[table], `table ${table} differs after kill + resume`)
       }
       assert.strictEqual((yield* runOnly(crashed)).status, "finished")
-    }), { timeout: 600_000 })
+    }))
 })

@@ -24,6 +24,18 @@ describe("round loop, end to end on a tiny bandit", () => {
       const q = (sql: string) => Effect.map(store.query(sql), (r) => r.rows)
 
       assert.strictEqual(t.runs!.length, 1)
+      // Every example of the README's SQL cookbook runs as written and finds rows (under the quick start's run name).
+      yield* store.query(`UPDATE runs SET name = 'bandit-mu70-online' WHERE run_id = '${runId}'`, { write: true })
+      const readme = readFileSync(join(import.meta.dirname, "../../../README.md"), "utf8")
+      const cookbook = readme.slice(readme.indexOf("## SQL cookbook")).split("```sql")[1]!.split("```")[0]!
+      const examples = cookbook.split(";").map((s) => s.trim()).filter((s) => s.replace(/--[^\n]*/g, "").trim().length > 0)
+      assert.strictEqual(examples.length, 9)
+      // The RL examples run here too (a DPO run has no advantages: no rows); PolicyGradientLoop.test.ts checks their rows.
+      for (const sql of examples) {
+        const rows = (yield* store.query(sql)).rows.length
+        if (!sql.startsWith("-- RL:")) assert.isAbove(rows, 0, sql)
+      }
+      yield* store.query(`UPDATE runs SET name = 'tiny' WHERE run_id = '${runId}'`, { write: true })
       assert.strictEqual((yield* store.getRun(runId)).status, "finished")
       // rounds 0–2 evaluated, π_{r−1} → π_r with parents, reference π₀, P×K train rollouts per round from its policy
       checkLineage(t, { rounds: 2, prompts: 8 + 4, train: 4 * 4, eval: 4 * 2 })

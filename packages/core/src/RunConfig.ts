@@ -246,32 +246,33 @@ export type RunConfigInput = typeof RunConfig.Encoded
 const formatPath = (path: ReadonlyArray<PropertyKey>) =>
   path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
 
-const standardFormatter = SchemaIssue.makeFormatterStandardSchemaV1()
-const standardMessage = (issue: SchemaIssue.Issue) => standardFormatter(issue).issues[0]?.message ?? String(issue)
+const standardIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** The value at `path` inside `input` (undefined when the path leaves it). */
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
+  path.reduce<unknown>((v, k) => (typeof v === "object" && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined), input)
+
+/** A found value as the user wrote it, kept short. */
+const shown = (value: unknown): string => {
+  const text = value === undefined ? "nothing" : JSON.stringify(value) ?? String(value)
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text
+}
 
 /**
- * First leaf issue of a decode failure, as (JSON path relative to the decoded value, e.g.
- * ".loss.beta", and a message). Shared by every schema decoded from a user's JSON.
+ * First issue of a decode failure, as (JSON path relative to the decoded value, e.g.
+ * ".loss.beta", and a message that says what was expected and what was found). Shared by every
+ * schema decoded from a user's JSON; `input` is the decoded value, for the "found" half.
  */
-export const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): { path: string; message: string } => {
-  switch (issue._tag) {
-    case "Pointer":
-      return firstIssue(issue.issue, [...path, ...issue.path])
-    case "Composite":
-    case "AnyOf":
-      return issue.issues.length > 0 ? firstIssue(issue.issues[0]!, path) : { path: formatPath(path), message: String(issue) }
-    case "Filter":
-      // Effect's own words for a failed check ("Expected a value greater than 0, got -1")
-      return { path: formatPath(path), message: standardMessage(issue) }
-    case "Encoding":
-      return firstIssue(issue.issue, path)
-    case "UnexpectedKey":
-      return { path: formatPath(path), message: "unknown field: remove it or check its spelling" }
-    case "MissingKey":
-      return { path: formatPath(path), message: "missing required field" }
-    default:
-      return { path: formatPath(path), message: standardMessage(issue) }
-  }
+export const firstIssue = (issue: SchemaIssue.Issue, input?: unknown): { path: string; message: string } => {
+  const first = standardIssues(issue).issues[0]
+  const path = (first?.path ?? []).map((p) => (typeof p === "object" && p !== null ? (p as { key: PropertyKey }).key : p))
+  const where = formatPath(path)
+  const message = first?.message ?? String(issue)
+  if (message === "Expected no excess property") return { path: where, message: "unknown field: remove it or check its spelling" }
+  if (message === "Missing key") return { path: where, message: "missing required field" }
+  // "Expected a value greater than 0" → "expected a value greater than 0, found 0"
+  const expected = message.replace(/^Expected/, "expected")
+  return { path: where, message: `${expected}, found ${shown(valueAt(input, path))}` }
 }
 
 const configError = (file: string | undefined, path: string, message: string) =>
@@ -307,7 +308,7 @@ const crossFieldIssue = (config: RunConfig, written: unknown): { path: string; m
 const decodeWith = (input: unknown, file: string | undefined, written: unknown): Effect.Effect<RunConfig, ConfigError> =>
   Schema.decodeUnknownEffect(RunConfig)(input, { onExcessProperty: "error", errors: "all" }).pipe(
     Effect.mapError((error) => {
-      const at = firstIssue(error.issue)
+      const at = firstIssue(error.issue, input)
       return configError(file, "$" + at.path, at.message)
     }),
     Effect.flatMap((config) => {

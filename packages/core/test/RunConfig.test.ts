@@ -24,6 +24,23 @@ describe("RunConfig", () => {
       assert.include(err.message, "x.json")
     }))
 
+  it.effect("every range, type and enum error says what was expected and what was found", () =>
+    Effect.gen(function*() {
+      const message = (input: unknown) => Effect.map(Effect.flip(decodeRunConfig(input, "x.json")), (e) => e.message)
+      const bandit = { name: "bandit" }
+      assert.strictEqual(yield* message({ task: bandit, loss: { beta: 0 } }), "x.json: $.loss.beta: expected a value greater than 0, found 0")
+      assert.strictEqual(yield* message({ task: bandit, loss: { beta: "x" } }), 'x.json: $.loss.beta: expected number, found "x"')
+      assert.strictEqual(
+        yield* message({ task: bandit, loss: { type: "dpo" } }),
+        'x.json: $.loss.type: expected "sigmoid" | "ipo" | "hinge" | "robust" | "kto" | "simpo" | "rdpo" | "sft" | "rloo" | "ppo_clip", found "dpo"'
+      )
+      assert.strictEqual(yield* message({ task: bandit, policy: { model: { nHeads: 2.5 } } }), "x.json: $.policy.model.nHeads: expected an integer, found 2.5")
+      assert.strictEqual(yield* message({ task: bandit, sampling: { topP: 2 } }), "x.json: $.sampling.topP: expected a value less than or equal to 1, found 2")
+      assert.strictEqual(yield* message({ task: bandit, policy: { init: 3 } }), "x.json: $.policy.init: expected string | null, found 3")
+      assert.strictEqual(yield* message({}), "x.json: $.task: missing required field")
+      assert.notInclude(yield* message({ task: bandit, eval: { prompts: -1 } }), "[object Object]")
+    }))
+
   it.effect("rejects unknown fields by path", () =>
     Effect.gen(function*() {
       const err = yield* Effect.flip(decodeRunConfig({ task: { name: "bandit" }, sampling: { temprature: 1 } }))

@@ -1,4 +1,5 @@
 export * as Checkpoint from "./Checkpoint.ts"
+export * as CheckpointStore from "./CheckpointStore.ts"
 export * as CpuKernels from "./CpuKernels.ts"
 export * as Engine from "./Engine.ts"
 export * as Gpt from "./Gpt.ts"

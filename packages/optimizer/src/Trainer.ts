@@ -73,7 +73,7 @@ export const make = (engine: PolicyEngine.PolicyEngine) =>
       if (request.demonstrations.length === 0) {
         return yield* new Errors.InvalidInput({ message: "request.demonstrations is empty: SFT needs at least one demonstration" })
       }
-      yield* checkSequences(request.demonstrations, start.config, (i) => `demonstrations[${i}]`)
+      yield* checkSequences(request.demonstrations, start.config, (i) => `demonstrations[${i}]`, "raise policy.model.contextLength (demonstrations are the task's, not sampled)")
       return yield* trainAndSave({
         start, items: request.demonstrations,
         gradients: (model) => policyGradients(engine, model, start.tokenizer.padId, demonstrationObjective),

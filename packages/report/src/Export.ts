@@ -60,15 +60,16 @@ export const exportRuns = Effect.fn("Export.exportRuns")(function*(runs: Readonl
   const ids = inList(runs)
   const tables: Array<ExportedTable> = []
   const skipped: Array<string> = []
+  const chosen: Array<{ readonly table: string; readonly filter: string; readonly file: string }> = []
   for (const [table, cols] of columns.rows as ReadonlyArray<[string, ReadonlyArray<string>]>) {
     const filter = belongsTo(table, cols, ids)
-    if (filter === null) {
-      skipped.push(table)
-      continue
-    }
-    const file = resolve(join(dir, `${table}.${format}`))
-    const copied = yield* store.query(copySql(table, filter, file, format))
-    tables.push({ table, rows: Number(copied.rows[0]?.[0] ?? 0), file })
+    if (filter === null) skipped.push(table)
+    else chosen.push({ table, filter, file: resolve(join(dir, `${table}.${format}`)) })
   }
+  // Every COPY in one statement list: one snapshot of the store, consistent across tables; then their row counts.
+  yield* store.query(chosen.map((c) => copySql(c.table, c.filter, c.file, format)).join(";\n"), { files: true })
+  const counts = yield* store.query(chosen.map((c) => `SELECT '${c.table}', count(*) FROM "${c.table}" WHERE ${c.filter}`).join("\nUNION ALL "))
+  const count = new Map(counts.rows.map((r) => [String(r[0]), Number(r[1])]))
+  for (const c of chosen) tables.push({ table: c.table, rows: count.get(c.table) ?? 0, file: c.file })
   return { tables, skipped } satisfies ExportResult
 })

@@ -33,7 +33,7 @@ export const compare = Command.make(
     format: formatFlag
   },
   Effect.fn(function*({ runs, db, format }) {
-    const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db)))
+    const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db, { create: false })))
     yield* Console.log(formats[format](result))
     if (format === "table") yield* Console.log(goldSparklines(result))
   })

@@ -3,20 +3,31 @@ import { Errors, Run, RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { existsSync, readFileSync } from "node:fs"
 import { compareRuns } from "./compare.ts"
-import { formatTable } from "../Format.ts"
+import { formatTable, shellQuote } from "../Format.ts"
 import { goldSparklines } from "../Sparkline.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
-import { backendFlag, dbFlag } from "./shared.ts"
+import { backendFlag, dbFlag, readConfigText } from "./shared.ts"
 
 const readConfigFile = (file: string) =>
+  Effect.flatMap(readConfigText(file, "experiment file"), (text) => RunConfig.parseRunConfig(text, file))
+
+/**
+ * The run `odpo resume` continues: the run with that id, else the newest run of that name that is
+ * not finished (a crashed or interrupted one), else the newest of that name.
+ */
+export const resumableRun = (idOrName: string) =>
   Effect.gen(function*() {
-    if (!existsSync(file)) {
-      return yield* new Errors.ConfigError({ message: `${file}: no such experiment file (see experiments/ for examples)`, file })
-    }
-    return yield* RunConfig.parseRunConfig(readFileSync(file, "utf8"), file)
+    const store = yield* RunStore.RunStore
+    const runs = yield* store.listRuns()
+    const named = runs.filter((r) => r.name === idOrName)
+    return runs.find((r) => r.runId === idOrName) ?? named.filter((r) => r.status !== "finished").at(-1) ?? named.at(-1) ??
+      (yield* store.getRun(idOrName))
   })
+
+/** The command that resumes `runId`, quoted for a POSIX shell. */
+const resumeHint = (runId: string, db: string) =>
+  `odpo resume ${shellQuote(runId)}${db === RunStore.defaultDbFile ? "" : ` --db ${shellQuote(db)}`}`
 
 const useBackend = (choice: Engine.BackendChoice) =>
   Effect.gen(function*() {
@@ -54,7 +65,7 @@ export const run = Command.make(
         codeVersion: "0.1.0",
         engine
       })
-      yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; odpo resume ${runId} after a crash)`)
+      yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; ${resumeHint(runId, db)} after a crash)`)
       yield* finish(runId, db, engine)
     }).pipe(Effect.provide(experimentLayer(db)))
   })
@@ -69,12 +80,11 @@ export const resume = Command.make(
   },
   Effect.fn(function*({ run: idOrName, db, backend }) {
     yield* Effect.gen(function*() {
-      const store = yield* RunStore.RunStore
-      const row = yield* store.getRun(idOrName)
+      const row = yield* resumableRun(idOrName)
       const config = row.config as RunConfig.RunConfig
       const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
       yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
       yield* finish(row.runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db)))
+    }).pipe(Effect.provide(experimentLayer(db, { create: false })))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

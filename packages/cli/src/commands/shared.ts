@@ -1,6 +1,23 @@
-/** Flags several commands share. */
-import { RunConfig, RunStore } from "@odpo/core"
+/** Flags and file reading several commands share. */
+import { Errors, RunConfig, RunStore } from "@odpo/core"
+import { Effect } from "effect"
 import { Flag } from "effect/cli"
+import { readFile } from "node:fs/promises"
+
+/** A JSON config file's text; a missing file, a directory or an unreadable file is a ConfigError naming it. */
+export const readConfigText = (file: string, what: string): Effect.Effect<string, Errors.ConfigError> =>
+  Effect.tryPromise({
+    try: () => readFile(file, "utf8"),
+    catch: (cause) => {
+      const code = (cause as NodeJS.ErrnoException)?.code
+      const message = code === "ENOENT"
+        ? `${file}: no such ${what} (see experiments/ for examples)`
+        : code === "EISDIR"
+        ? `${file} is a directory, not ${/^[aeiou]/.test(what) ? "an" : "a"} ${what}: name the JSON file itself`
+        : `${file}: cannot read the ${what}: ${(cause as Error)?.message ?? String(cause)}`
+      return new Errors.ConfigError({ message, file })
+    }
+  })
 
 export const dbFlag = Flag.String("db").pipe(
   Flag.withDescription(`DuckDB file holding the runs (default ${RunStore.defaultDbFile})`),

@@ -9,9 +9,9 @@ import { Engine } from "@odpo/model"
 import { RewardModelExport } from "@odpo/optimizer"
 import { Console, Effect, Schema } from "effect"
 import { Argument, Command } from "effect/cli"
-import { existsSync, readFileSync } from "node:fs"
 import { layerTerminal } from "../ProgressBar.ts"
 import { storeLayer } from "../Services.ts"
+import { readConfigText } from "./shared.ts"
 
 const def = RunConfig.withDefault
 
@@ -66,20 +66,20 @@ const runPairs = (run: string, db: string) =>
     return result.rows.map(([prompt, chosen, rejected]) => ({
       prompt: prompt as Array<number>, chosen: chosen as Array<number>, rejected: rejected as Array<number>
     }))
-  }).pipe(Effect.provide(storeLayer(db)))
+  }).pipe(Effect.provide(storeLayer(db, { create: false })))
 
 export const trainRm = Command.make(
   "train-rm",
   { config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")) },
   Effect.fn(function*({ config: file }) {
-    if (!existsSync(file)) return yield* new Errors.ConfigError({ message: `${file}: no such file`, file })
+    const text = yield* readConfigText(file, "reward-model config")
     const json = yield* Effect.try({
-      try: () => JSON.parse(readFileSync(file, "utf8")) as unknown,
+      try: () => JSON.parse(text) as unknown,
       catch: (e) => new Errors.ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
     })
     const config = yield* Schema.decodeUnknownEffect(TrainRmConfig)(json, { onExcessProperty: "error" }).pipe(
       Effect.mapError((e) => {
-        const at = RunConfig.firstIssue(e.issue)
+        const at = RunConfig.firstIssue(e.issue, json)
         return new Errors.ConfigError({ message: `${file}: $${at.path}: ${at.message}`, path: `$${at.path}`, file })
       })
     )

@@ -2,7 +2,7 @@
 import { type DuckDBConnection, DuckDBDataChunkWriter, JSToDuckDBValueConverter } from "@duckdb/node-api"
 import { Effect } from "effect"
 import { StoreError } from "../../Errors.ts"
-import { type Stage, stages, type StageWrite } from "../../RunStore.ts"
+import { type Stage, stages, type StageWrite } from "../../StoreRows.ts"
 import { exec, readAll, transaction } from "./connection.ts"
 import { primaryKeys, type StageTable } from "./schema.ts"
 
