@@ -46,14 +46,14 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const pairs = Array.from({ length: PAIRS }, (): Domain.TrainingPair => ({ chosen: seq(), rejected: seq(), refChosenLogp: -200, refRejectedLogp: -200 }))
   const loss = { type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0 } as const
   const opt = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
-  const step = () => {
-    const { grads } = stepGradients(model, objectives.sigmoid, [pairs], { padId: 0, loss, dropoutSeed: 0 })
+  const step = async () => {
+    const { grads } = await stepGradients(model, objectives.sigmoid, [pairs], { padId: 0, loss, dropoutSeed: 0 })
     opt.apply(grads, 1e-4)
     tf.dispose(grads)
   }
-  step() // warm-up
+  await step() // warm-up
   const start = performance.now()
-  for (let i = 0; i < STEPS; i++) step()
+  for (let i = 0; i < STEPS; i++) await step()
   const seconds = (performance.now() - start) / 1000 / STEPS
   opt.dispose()
   model.dispose()

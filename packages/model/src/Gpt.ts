@@ -153,11 +153,14 @@ export class Gpt {
     return parameterCount(this.config)
   }
 
-  /** Weights as plain arrays, by name (for checkpoints and copies). */
-  weights(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>()
-    for (const [name] of parameterShapes(this.config)) out.set(name, this.p(name).dataSync() as Float32Array)
-    return out
+  /**
+   * Weights as plain arrays, by name (for checkpoints and copies). Async: a GPU backend reads
+   * back without blocking (tfjs's webgpu backend cannot read synchronously in Node at all).
+   */
+  async weights(): Promise<Map<string, Float32Array>> {
+    const names = parameterShapes(this.config).map(([name]) => name)
+    const data = await Promise.all(names.map((name) => this.p(name).data()))
+    return new Map(names.map((name, i) => [name, data[i] as Float32Array]))
   }
 
   /** Overwrite the weights (same config). */
@@ -171,8 +174,8 @@ export class Gpt {
     }
   }
 
-  clone(): Gpt {
-    return new Gpt(this.config, this.weights())
+  async clone(): Promise<Gpt> {
+    return new Gpt(this.config, await this.weights())
   }
 
   dispose(): void {

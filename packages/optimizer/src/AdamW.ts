@@ -63,9 +63,17 @@ export class AdamW {
   }
 }
 
-/** ‖g‖ over all parameters at once: √(Σᵢ Σ gᵢ²). Non-finite if any gradient is. */
-export const globalNorm = (grads: ReadonlyArray<tf.Tensor>): number =>
-  Math.sqrt(grads.reduce((acc, g) => acc + tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]!), 0))
+/** ‖g‖² over all parameters at once, on the device: Σᵢ Σ gᵢ² (the caller disposes it). */
+export const globalNormSquared = (grads: ReadonlyArray<tf.Tensor>): tf.Scalar =>
+  tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))) as tf.Scalar)
+
+/** ‖g‖ over all parameters at once: √(Σᵢ Σ gᵢ²), one read-back. Non-finite if any gradient is. */
+export const globalNorm = async (grads: ReadonlyArray<tf.Tensor>): Promise<number> => {
+  const sq = globalNormSquared(grads)
+  const [value] = await sq.data()
+  sq.dispose()
+  return Math.sqrt(value!)
+}
 
 /**
  * Scale gradients so that their global norm is at most maxNorm (as torch's clip_grad_norm_:

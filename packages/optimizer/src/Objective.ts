@@ -16,6 +16,36 @@ export interface Stat {
 }
 export type Stats = Record<string, Stat>
 
+/**
+ * A step's metric sums while they are still on the device: each `add` sums on the device and
+ * keeps the scalar past the gradient's tidy; `read` brings all of them (and any extra scalars) to
+ * the host in ONE read-back, so a step costs one GPU round trip, not one per metric.
+ */
+export class PendingStats {
+  private readonly sums: Array<{ readonly name: string; readonly sum: tf.Scalar; readonly count: number }> = []
+
+  add(name: string, values: tf.Tensor, count: number): void {
+    this.sums.push({ name, sum: tf.keep(tf.sum(values)), count })
+  }
+
+  /** The stats, and the values of `extra` (in order); frees every pending scalar. */
+  async read(extra: ReadonlyArray<tf.Scalar> = []): Promise<{ stats: Stats; extra: Array<number> }> {
+    const all = [...extra, ...this.sums.map((s) => s.sum)]
+    const stacked = tf.stack(all)
+    const values = await stacked.data()
+    stacked.dispose()
+    tf.dispose(this.sums.map((s) => s.sum))
+    const stats: Stats = {}
+    this.sums.forEach((s, i) => {
+      const st = (stats[s.name] ??= { sum: 0, count: 0 })
+      st.sum += values[extra.length + i]!
+      st.count += s.count
+    })
+    this.sums.length = 0
+    return { stats, extra: Array.from(values.subarray(0, extra.length)) }
+  }
+}
+
 /** A KTO example with its mismatched partner (its prompt, another example's completion). */
 export interface KtoItem {
   readonly example: Domain.LabelledExample
@@ -29,8 +59,8 @@ export interface MicroBatchContext {
   readonly loss: RunConfig.LossConfig
   /** Dropout seed for this micro-batch (used only when the model has dropout). */
   readonly dropoutSeed: number
-  /** Where the micro-batch's metric sums go (read inside the gradient function, as numbers). */
-  readonly stats: Stats
+  /** Where the micro-batch's metric sums go (device scalars, read once per step). */
+  readonly stats: PendingStats
 }
 
 export interface Objective<Item> {
@@ -40,12 +70,6 @@ export interface Objective<Item> {
   readonly lossSum: (items: ReadonlyArray<Item>, ctx: MicroBatchContext) => tf.Scalar
 }
 
-const add = (stats: Stats, name: string, sum: number, count: number) => {
-  const s = (stats[name] ??= { sum: 0, count: 0 })
-  s.sum += sum
-  s.count += count
-}
-const total = (t: tf.Tensor) => tf.sum(t).dataSync()[0]!
 
 /**
  * Summed completion log-probs of `seqs` under the model, in one forward, [N]. The batch's
@@ -76,13 +100,13 @@ export const pairwise = (name: PairLossName): Objective<Domain.TrainingPair> => 
     const out = withSftTerm(pairLosses[name](x, ctx.loss), x, ctx.loss.sftWeight)
     const sum = tf.sum(out.losses) as tf.Scalar
     const margins = tf.sub(out.chosenRewards, out.rejectedRewards)
-    add(ctx.stats, "loss", total(out.losses), B)
-    add(ctx.stats, "rewards/chosen", total(out.chosenRewards), B)
-    add(ctx.stats, "rewards/rejected", total(out.rejectedRewards), B)
-    add(ctx.stats, "rewards/margins", total(margins), B)
-    add(ctx.stats, "rewards/accuracies", total(tf.cast(tf.greater(margins, 0), "float32")), B)
-    add(ctx.stats, "logps/chosen", total(policyChosen), B)
-    add(ctx.stats, "logps/rejected", total(policyRejected), B)
+    ctx.stats.add("loss", out.losses, B)
+    ctx.stats.add("rewards/chosen", out.chosenRewards, B)
+    ctx.stats.add("rewards/rejected", out.rejectedRewards, B)
+    ctx.stats.add("rewards/margins", margins, B)
+    ctx.stats.add("rewards/accuracies", tf.cast(tf.greater(margins, 0), "float32"), B)
+    ctx.stats.add("logps/chosen", policyChosen, B)
+    ctx.stats.add("logps/rejected", policyRejected, B)
     return sum
   }
 })
@@ -103,12 +127,12 @@ export const ktoObjective: Objective<KtoItem> = {
       refMismatched: tf.tensor1d(items.map((k) => k.refMismatchedLogp))
     }, ctx.loss)
     const nGood = items.filter((k) => k.example.desirable).length
-    add(ctx.stats, "loss", total(out.losses), N)
-    add(ctx.stats, "rewards/chosen", total(tf.mul(out.rewards, desirable)), nGood)
-    add(ctx.stats, "rewards/rejected", total(tf.mul(out.rewards, tf.sub(1, desirable))), N - nGood)
-    add(ctx.stats, "logps/chosen", total(tf.mul(policy, desirable)), nGood)
-    add(ctx.stats, "logps/rejected", total(tf.mul(policy, tf.sub(1, desirable))), N - nGood)
-    add(ctx.stats, "kl", out.z0.dataSync()[0]!, 1)
+    ctx.stats.add("loss", out.losses, N)
+    ctx.stats.add("rewards/chosen", tf.mul(out.rewards, desirable), nGood)
+    ctx.stats.add("rewards/rejected", tf.mul(out.rewards, tf.sub(1, desirable)), N - nGood)
+    ctx.stats.add("logps/chosen", tf.mul(policy, desirable), nGood)
+    ctx.stats.add("logps/rejected", tf.mul(policy, tf.sub(1, desirable)), N - nGood)
+    ctx.stats.add("kl", out.z0, 1)
     return tf.sum(out.losses) as tf.Scalar
   }
 }

@@ -40,7 +40,7 @@ export const referenceLogps = Effect.fn("Trainer.referenceLogps")(function*(refe
     const loaded = yield* load(reference)
     const todo = missing.map((i) => sequences[i]!)
     yield* checkSequences(todo, loaded.config, (i) => `sequences[${missing[i]}]`)
-    const values = LogProbs.scoreSequences(loaded.model, todo, loaded.tokenizer.padId, 64)
+    const values = yield* Effect.promise(() => LogProbs.scoreSequences(loaded.model, todo, loaded.tokenizer.padId, 64))
     missing.forEach((i, j) => cache.set(keys[i]!, values[j]!))
     for (const k of cache.keys()) {
       if (cache.size <= CACHE_LIMIT) break
@@ -73,22 +73,26 @@ export const sequenceStats = Effect.fn("Trainer.sequenceStats")(function*(
   const out: Array<Trainer.SequenceStats> = []
   for (let i = 0; i < sequences.length; i += batchSize) {
     const batch = LogProbs.makeBatch(sequences.slice(i, i + batchSize), p.tokenizer.padId, ctx.contextLength)
-    const [kl, entropy, logp] = tf.tidy(() => {
+    // [3, B]: KL, entropy and log-prob per sequence, read back in one go
+    const sums = tf.tidy(() => {
       const lp = LogProbs.nextTokenLogProbs(p.model, batch)
       const lq = LogProbs.nextTokenLogProbs(q.model, batch)
       const probs = tf.exp(lp)
       const [B, T1, V] = lp.shape
-      const masked = (perToken: tf.Tensor) => tf.sum(tf.mul(perToken, batch.targetMask), -1).dataSync()
+      const masked = (perToken: tf.Tensor) => tf.sum(tf.mul(perToken, batch.targetMask), -1)
       // KL = Σ_v π(v)(log π(v) − log π_ref(v)); H = −Σ_v π(v) log π(v); log π(y_t) by one-hot pick
       const targets = tf.oneHot(tf.reshape(tf.slice(batch.ids, [0, 1], [B, T1]), [B * T1]), V)
-      return [
+      return tf.stack([
         masked(tf.sum(tf.mul(probs, tf.sub(lp, lq)), -1)),
         masked(tf.neg(tf.sum(tf.mul(probs, lp), -1))),
         masked(tf.sum(tf.mul(lp, tf.reshape(targets, [B, T1, V])), -1))
-      ]
+      ])
     })
     LogProbs.disposeBatch(batch)
-    for (let b = 0; b < kl!.length; b++) out.push({ kl: kl![b]!, entropy: entropy![b]!, logp: logp![b]! })
+    const values = yield* Effect.promise(() => sums.data())
+    const B = sums.shape[1]!
+    sums.dispose()
+    for (let b = 0; b < B; b++) out.push({ kl: values[b]!, entropy: values[B + b]!, logp: values[2 * B + b]! })
   }
   return out
 })
@@ -111,8 +115,8 @@ export const emaReference = Effect.fn("Trainer.emaReference")(function*(
       message: `emaReference: policy ${policy.path} and reference ${reference.path} have different shapes; a soft update needs the same model config`
     })
   }
-  const pw = p.model.weights()
-  const qw = q.model.weights()
+  const pw = yield* Effect.promise(() => p.model.weights())
+  const qw = yield* Effect.promise(() => q.model.weights())
   const mixed = new Map<string, Float32Array>()
   for (const [name, a] of pw) {
     const b = qw.get(name)!

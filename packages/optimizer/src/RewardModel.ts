@@ -8,7 +8,7 @@ import { Effect } from "effect"
 import type { Tokenizer } from "@odpo/core"
 import { Errors } from "@odpo/core"
 import { Gpt } from "@odpo/model"
-import { AdamW, clipByGlobalNorm, globalNorm } from "./AdamW.ts"
+import { AdamW, clipByGlobalNorm, globalNormSquared } from "./AdamW.ts"
 import { logSigmoid } from "./losses/index.ts"
 import { deriveSeed, mulberry32, shuffled } from "./Random.ts"
 import { sftPlan } from "./Sft.ts"
@@ -114,13 +114,15 @@ export class RewardModel {
     return tf.reshape(tf.matMul(tf.gather(h, batch.last), this.head), [B]) as tf.Tensor1D
   }
 
-  /** Scores of token-id sequences as numbers, batched. */
-  score(seqs: ReadonlyArray<ReadonlyArray<number>>, padId: number, batchSize = 64): Array<number> {
+  /** Scores of token-id sequences as numbers, batched; one read-back per batch. */
+  async score(seqs: ReadonlyArray<ReadonlyArray<number>>, padId: number, batchSize = 64): Promise<Array<number>> {
     const out: Array<number> = []
     for (let i = 0; i < seqs.length; i += batchSize) {
       const batch = makeRewardBatch(seqs.slice(i, i + batchSize), padId)
-      out.push(...tf.tidy(() => Array.from(this.scores(batch).dataSync())))
+      const scores = tf.tidy(() => this.scores(batch))
       disposeRewardBatch(batch)
+      out.push(...(await scores.data()))
+      scores.dispose()
     }
     return out
   }
@@ -200,10 +202,12 @@ export const fitRewardModel = Effect.fn("RewardModel.fit")(function*(o: FitOptio
     }, model.variables())
     disposeRewardBatch(batch)
     const g = model.variables().map((v) => grads[v.name]!)
-    const norm = globalNorm(g)
-    const loss = value.dataSync()[0]!
-    value.dispose()
-    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
+    // loss and ‖g‖² in one read-back
+    const both = tf.tidy(() => tf.stack([value, globalNormSquared(g)]))
+    const [loss, normSquared] = yield* Effect.promise(() => both.data())
+    const norm = Math.sqrt(normSquared!)
+    tf.dispose([both, value])
+    if (!Number.isFinite(loss!) || !Number.isFinite(norm)) {
       tf.dispose(g)
       optimizer.dispose()
       model.dispose()
@@ -213,14 +217,16 @@ export const fitRewardModel = Effect.fn("RewardModel.fit")(function*(o: FitOptio
     optimizer.apply(clipped, o.learningRate)
     if (clipped !== g) tf.dispose(clipped as Array<tf.Tensor>)
     tf.dispose(g)
-    losses.push(loss)
+    losses.push(loss!)
   }
   optimizer.dispose()
-  const accuracy = (set: ReadonlyArray<RewardPair>) => {
+  const accuracy = async (set: ReadonlyArray<RewardPair>) => {
     if (set.length === 0) return Number.NaN
-    const rw = model.score(set.map((p) => [...p.prompt, ...p.chosen]), padId)
-    const rl = model.score(set.map((p) => [...p.prompt, ...p.rejected]), padId)
+    const rw = await model.score(set.map((p) => [...p.prompt, ...p.chosen]), padId)
+    const rl = await model.score(set.map((p) => [...p.prompt, ...p.rejected]), padId)
     return rw.filter((r, i) => r > rl[i]!).length / set.length
   }
-  return { model, validationAccuracy: accuracy(val), trainAccuracy: accuracy(train), losses } satisfies FitResult
+  const validationAccuracy = yield* Effect.promise(() => accuracy(val))
+  const trainAccuracy = yield* Effect.promise(() => accuracy(train))
+  return { model, validationAccuracy, trainAccuracy, losses } satisfies FitResult
 })

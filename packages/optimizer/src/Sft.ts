@@ -16,16 +16,14 @@ export const sftObjective: Objective<Domain.Sequence> = {
     const batch = LogProbs.makeBatch(seqs, ctx.padId, ctx.model.config.contextLength)
     const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
     const nll = tf.neg(tf.sum(LogProbs.tokenLogProbs(ctx.model, batch, { training: true, dropoutSeed: ctx.dropoutSeed })))
-    const s = (ctx.stats["loss"] ??= { sum: 0, count: 0 })
-    s.sum += nll.dataSync()[0]!
-    s.count += tokens
+    ctx.stats.add("loss", nll, tokens)
     return tf.mul(nll, seqs.length / tokens) as tf.Scalar
   }
 }
 
 /** Mean NLL per completion token of `seqs` (no gradient): SFT's held-out measure. */
-export const heldOutNll = (model: Parameters<typeof LogProbs.scoreSequences>[0], seqs: ReadonlyArray<Domain.Sequence>, padId: number): number => {
-  const logps = LogProbs.scoreSequences(model, seqs, padId)
+export const heldOutNll = async (model: Parameters<typeof LogProbs.scoreSequences>[0], seqs: ReadonlyArray<Domain.Sequence>, padId: number): Promise<number> => {
+  const logps = await LogProbs.scoreSequences(model, seqs, padId)
   const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
   return -logps.reduce((a, b) => a + b, 0) / tokens
 }

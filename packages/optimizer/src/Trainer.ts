@@ -93,7 +93,7 @@ const trainAndSave = (
   plan: Parameters<typeof trainLoop>[0]["plan"]
 ) =>
   Effect.acquireUseRelease(
-    Effect.sync(() => start.model.clone()),
+    Effect.promise(() => start.model.clone()),
     (model) =>
       Effect.gen(function*() {
         const steps = yield* trainLoop({

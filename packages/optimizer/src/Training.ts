@@ -9,8 +9,8 @@ import type { Domain, RunConfig } from "@odpo/core"
 import type { Gpt } from "@odpo/model"
 import { Errors, Progress } from "@odpo/core"
 import { deriveSeed, mulberry32, shuffled } from "./Random.ts"
-import { AdamW, clipByGlobalNorm, globalNorm } from "./AdamW.ts"
-import type { Objective, Stats } from "./Objective.ts"
+import { AdamW, clipByGlobalNorm, globalNormSquared } from "./AdamW.ts"
+import { type Objective, PendingStats, type Stats } from "./Objective.ts"
 import { learningRateAt } from "./Schedule.ts"
 
 /** One optimizer step: its epoch and the item indices of each micro-batch. */
@@ -43,29 +43,31 @@ export interface StepGradients {
   readonly grads: Array<tf.Tensor>
   /** The step's mean loss. */
   readonly loss: number
+  /** ‖grads‖ over all parameters. */
+  readonly norm: number
   readonly stats: Stats
 }
 
 /**
  * Gradients of one step: Σ over micro-batches of ∇(Σ_items loss / n_step), so 4 micro-batches
- * of 8 give the gradient of one batch of 32 (up to float rounding).
+ * of 8 give the gradient of one batch of 32 (up to float rounding). The loss, the gradient norm
+ * and every metric come to the host in one read-back at the end of the step.
  */
-export const stepGradients = <Item>(
+export const stepGradients = async <Item>(
   model: Gpt.Gpt,
   objective: Objective<Item>,
   microBatches: ReadonlyArray<ReadonlyArray<Item>>,
   options: { readonly padId: number; readonly loss: RunConfig.LossConfig; readonly dropoutSeed: number }
-): StepGradients => {
+): Promise<StepGradients> => {
   const variables = model.variables()
   const n = microBatches.reduce((a, m) => a + m.length, 0)
-  const stats: Stats = {}
+  const pending = new PendingStats()
   let acc: Array<tf.Tensor> | undefined
-  let loss = 0
+  const values: Array<tf.Scalar> = []
   microBatches.forEach((items, k) => {
-    const ctx = { model, padId: options.padId, loss: options.loss, dropoutSeed: options.dropoutSeed * 31 + k, stats }
+    const ctx = { model, padId: options.padId, loss: options.loss, dropoutSeed: options.dropoutSeed * 31 + k, stats: pending }
     const { value, grads } = tf.variableGrads(() => tf.div(objective.lossSum(items, ctx), n) as tf.Scalar, variables)
-    loss += value.dataSync()[0]!
-    value.dispose()
+    values.push(value)
     const g = variables.map((v) => grads[v.name] ?? tf.zerosLike(v))
     if (acc === undefined) acc = g
     else {
@@ -74,7 +76,11 @@ export const stepGradients = <Item>(
       tf.dispose([...prev, ...g])
     }
   })
-  return { grads: acc!, loss, stats }
+  const loss = tf.addN(values) as tf.Scalar
+  const normSquared = globalNormSquared(acc!)
+  const { stats, extra } = await pending.read([loss, normSquared])
+  tf.dispose([...values, loss, normSquared])
+  return { grads: acc!, loss: extra[0]!, norm: Math.sqrt(extra[1]!), stats }
 }
 
 export interface LoopOptions<Item> {
@@ -114,12 +120,13 @@ export const trainLoop = Effect.fn("Training.trainLoop")(function*<Item>(o: Loop
     for (let s = 0; s < plan.length; s++) {
       const step = plan[s]!
       const micro = step.microBatches.map((m) => m.map((i) => o.items[i]!))
-      const { grads, loss, stats } = stepGradients(o.model, o.objective, micro, {
-        padId: o.padId,
-        loss: o.loss,
-        dropoutSeed: deriveSeed(o.seed, "dropout", s)
-      })
-      const norm = globalNorm(grads)
+      const { grads, loss, norm, stats } = yield* Effect.promise(() =>
+        stepGradients(o.model, o.objective, micro, {
+          padId: o.padId,
+          loss: o.loss,
+          dropoutSeed: deriveSeed(o.seed, "dropout", s)
+        })
+      )
       if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
         tf.dispose(grads)
         return yield* new Errors.NonFiniteLoss({

@@ -58,7 +58,7 @@ describe("RewardModel", () => {
       assert.strictEqual(tok.vocabSize, 8)
       // a right-padded batch of mixed lengths
       const seqs = pairs.slice(0, 12).flatMap((p) => [[...p.prompt, ...p.chosen], [...p.prompt, ...p.rejected]])
-      const expected = fit.model.score(seqs, 0)
+      const expected = yield* Effect.promise(() => fit.model.score(seqs, 0))
       const T = Math.max(...seqs.map((s) => s.length))
       const ids = new BigInt64Array(seqs.length * T)
       const mask = new BigInt64Array(seqs.length * T)
