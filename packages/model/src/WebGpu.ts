@@ -141,6 +141,32 @@ const exposeNavigatorGpu = (instance: GPU): void => {
   Object.defineProperty(g.navigator, "gpu", { value: instance, configurable: true })
 }
 
+/**
+ * The first error the device reported. WebGPU reports a failed shader or dispatch asynchronously and
+ * the computation yields zeros: a result read after one must never be taken for a number.
+ */
+let deviceError: string | undefined
+
+const watchErrors = (device: GPUDevice): void => {
+  device.addEventListener("uncapturederror", (event) => {
+    deviceError ??= (event as GPUUncapturedErrorEvent).error.message.split("\n")[0]
+  })
+  void device.lost.then((info) => {
+    deviceError ??= `device lost (${info.reason}): ${info.message}`
+  })
+}
+
+/** Every read-back (tensor.data()) fails once the device has reported an error. */
+const guardReads = <B extends { read: (dataId: object) => Promise<unknown> }>(backend: B): B => {
+  const read = backend.read.bind(backend)
+  backend.read = async (dataId) => {
+    const values = await read(dataId)
+    if (deviceError !== undefined) throw new Error(`webgpu: the device reported an error, so its results are invalid: ${deviceError}`)
+    return values
+  }
+  return backend
+}
+
 /** The adapter tfjs's "webgpu" backend runs on, once registered. */
 let active: Adapter | undefined
 
@@ -173,14 +199,17 @@ export const activate = async (allowSoftware: boolean): Promise<Activated> => {
       maxStorageBufferBindingSize: l.maxStorageBufferBindingSize,
       maxBufferSize: l.maxBufferSize,
       maxComputeWorkgroupSizeX: l.maxComputeWorkgroupSizeX,
-      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup
+      maxComputeInvocationsPerWorkgroup: l.maxComputeInvocationsPerWorkgroup,
+      // Dawn's default is 8; concat binds up to this many inputs per pass.
+      maxStorageBuffersPerShaderStage: l.maxStorageBuffersPerShaderStage
     }
   })
+  watchErrors(device)
   if (tf.findBackendFactory("webgpu") !== null) tf.removeBackend("webgpu")
   // WebGPUBackend's constructor checks navigator.gpu (after the import above, so that the module's
   // own registration, which would pick its own adapter, stays off).
   exposeNavigatorGpu(instance)
-  tf.registerBackend("webgpu", () => new WebGPUBackend(device, gpu.info as never), 1)
+  tf.registerBackend("webgpu", () => guardReads(new WebGPUBackend(device, gpu.info as never)), 1)
   if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not initialise its webgpu backend on the adapter")
   await tf.ready()
   active = adapter

@@ -63,9 +63,13 @@ export class AdamW {
   }
 }
 
-/** ‖g‖² over all parameters at once, on the device: Σᵢ Σ gᵢ² (the caller disposes it). */
+/**
+ * ‖g‖² over all parameters at once, on the device: Σᵢ Σ gᵢ² (the caller disposes it). A sum of a
+ * stack, not tf.addN: tfjs's webgpu AddN binds every input in one shader and fails past the
+ * device's storage-buffer limit (8 by default); its concat splits the inputs to fit.
+ */
 export const globalNormSquared = (grads: ReadonlyArray<tf.Tensor>): tf.Scalar =>
-  tf.tidy(() => tf.addN(grads.map((g) => tf.sum(tf.square(g)))) as tf.Scalar)
+  tf.tidy(() => tf.sum(tf.stack(grads.map((g) => tf.sum(tf.square(g))))) as tf.Scalar)
 
 /** ‖g‖ over all parameters at once: √(Σᵢ Σ gᵢ²), one read-back. Non-finite if any gradient is. */
 export const globalNorm = async (grads: ReadonlyArray<tf.Tensor>): Promise<number> => {

@@ -76,7 +76,7 @@ export const stepGradients = async <Item>(
       tf.dispose([...prev, ...g])
     }
   })
-  const loss = tf.addN(values) as tf.Scalar
+  const loss = tf.tidy(() => tf.sum(tf.stack(values)) as tf.Scalar) // not tf.addN: see globalNormSquared
   const normSquared = globalNormSquared(acc!)
   const { stats, extra } = await pending.read([loss, normSquared])
   tf.dispose([...values, loss, normSquared])
