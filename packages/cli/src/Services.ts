@@ -1,10 +1,6 @@
 /** The composition root: the layers every command runs on, wired for one database file. */
 import { RunStore } from "@odpo/core"
-import { Checkpoint } from "@odpo/model"
-import { Trainer } from "@odpo/optimizer"
-import { TfjsSampler } from "@odpo/sampler"
-import { RewardScorer } from "@odpo/scorer"
-import { Layer } from "effect"
+import { Effect, Layer } from "effect"
 import { dirname, join, resolve } from "node:path"
 import { layerTerminal } from "./ProgressBar.ts"
 
@@ -13,8 +9,11 @@ export const checkpointRootFor = (db: string) => join(dirname(resolve(db)), "che
 
 export const storeLayer = (db: string) => RunStore.RunStore.layer(db)
 
-/** Everything the round loop needs. */
+/** Everything the round loop needs; the engines load when a command builds it (not at `odpo` start). */
 export const experimentLayer = (db: string) =>
-  Layer.mergeAll(storeLayer(db), Checkpoint.layer, TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
-
-export { Checkpoint }
+  Layer.unwrap(Effect.promise(async () => {
+    const [{ Checkpoint }, { Trainer }, { TfjsSampler }, { RewardScorer }] = await Promise.all([
+      import("@odpo/model"), import("@odpo/optimizer"), import("@odpo/sampler"), import("@odpo/scorer")
+    ])
+    return Layer.mergeAll(storeLayer(db), Checkpoint.layer, TfjsSampler.layer, RewardScorer.layer, Trainer.layer, layerTerminal)
+  }))

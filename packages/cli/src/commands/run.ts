@@ -1,13 +1,14 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
 import { Errors, Round, RunConfig, RunStore } from "@odpo/core"
-import { Engine } from "@odpo/model"
+import type { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { existsSync, readFileSync } from "node:fs"
 import { compareRuns } from "./compare.ts"
 import { formatTable } from "../Format.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
-import { backendFlag, dbFlag } from "./shared.ts"
+import { noteInterrupt } from "../Errors.ts"
+import { backendFlag, dbFlag, useBackend } from "./shared.ts"
 
 const readConfigFile = (file: string) =>
   Effect.gen(function*() {
@@ -17,17 +18,27 @@ const readConfigFile = (file: string) =>
     return yield* RunConfig.parseRunConfig(readFileSync(file, "utf8"), file)
   })
 
-const useBackend = (choice: Engine.BackendChoice) =>
+/** "round r, stage s": the stage an interrupted run was working on (the one after the last recorded). */
+const whereStopped = (runId: string) =>
   Effect.gen(function*() {
-    const taken = yield* Engine.selectBackend(choice)
-    yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
-    return taken
+    const rounds = yield* (yield* RunStore.RunStore).listRounds(runId)
+    const last = rounds[rounds.length - 1]
+    if (!last) return "round 0, stage started"
+    const next = RunStore.stages[RunStore.stages.indexOf(last.stage) + 1]
+    return next ? `round ${last.round}, stage ${next}` : `round ${last.round + 1}, stage started`
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
-    yield* Round.runToCompletion(runId, engine)
+    yield* Round.runToCompletion(runId, engine).pipe(
+      // Ctrl-C, SIGTERM, or the launcher dying (Orphan.ts): say where, and how to go on.
+      Effect.onInterrupt(() =>
+        whereStopped(runId).pipe(
+          Effect.orElseSucceed(() => "an unfinished stage"),
+          Effect.flatMap((where) => Effect.sync(() => noteInterrupt(`interrupted in ${where}: \`odpo resume ${runId}${db === RunStore.defaultDbFile ? "" : ` --db ${db}`}\``)))
+        ))
+    )
     yield* Console.log(`\nrun ${runId} finished (${db})`)
     yield* Console.log(formatTable(yield* compareRuns([runId])))
   })

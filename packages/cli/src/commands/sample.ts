@@ -1,12 +1,9 @@
 /** `odpo sample` and `odpo score`: one-off sampling and scoring from files (JSONL in and out). */
 import { RunConfig } from "@odpo/core"
-import { Engine } from "@odpo/model"
-import { SampleFile } from "@odpo/sampler"
-import { RewardSpec, ScoreFile } from "@odpo/scorer"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { layerTerminal } from "../ProgressBar.ts"
-import { backendFlag } from "./shared.ts"
+import { backendFlag, useBackend } from "./shared.ts"
 
 export const sample = Command.make(
   "sample",
@@ -26,7 +23,8 @@ export const sample = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*(o) {
-    yield* Engine.selectBackend(Option.getOrElse(o.backend, () => "auto" as const))
+    yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
+    const { SampleFile } = yield* Effect.promise(() => import("@odpo/sampler"))
     const result = yield* SampleFile.sampleFile({
       policyDir: o.policy,
       promptsFile: o.prompts,
@@ -56,6 +54,7 @@ export const score = Command.make(
     mu: Flag.Finite("mu").pipe(Flag.withDescription("bandit: reward peak"), Flag.withDefault(70))
   },
   Effect.fn(function*(o) {
+    const { RewardSpec, ScoreFile } = yield* Effect.promise(() => import("@odpo/scorer"))
     const reward = yield* RewardSpec.parseRewardSpec(o.reward)
     const task = Option.isSome(o.task)
       ? yield* RunConfig.decodeRunConfig({ task: { name: o.task.value, mu: o.mu } }).pipe(Effect.map((c) => c.task))
