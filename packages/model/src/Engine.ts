@@ -101,7 +101,9 @@ const activateWebGpu = (hardwareOnly: boolean): Effect.Effect<EngineInfo, Backen
     catch: (cause) =>
       new BackendUnavailable({
         backend: "webgpu",
-        message: `webgpu: no ${hardwareOnly ? "hardware " : ""}adapter: ${String((cause as Error)?.message ?? cause).split("\n")[0]}. ${webgpuHelp}`,
+        message: cause instanceof WebGpu.NoAdapter
+          ? `webgpu: no ${hardwareOnly ? "hardware " : ""}adapter: ${cause.message}. ${webgpuHelp}`
+          : `webgpu: the adapter was found but tfjs's webgpu backend did not start on it: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`,
         cause
       })
   })

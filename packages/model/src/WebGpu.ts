@@ -167,6 +167,9 @@ const guardReads = <B extends { read: (dataId: object) => Promise<unknown> }>(ba
   return backend
 }
 
+/** No (usable) adapter; the message names what is missing. Other failures are the backend's. */
+export class NoAdapter extends Error {}
+
 /** The adapter tfjs's "webgpu" backend runs on, once registered. */
 let active: Adapter | undefined
 
@@ -182,14 +185,16 @@ export interface Activated {
  */
 export const activate = async (allowSoftware: boolean): Promise<Activated> => {
   if (active && tf.findBackend("webgpu")) {
-    if (!allowSoftware && active.software) throw new Error(`only a software adapter (${describeAdapter(active)})`)
+    if (!allowSoftware && active.software) throw new NoAdapter(`only a software adapter (${describeAdapter(active)})`)
     await tf.setBackend("webgpu")
     return { adapter: active }
   }
   const probe = await best(allowSoftware)
-  if (!("found" in probe)) throw new Error(probe.missing)
+  if (!("found" in probe)) throw new NoAdapter(probe.missing)
   const { gpu, adapter, instance } = probe.found
-  const { WebGPUBackend } = await import("@tensorflow/tfjs-backend-webgpu")
+  const mod = await import("@tensorflow/tfjs-backend-webgpu")
+  // CommonJS seen from ESM: named exports under Node, under `default` in the esbuild bundle
+  const { WebGPUBackend } = (mod as unknown as { default?: typeof mod }).default ?? mod
   // The limits tfjs-backend-webgpu asks for in a browser (its base.ts): the adapter's own.
   const l = gpu.limits
   const device = await gpu.requestDevice({
@@ -209,7 +214,9 @@ export const activate = async (allowSoftware: boolean): Promise<Activated> => {
   // WebGPUBackend's constructor checks navigator.gpu (after the import above, so that the module's
   // own registration, which would pick its own adapter, stays off).
   exposeNavigatorGpu(instance)
-  tf.registerBackend("webgpu", () => guardReads(new WebGPUBackend(device, gpu.info as never)), 1)
+  // Built here, not in the factory: tf.setBackend swallows a factory's error.
+  const backend = guardReads(new WebGPUBackend(device, gpu.info as never))
+  tf.registerBackend("webgpu", () => backend, 1)
   if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not initialise its webgpu backend on the adapter")
   await tf.ready()
   active = adapter

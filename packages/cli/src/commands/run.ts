@@ -81,7 +81,10 @@ export const resume = Command.make(
       const store = yield* RunStore.RunStore
       const row = yield* store.getRun(idOrName)
       const config = row.config as RunConfig.RunConfig
-      const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+      // The backend the run was on, unless told otherwise: another engine's numbers differ in the
+      // last bits, and a resumed run must end with the rows an uninterrupted one writes.
+      const recorded = RunConfig.Backend.literals.find((b) => b === row.backend)
+      const engine = yield* useBackend(Option.getOrElse(backend, () => recorded ?? config.engine.backend))
       yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
       yield* finish(row.runId, db, engine)
     }).pipe(Effect.provide(experimentLayer(db)))
