@@ -9,7 +9,7 @@
  * cuda, run beside it by scripts/gpu/measure.sh.
  */
 import { Tokenizer } from "@odpo/core"
-import { Gpt, WebGpu } from "@odpo/model"
+import { Gpt, WebGpu, WebGpuKernels } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -109,6 +109,11 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const train = await trainStep(reference, 32, hw ? 10 : 2)
   figures.push({ name: "train tokens/s (webgpu)", value: train.tokensPerS, unit: "tok/s", note: `V=64 D=128 L=4 H=4 T=64 B=32, ${(train.seconds * 1000).toFixed(0)} ms/step; ${on}` })
   if (hw) {
+    // the fused GELU kernel's worth: the same step with the composite ops
+    WebGpuKernels.useFusedKernels(false)
+    const composite = await trainStep(reference, 32, 10)
+    WebGpuKernels.useFusedKernels(true)
+    figures.push({ name: "fused GELU speed-up (webgpu train)", value: composite.seconds / train.seconds, unit: "×", note: `${(composite.seconds * 1000).toFixed(0)} ms/step with tfjs's composite ops; ${on}` })
     const big = await trainStep(large, 8, 3)
     figures.push({ name: "train tokens/s, ~90 M (webgpu)", value: big.tokensPerS, unit: "tok/s", note: `V=8192 D=768 L=12 H=12 T=256 B=8, ${(big.seconds * 1000).toFixed(0)} ms/step; ${on}` })
   }

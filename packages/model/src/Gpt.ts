@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 import { Seeds } from "@odpo/core"
+import { fusedGelu } from "./WebGpuKernels.ts"
 
 const { mulberry32 } = Seeds
 
@@ -106,9 +107,10 @@ export const validateConfig = (c: GptConfig): string | undefined => {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 
-/** GPT-2's GELU (tanh approximation, "gelu_new"). */
+/** GPT-2's GELU (tanh approximation, "gelu_new"); one fused kernel on webgpu (WebGpuKernels.ts). */
 export const gelu = (x: tf.Tensor): tf.Tensor =>
-  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))))
+  fusedGelu(x) ??
+    tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))))
 
 /** LayerNorm over the last axis, ε = 1e-5 as GPT-2. */
 export const layerNorm = (x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor => {

@@ -9,6 +9,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { platform } from "node:process"
+import { registerWebGpuKernels } from "./WebGpuKernels.ts"
 
 /** What Dawn says about an adapter, and how it was reached. */
 export interface Adapter {
@@ -194,7 +195,8 @@ export const activate = async (allowSoftware: boolean): Promise<Activated> => {
   const { gpu, adapter, instance } = probe.found
   const mod = await import("@tensorflow/tfjs-backend-webgpu")
   // CommonJS seen from ESM: named exports under Node, under `default` in the esbuild bundle
-  const { WebGPUBackend } = (mod as unknown as { default?: typeof mod }).default ?? mod
+  const backendModule = (mod as unknown as { default?: typeof mod }).default ?? mod
+  const { WebGPUBackend } = backendModule
   // The limits tfjs-backend-webgpu asks for in a browser (its base.ts): the adapter's own.
   const l = gpu.limits
   const device = await gpu.requestDevice({
@@ -217,6 +219,7 @@ export const activate = async (allowSoftware: boolean): Promise<Activated> => {
   // Built here, not in the factory: tf.setBackend swallows a factory's error.
   const backend = guardReads(new WebGPUBackend(device, gpu.info as never))
   tf.registerBackend("webgpu", () => backend, 1)
+  registerWebGpuKernels(backendModule)
   if (!(await tf.setBackend("webgpu"))) throw new Error("tfjs could not initialise its webgpu backend on the adapter")
   await tf.ready()
   active = adapter

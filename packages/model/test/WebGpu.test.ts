@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import { execFileSync } from "node:child_process"
 import { fileURLToPath } from "node:url"
 import { selectBackend } from "../src/Engine.ts"
-import { Gpt, type GptConfig, initialParameters, type KvCache } from "../src/Gpt.ts"
+import { gelu, Gpt, type GptConfig, initialParameters, type KvCache } from "../src/Gpt.ts"
 import { disposeBatch, makeBatch, sequenceLogProbs, tokenEntropy, tokenKl } from "../src/LogProbs.ts"
 import { describeAdapter, isSoftware } from "../src/WebGpu.ts"
 import { absoluteError, describeWebGpu, onBackend, relativeError, webgpuAdapter } from "./WebGpuAvailable.ts"
@@ -66,6 +66,32 @@ describeWebGpu("Gpt on webgpu", () => {
       }
       yield* Effect.promise(() => tf.setBackend("cpu"))
     }))
+
+  it("the fused GELU kernel (one dispatch each way) equals the composite on cpu, value and gradient", async () => {
+    const xs = Array.from({ length: 2001 }, (_, i) => -15 + (30 * i) / 2000) // tanh saturates past |u| ≈ 10
+    const weights = xs.map((_, i) => Math.cos(i))
+    const run = (backend: "cpu" | "webgpu") =>
+      onBackend(backend, async () => {
+        const x = tf.tensor1d(xs)
+        const w = tf.tensor1d(weights)
+        const { value, grads } = tf.variableGrads(() => tf.sum(tf.mul(gelu(tf.mul(x, v)), w)) as tf.Scalar, [v])
+        const y = tf.tidy(() => gelu(x))
+        const kernels = (await tf.profile(() => gelu(x))).kernelNames
+        const out = { y: await y.data(), dy: await grads[v.name]!.data(), value: (await value.data())[0]!, kernels }
+        tf.dispose([x, w, y, value, ...Object.values(grads)])
+        return out
+      })
+    // d/dv Σ gelu(v·x)·w at v = 1 is Σ gelu'(x)·x·w: the backward kernel, summed
+    const v = tf.variable(tf.scalar(1), true, "gelu_scale")
+    const cpu = await run("cpu")
+    const gpu = await run("webgpu")
+    v.dispose()
+    assert.deepStrictEqual(gpu.kernels, ["OdpoGelu"])
+    assert.sameMembers(cpu.kernels, ["Multiply", "Add", "Tanh"]) // the composite, on cpu
+    assert.isBelow(absoluteError(gpu.y, cpu.y), 1e-5) // |gelu(x)| ≤ 15
+    assert.isBelow(relativeError(gpu.dy, cpu.dy), 1e-5)
+    assert.isBelow(Math.abs(gpu.value - cpu.value) / Math.abs(cpu.value), 1e-5)
+  })
 
   it("logits match cpu within 1e-4, and KV-cache steps match the full forward", async () => {
     const ids = [[1, 3, 4, 5, 6, 7, 8, 9], [1, 10, 11, 12, 13, 14, 15, 16]]
