@@ -7,7 +7,9 @@
  * absolute times vary from run to run.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import "@tensorflow/tfjs-backend-cpu"
+// The model package registers the cpu backend, every gradient and the faster cpu kernels (a bare
+// import of @tensorflow/tfjs-backend-cpu is dropped by esbuild: the package marks itself side-effect free).
+import "@odpo/model"
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"

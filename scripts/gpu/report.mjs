@@ -6,13 +6,18 @@ import { join } from "node:path"
 
 const out = process.argv[2]
 const read = (f) => (existsSync(join(out, f)) ? readFileSync(join(out, f), "utf8").trim() : undefined)
+/** A JSON file, or the last JSON line of a log-like file (python prints one line). */
 const json = (f) => {
   const text = read(f)
   if (!text) return undefined
   try {
-    return JSON.parse(text.split("\n").filter((l) => l.trim().startsWith("{") || l.trim().startsWith("[")).join("\n") || text)
+    return JSON.parse(text)
   } catch {
-    return undefined
+    try {
+      return JSON.parse(text.split("\n").filter((l) => l.trim().startsWith("{")).pop() ?? "")
+    } catch {
+      return undefined
+    }
   }
 }
 const fmt = (x, digits = 3) => (x === undefined || Number.isNaN(x) ? "—" : Number(x).toPrecision(digits))
@@ -26,7 +31,8 @@ const perRound = new Map()
 for (const s of stages) if (s.round >= 1) perRound.set(s.round, (perRound.get(s.round) ?? 0) + Number(s.wall_s))
 const rounds = [...perRound.values()]
 const meanRound = rounds.length ? rounds.reduce((a, b) => a + b, 0) / rounds.length : undefined
-const sft = (json("sentiment-stages.json") ?? []).filter((s) => s.round === 0).reduce((a, s) => a + Number(s.wall_s), 0)
+const round0 = (json("sentiment-stages.json") ?? []).filter((s) => s.round === 0)
+const sft = round0.length > 0 ? round0.reduce((a, s) => a + Number(s.wall_s), 0) : undefined
 
 const rows = [
   ["train, reference model B32 (tok/s)", fig("train tokens/s (webgpu)"), torch.train?.tokens_per_s, "≥ 60,000"],
