@@ -6,7 +6,7 @@
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { cpus, loadavg, tmpdir } from "node:os"
 import { join, resolve } from "node:path"
 import type { BenchFigure } from "./run.ts"
 
@@ -39,8 +39,9 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const npxHelp = seconds("npx", ["-y", "pnpm@12.4.2", "odpo", "--help"])
   const npxQuery = seconds("npx", ["-y", "pnpm@12.4.2", "odpo", "query", "SELECT 1", "--db", db])
   const tsxHelp = seconds(node, ["--import", "tsx", "--import", "./scripts/node20-polyfills.mjs", "packages/cli/src/bin.ts", "--help"])
+  const load = `load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} cores`
   return [
-    { name: "odpo --help (bin, bundle)", value: help, unit: "s", note: `median of ${RUNS}, start to exit` },
+    { name: "odpo --help (bin, bundle)", value: help, unit: "s", note: `median of ${RUNS}, start to exit; ${load}` },
     { name: "odpo query \"SELECT 1\" (bin, bundle)", value: query, unit: "s", note: "opens DuckDB" },
     { name: "npx -y pnpm@12.4.2 odpo --help", value: npxHelp, unit: "s", note: "the README's command: npx + pnpm + the bin" },
     { name: "npx -y pnpm@12.4.2 odpo query \"SELECT 1\"", value: npxQuery, unit: "s", note: "" },

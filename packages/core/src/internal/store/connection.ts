@@ -1,5 +1,6 @@
 /** Opening the run store's DuckDB file: lock retry with backoff, one open at a time per process, close on every exit. */
 import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader, DuckDBValue } from "@duckdb/node-api"
+import { duckdb } from "./duckdb.ts"
 import { Clock, Effect, Result, Semaphore } from "effect"
 import type { Scope } from "effect"
 import { resolve } from "node:path"
@@ -40,8 +41,7 @@ const openInstance = Effect.fnUntraced(function*(file: string, access: Access, l
   let backoff = 20
   while (true) {
     const opened = yield* Effect.result(
-      // DuckDB's native library loads with the first store opened, not with @odpo/core (`odpo --help` stays fast).
-      Effect.tryPromise({ try: async (): Promise<DuckDBInstance> => (await import("@duckdb/node-api")).DuckDBInstance.create(file, options), catch: errorText })
+      Effect.tryPromise({ try: (): Promise<DuckDBInstance> => duckdb().DuckDBInstance.create(file, options), catch: errorText })
     )
     if (Result.isSuccess(opened)) return opened.success
     const message = opened.failure
