@@ -84,5 +84,8 @@ const md = [
   `|---|---|---|---|---|`,
   ...results.map((r) => `| ${r.bench} | ${r.name} | ${r.value.toPrecision(4)} | ${r.unit} | ${r.note ?? ""} |`)
 ]
+// The GPU figures come from another machine (scripts/gpu/measure.sh writes RESULTS-gpu.md): kept beside these.
+const gpu = join(here, "RESULTS-gpu.md")
+if (existsSync(gpu)) md.push("", readFileSync(gpu, "utf8").trim())
 writeFileSync(join(here, "RESULTS.md"), md.join("\n") + "\n")
 console.log(`wrote ${resultsFile} and RESULTS.md beside it (${results.length} figures)`)
