@@ -38,17 +38,26 @@ export const plainLogger = Logger.layer([
 ])
 
 /**
+/** What an interrupted command says (set by the command that knows where it stopped). */
+let interruptMessage = "interrupted; `odpo resume <run>` continues a run at its first unfinished stage"
+export const noteInterrupt = (message: string): void => {
+  interruptMessage = message
+}
+
+/**
  * Print failures as `odpo: <message>` on stderr and set the exit code: 2 for a usage error
- * (already printed by usagePresenter), 130 for an interrupt, 1 otherwise.
+ * (already printed by usagePresenter), 1 otherwise. An interrupt (Ctrl-C, SIGTERM) cannot be
+ * caught, only observed: it prints its note and the runtime exits 130.
  */
 export const reportFailure = <A, E, R>(program: Effect.Effect<A, E, R>) =>
   program.pipe(
+    Effect.onInterrupt(() => Effect.sync(() => process.stderr.write(`odpo: ${interruptMessage}\n`))),
     Effect.catchCause((cause) =>
       Effect.sync(() => {
         const failure = cause.reasons.find(Cause.isFailReason)
         const error = failure ? failure.error : cause.reasons.find(Cause.isDieReason)?.defect
         if (Cause.hasInterruptsOnly(cause)) {
-          process.stderr.write("odpo: interrupted; `odpo resume <run>` continues at the first unfinished stage\n")
+          process.stderr.write(`odpo: ${interruptMessage}\n`)
           process.exitCode = 130
           return
         }

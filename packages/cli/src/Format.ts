@@ -5,14 +5,16 @@ type QueryResult = RunStore.QueryResult
 
 /**
  * One number format per column, chosen from all its values: integers as integers; else four
- * decimals, or, when the column spans beyond them (≥ 1e4, or a non-zero value < 1e-3),
- * four significant digits in exponent form — so 1, 0.5 and 5.127e-7 never share a column.
+ * decimals, or, when the column's largest magnitude is ≥ 1e4 or below 1e-3, four significant
+ * digits in exponent form — so 1 and 0.5 read alike, and a column of tiny values stays legible.
  */
 type NumberFormat = (v: number) => string
 const columnFormat = (values: ReadonlyArray<unknown>): NumberFormat => {
   const nums = values.filter((v): v is number => typeof v === "number" && Number.isFinite(v))
   if (nums.every(Number.isInteger)) return String
-  const wide = nums.some((v) => Math.abs(v) >= 1e4 || (v !== 0 && Math.abs(v) < 1e-3))
+  // The column's scale decides: fixed decimals unless its largest magnitude is huge or tiny.
+  const largest = nums.reduce((m, v) => Math.max(m, Math.abs(v)), 0)
+  const wide = largest >= 1e4 || (largest > 0 && largest < 1e-3)
   return wide ? (v) => (Number.isFinite(v) ? v.toExponential(3) : String(v)) : (v) => (Number.isFinite(v) ? v.toFixed(4) : String(v))
 }
 

@@ -3,17 +3,17 @@ import { formatCsv, formatTable, shellQuote } from "../src/Format.ts"
 import { formatRate } from "../src/ProgressBar.ts"
 
 describe("Format", () => {
-  it("one number format per column: integers, four decimals, or exponents when the column spans beyond them", () => {
+  it("one number format per column: integers, four decimals, or exponents when the column's scale is huge or tiny", () => {
     const table = formatTable({
-      columns: ["round", "reward", "kl", "name"],
-      rows: [[0, 1, 5.127e-7, "a"], [1, 0.5, 0.25, "b"], [2, 0.125, null, "c"]]
+      columns: ["round", "reward", "kl", "p", "name"],
+      rows: [[0, 1, 5.127e-7, 2e-5, "a"], [1, 0.5, 0.25, 3.5e-4, "b"], [2, 0.125, null, 1e-6, "c"]]
     })
     assert.strictEqual(table, [
-      "round  reward        kl  name",
-      "─────  ──────  ────────  ────",
-      "    0  1.0000  5.127e-7  a",
-      "    1  0.5000  2.500e-1  b",
-      "    2  0.1250            c",
+      "round  reward      kl         p  name",
+      "─────  ──────  ──────  ────────  ────",
+      "    0  1.0000  0.0000  2.000e-5  a",
+      "    1  0.5000  0.2500  3.500e-4  b",
+      "    2  0.1250          1.000e-6  c",
       "(3 rows)"
     ].join("\n"))
     // CSV keeps full precision

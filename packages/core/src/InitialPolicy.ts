@@ -39,7 +39,10 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
   }
   const m = config.policy.model
   const modelConfig: ModelConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
-  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed })
+  // Another engine's π₀ differs in the last bits: the same seed gives the same rows on ONE backend
+  // (cpu keys stay as they were, so existing caches still hit).
+  const engine = ctx.backend && ctx.backend !== "cpu" ? { backend: ctx.backend } : {}
+  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed, ...engine })
   const cached = yield* readSftCache(ctx.checkpointRoot, key)
   if (cached) {
     const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })

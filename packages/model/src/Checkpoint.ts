@@ -33,8 +33,8 @@ export const FORMAT_VERSION = 1
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
 /** The weights as safetensors bytes, in parameterShapes order (F16 halves the file; it loads back as f32). */
-export const serializeModel = (model: Gpt, dtype: "F32" | "F16" = "F32"): Uint8Array => {
-  const weights = model.weights()
+export const serializeModel = async (model: Gpt, dtype: "F32" | "F16" = "F32"): Promise<Uint8Array> => {
+  const weights = await model.weights()
   return Safetensors.serialize(
     parameterShapes(model.config).map(([name, shape]) => ({ name, shape, dtype, data: weights.get(name)! })),
     { format: "pt" } // what transformers expects to find in a safetensors header
@@ -104,7 +104,7 @@ export const saveCheckpoint = (
     const tmp = join(rootAbs, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
     const io = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({ try: f, catch: (cause) => corrupt(rootAbs, `cannot ${what} under ${rootAbs}: ${String(cause)}`, cause) })
-    const bytes = serializeModel(model, dtype)
+    const bytes = yield* io("read the weights", () => serializeModel(model, dtype))
     const sha = sha256Hex(bytes)
     const dir = join(rootAbs, sha)
     const ref: CheckpointRef = { id: sha, path: dir }

@@ -102,8 +102,7 @@ export const emaReferenceWith = (models: LoadedModels.LoadedModels["Service"]) =
         message: `emaReference: policy ${policy.path} and reference ${reference.path} have different shapes; a soft update needs the same model config`
       })
     }
-    const pw = p.model.weights()
-    const qw = q.model.weights()
+    const [pw, qw] = yield* Effect.promise(() => Promise.all([p.model.weights(), q.model.weights()]))
     const mixed = new Map<string, Float32Array>()
     for (const [name, a] of pw) {
       const b = qw.get(name)!

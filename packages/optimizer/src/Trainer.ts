@@ -25,7 +25,7 @@ const trainAndSave = <Item>(o: {
   readonly plan?: ReadonlyArray<StepPlan>
 }) =>
   Effect.acquireUseRelease(
-    Effect.sync(() => o.start.model.clone()),
+    Effect.promise(() => o.start.model.clone()),
     (model) =>
       Effect.gen(function*() {
         const steps = yield* trainLoop({

@@ -100,7 +100,7 @@ describe("Trainer", () => {
     assert.strictEqual(last["learning_rate"], 1e-2)
     // the new checkpoint: log π(y_w) − log π(y_l) rose on every pair
     const trained = await Effect.runPromise(Checkpoint.loadCheckpoint(result.checkpoint.path))
-    const after = LogProbs.scoreSequences(trained.model, pairs.flatMap((p) => [p.chosen, p.rejected]), 0)
+    const after = await LogProbs.scoreSequences(trained.model, pairs.flatMap((p) => [p.chosen, p.rejected]), 0)
     pairs.forEach((p, i) => assert.isAbove(after[2 * i]! - after[2 * i + 1]!, p.refChosenLogp - p.refRejectedLogp))
     trained.model.dispose()
   })
@@ -146,7 +146,7 @@ describe("Trainer", () => {
     const demos = Array.from({ length: 40 }, (_, i) => seq(i % 5, (i + 1) % 5))
     const heldOut = [0, 1, 2, 3, 4].map((x) => seq(x, (x + 1) % 5))
     const start = await Effect.runPromise(Checkpoint.loadCheckpoint(policy.path))
-    const nll0 = heldOutNll(start.model, heldOut, 0)
+    const nll0 = await heldOutNll(start.model, heldOut, 0)
     start.model.dispose()
     const tensorsBefore = tf.memory().numTensors
     const result = await run(withTrainer((t) =>
@@ -155,7 +155,7 @@ describe("Trainer", () => {
     assert.strictEqual(result.steps.length, 40)
     assert.deepStrictEqual(Object.keys(result.steps[0]!.metrics).sort(), ["grad_norm", "learning_rate", "loss"])
     const trained = await Effect.runPromise(Checkpoint.loadCheckpoint(result.checkpoint.path))
-    const nll1 = heldOutNll(trained.model, heldOut, 0)
+    const nll1 = await heldOutNll(trained.model, heldOut, 0)
     assert.isBelow(nll1, nll0 * 0.5)
     assert.closeTo(result.steps[0]!.metrics["loss"]!, nll0, 0.05) // step 0 is measured before any update
     trained.model.dispose()

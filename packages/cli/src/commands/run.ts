@@ -1,13 +1,14 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
 import { Errors, Run, RunConfig, RunStore } from "@odpo/core"
-import { Engine } from "@odpo/model"
+import type { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { compareRuns } from "./compare.ts"
 import { formatTable, shellQuote } from "../Format.ts"
 import { goldSparklines } from "../Sparkline.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
-import { backendFlag, dbFlag, readConfigText } from "./shared.ts"
+import { noteInterrupt } from "../Errors.ts"
+import { backendFlag, dbFlag, readConfigText, useBackend } from "./shared.ts"
 
 const readConfigFile = (file: string) =>
   Effect.flatMap(readConfigText(file, "experiment file"), (text) => RunConfig.parseRunConfig(text, file))
@@ -29,17 +30,31 @@ export const resumableRun = (idOrName: string) =>
 const resumeHint = (runId: string, db: string) =>
   `odpo resume ${shellQuote(runId)}${db === RunStore.defaultDbFile ? "" : ` --db ${shellQuote(db)}`}`
 
-const useBackend = (choice: Engine.BackendChoice) =>
+/** "round r, stage s": the stage an interrupted run was working on (the one after the last recorded). */
+const whereStopped = (runId: string) =>
   Effect.gen(function*() {
-    const taken = yield* Engine.selectBackend(choice)
-    yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
-    return taken
+    const store = yield* RunStore.RunStore
+    const rounds = yield* store.listRounds(runId)
+    const last = rounds[rounds.length - 1]
+    if (!last) return "round 0, stage started"
+    // A preference round makes pairs, a policy-gradient round advantages: the run's own stage list.
+    const rl = RunConfig.isPolicyGradient((yield* store.getRun(runId)).loss as RunConfig.LossName)
+    const own = RunStore.stages.filter((s) => s !== (rl ? "pairs" : "advantages"))
+    const next = last.round === 0 && last.stage === "started" ? "eval" : own[own.indexOf(last.stage) + 1]
+    return next ? `round ${last.round}, stage ${next}` : `round ${last.round + 1}, stage started`
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
-    yield* Run.runToCompletion(runId, engine)
+    yield* Run.runToCompletion(runId, engine).pipe(
+      // Ctrl-C, SIGTERM, or the launcher dying (Orphan.ts): say where, and how to go on.
+      Effect.onInterrupt(() =>
+        whereStopped(runId).pipe(
+          Effect.orElseSucceed(() => "an unfinished stage"),
+          Effect.flatMap((where) => Effect.sync(() => noteInterrupt(`interrupted in ${where}: \`${resumeHint(runId, db)}\``)))
+        ))
+    )
     yield* Console.log(`\nrun ${runId} finished (${db})`)
     const table = yield* compareRuns([runId])
     yield* Console.log(`${formatTable(table)}\n${goldSparklines(table)}`)
@@ -82,7 +97,10 @@ export const resume = Command.make(
     yield* Effect.gen(function*() {
       const row = yield* resumableRun(idOrName)
       const config = row.config as RunConfig.RunConfig
-      const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+      // The backend the run was on, unless told otherwise: another engine's numbers differ in the
+      // last bits, and a resumed run must end with the rows an uninterrupted one writes.
+      const recorded = RunConfig.Backend.literals.find((b) => b === row.backend)
+      const engine = yield* useBackend(Option.getOrElse(backend, () => recorded ?? config.engine.backend))
       yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
       yield* finish(row.runId, db, engine)
     }).pipe(Effect.provide(experimentLayer(db, { create: false })))

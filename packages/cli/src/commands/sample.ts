@@ -1,16 +1,13 @@
 /** `odpo sample` and `odpo score`: one-off sampling and scoring from files (JSONL in and out). */
 import { RunConfig, RunStore } from "@odpo/core"
-import { CheckpointStore, Engine } from "@odpo/model"
-import { SampleFile } from "@odpo/sampler"
-import { RewardSpec, ScoreFile } from "@odpo/scorer"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
-import { layerTerminal } from "../ProgressBar.ts"
 import { dirname, join, resolve } from "node:path"
+import { layerTerminal } from "../ProgressBar.ts"
+import { backendFlag, useBackend } from "./shared.ts"
 
 /** Where `odpo sample` converts a Hugging Face directory to: the default run store's checkpoint root. */
 const defaultCheckpoints = join(dirname(RunStore.defaultDbFile), "checkpoints")
-import { backendFlag } from "./shared.ts"
 
 export const sample = Command.make(
   "sample",
@@ -34,7 +31,8 @@ export const sample = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*(o) {
-    yield* Engine.selectBackend(Option.getOrElse(o.backend, () => "auto" as const))
+    yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
+    const [{ SampleFile }, { CheckpointStore }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
     const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)
     if (policy.ref.path !== resolve(o.policy)) yield* Console.error(`policy: ${o.policy} (Hugging Face GPT-2) is checkpoint ${policy.ref.path}`)
     const result = yield* SampleFile.sampleFile({
@@ -66,6 +64,7 @@ export const score = Command.make(
     mu: Flag.Finite("mu").pipe(Flag.withDescription("bandit: reward peak"), Flag.withDefault(70))
   },
   Effect.fn(function*(o) {
+    const { RewardSpec, ScoreFile } = yield* Effect.promise(() => import("@odpo/scorer"))
     const reward = yield* RewardSpec.parseRewardSpec(o.reward)
     const task = Option.isSome(o.task)
       ? yield* RunConfig.decodeRunConfig({ task: { name: o.task.value, mu: o.mu } }).pipe(Effect.map((c) => c.task))

@@ -5,13 +5,11 @@
  * labelled by the gold reward, ties dropped) or from a stored run's pairs.
  */
 import { Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
-import { Engine } from "@odpo/model"
-import { RewardModelExport } from "@odpo/optimizer"
-import { Console, Effect, Schema } from "effect"
+import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command } from "effect/cli"
 import { layerTerminal } from "../ProgressBar.ts"
 import { storeLayer } from "../Services.ts"
-import { readConfigText } from "./shared.ts"
+import { backendFlag, readConfigText, useBackend } from "./shared.ts"
 
 const def = RunConfig.withDefault
 
@@ -70,8 +68,11 @@ const runPairs = (run: string, db: string) =>
 
 export const trainRm = Command.make(
   "train-rm",
-  { config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")) },
-  Effect.fn(function*({ config: file }) {
+  {
+    config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")),
+    backend: backendFlag
+  },
+  Effect.fn(function*({ config: file, backend }) {
     const text = yield* readConfigText(file, "reward-model config")
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
@@ -83,7 +84,8 @@ export const trainRm = Command.make(
         return new Errors.ConfigError({ message: `${file}: $${at.path}: ${at.message}`, path: `$${at.path}`, file })
       })
     )
-    yield* Engine.selectBackend("auto")
+    yield* useBackend(Option.getOrElse(backend, () => "auto" as const))
+    const { RewardModelExport } = yield* Effect.promise(() => import("@odpo/optimizer"))
     const task = Tasks.getTask(config.task)
     const pairs = config.source === "task" ? taskPairs(config) : yield* runPairs(config.source.run, config.source.db)
     if (pairs.length < 2) return yield* new Errors.InvalidInput({ message: `${file}: only ${pairs.length} preference pairs; need at least 2` })

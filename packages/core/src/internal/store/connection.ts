@@ -1,6 +1,7 @@
 /** Opening the run store's DuckDB file: lock retry with backoff, snapshots for long reads, close on every exit. */
-import { type DuckDBConnection, DuckDBInstance, type DuckDBResultReader, StatementType, type DuckDBValue } from "@duckdb/node-api"
+import type { DuckDBConnection, DuckDBInstance, DuckDBResultReader, DuckDBValue, StatementType } from "@duckdb/node-api"
 import { Clock, Effect, Result } from "effect"
+import { duckdb } from "./duckdb.ts"
 import type { Scope } from "effect"
 import { existsSync, readdirSync, rmSync } from "node:fs"
 import { constants, copyFile } from "node:fs/promises"
@@ -38,7 +39,7 @@ const openInstance = Effect.fnUntraced(function*(file: string, access: Access, l
   let backoff = 20
   while (true) {
     const opened = yield* Effect.result(
-      Effect.tryPromise({ try: () => DuckDBInstance.create(file, options), catch: errorText })
+      Effect.tryPromise({ try: (): Promise<DuckDBInstance> => duckdb().DuckDBInstance.create(file, options), catch: errorText })
     )
     if (Result.isSuccess(opened)) return opened.success
     const message = opened.failure
@@ -127,12 +128,17 @@ export const snapshot = (file: string, lockTimeoutMs: number): Effect.Effect<str
   )
 }
 
-/** Statements a read-only query may run: they read the database and write no file. */
-const readStatements = new Set<StatementType>([
-  StatementType.SELECT, StatementType.EXPLAIN, StatementType.PRAGMA, StatementType.CALL, StatementType.SET, StatementType.VARIABLE_SET
-])
+/** Statements a read-only query may run: they read the database and write no file (DuckDB loads lazily, so the set does too). */
+let readStatementSet: ReadonlySet<StatementType> | undefined
+const readStatements = (): ReadonlySet<StatementType> => {
+  const { StatementType: T } = duckdb()
+  return (readStatementSet ??= new Set<StatementType>([T.SELECT, T.EXPLAIN, T.PRAGMA, T.CALL, T.SET, T.VARIABLE_SET]))
+}
 // On a read-only open DuckDB types a statement that would write as INVALID (its binding failed).
-const whatItDoes = (t: StatementType) => (t === StatementType.INVALID ? "would write" : `is ${StatementType[t] ?? String(t)}`)
+const whatItDoes = (t: StatementType) => {
+  const { StatementType: T } = duckdb()
+  return t === T.INVALID ? "would write" : `is ${T[t] ?? String(t)}`
+}
 
 /** A query that would change the database (or write files) where only reading was asked for. */
 export class WriteRefused extends Error {}
@@ -176,7 +182,7 @@ export const readAllStatements = (conn: DuckDBConnection, sql: string, access: Q
           // A read-only open refuses a write while binding it, before its type can be read.
           throw access !== "write" && /read-only mode/.test(errorText(e)) ? new WriteRefused(`statement ${i + 1} would write`) : e
         })
-        const allowed = access === "write" || readStatements.has(statement.statementType) || (access === "files" && statement.statementType === StatementType.COPY)
+        const allowed = access === "write" || readStatements().has(statement.statementType) || (access === "files" && statement.statementType === duckdb().StatementType.COPY)
         if (!allowed) {
           statement.destroySync()
           throw new WriteRefused(`statement ${i + 1} ${whatItDoes(statement.statementType)}`)

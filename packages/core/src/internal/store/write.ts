@@ -1,5 +1,6 @@
 /** One stage's write: every row of a StageWrite and the round's new stage marker, in one transaction. */
-import { type DuckDBConnection, DuckDBDataChunkWriter, JSToDuckDBValueConverter } from "@duckdb/node-api"
+import type { DuckDBConnection } from "@duckdb/node-api"
+import { duckdb } from "./duckdb.ts"
 import { Effect } from "effect"
 import { StoreError } from "../../Errors.ts"
 import { type Stage, stages, type StageWrite } from "../../StoreRows.ts"
@@ -83,6 +84,7 @@ export const appendRows = (
     yield* exec(conn, `CREATE OR REPLACE TEMP TABLE ${staging} AS SELECT * FROM ${table} LIMIT 0`, undefined, context)
     yield* Effect.tryPromise({
       try: async () => {
+        const { DuckDBDataChunkWriter, JSToDuckDBValueConverter } = duckdb()
         const appender = await conn.createAppender(staging, "main", "temp")
         try {
           if (appender.columnCount !== rows[0].length) {
