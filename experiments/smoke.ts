@@ -10,7 +10,7 @@
  * Then every `odpo query` of the experiments' READMEs runs against FILE (default runs/smoke.duckdb).
  */
 import { Services } from "@odpo/cli"
-import { BestOfN, ConfigFile, Run, type RunConfig, RunStore } from "@odpo/core"
+import { BestOfN, ConfigFile, Run, RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
@@ -69,8 +69,8 @@ const shrink = (c: RunConfig.RunConfig): RunConfig.RunConfig => ({
   task: { ...c.task, trainPrompts: Math.min(c.task.trainPrompts, 16), heldoutPrompts: Math.min(c.task.heldoutPrompts, 4) },
   policy: { ...c.policy, model: { ...c.policy.model, dModel: 16, nLayers: 1, nHeads: 2 }, sft: { ...c.policy.sft, steps: 5, batchSize: 8 } },
   sampling: { ...c.sampling, promptsPerRound: 4, samplesPerPrompt: Math.min(c.sampling.samplesPerPrompt, 4) },
-  // A toy π₀ earns the same gold on every sample (all ties): keep ties so that every arm trains.
-  pairing: { ...c.pairing, dropTies: false },
+  // A toy π₀ earns the same gold on every sample (all ties): keep ties so that every preference arm trains.
+  pairing: RunConfig.isPolicyGradient(c.loss.type) ? c.pairing : { ...c.pairing, dropTies: false },
   training: { ...c.training, batchSize: 4 },
   eval: { ...c.eval, prompts: 2, samplesPerPrompt: 2 },
   reward: c.reward.type === "onnx" ? { ...c.reward, path: tinyRewardModel() } : c.reward

@@ -2,8 +2,8 @@
 // reward-model file decodes; every study script names files that exist. No run: see experiments/smoke.ts.
 import { assert, describe, it } from "@effect/vitest"
 import { TrainRm } from "@odpo/cli"
-import { ConfigFile, Run, RunStore } from "@odpo/core"
-import { Effect, Schema } from "effect"
+import { Checkpoints, ConfigFile, Run, RunStore } from "@odpo/core"
+import { Effect, Layer, Schema } from "effect"
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join, relative, resolve } from "node:path"
@@ -46,7 +46,7 @@ describe("experiments/", () => {
         yield* Run.createRun(config, { checkpointRoot: join(db, "..", "ckpt") }).pipe(Effect.mapError((e) => new Error(`${where}: ${e.message}`)))
       }
       assert.strictEqual(names.size, runFiles.length)
-    }).pipe(Effect.provide(RunStore.RunStore.layer(db)))
+    }).pipe(Effect.provide(Layer.mergeAll(RunStore.RunStore.layer(db), Checkpoints.Checkpoints.layerTest)))
   })
 
   it.effect("every reward-model config decodes", () =>

@@ -82,7 +82,7 @@ describe("studies on real tiny runs", () => {
     writeFileSync(config, JSON.stringify({
       name: "bon-tiny", seed: 4, task: { name: "bandit", mu: 20, trainPrompts: 8, heldoutPrompts: 3 },
       policy: { model: { contextLength: 11, dModel: 16, nLayers: 1, nHeads: 2 }, sft: { steps: 10, batchSize: 16, learningRate: 0.01 } },
-      sampling: { maxNewTokens: 9 }, eval: { prompts: 3 }
+      sampling: { promptsPerRound: 8, maxNewTokens: 9 }, eval: { prompts: 3 }
     }))
     const r = await odpo(["bon", config, "--db", db, "--samples", "16", "--backend", "cpu"])
     assert.strictEqual(r.code, 0, r.stderr)

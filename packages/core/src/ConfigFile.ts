@@ -4,7 +4,7 @@
  * only how they differ ("loss": {"beta": 5}); the run stores the decoded config in full.
  */
 import { Effect } from "effect"
-import { existsSync, readFileSync } from "node:fs"
+import { readFileSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { ConfigError } from "./Errors.ts"
 import { decodeRunConfig, type RunConfig } from "./RunConfig.ts"
@@ -21,22 +21,29 @@ export const overlay = (base: Json, over: Json): Json => {
   return out
 }
 
-const readJson = (file: string, from?: string): Effect.Effect<Json, ConfigError> =>
-  Effect.gen(function*() {
-    if (!existsSync(file)) {
-      return yield* new ConfigError({
-        message: from
-          ? `${from}: $.extends names ${file}, which does not exist (the path is relative to ${from})`
-          : `${file}: no such experiment file (see experiments/ for examples)`,
-        file: from ?? file,
-        ...(from ? { path: "$.extends" } : {})
-      })
+/** The file's text; a missing file, a directory or an unreadable file is a ConfigError naming it. */
+const readText = (file: string, from?: string): Effect.Effect<string, ConfigError> =>
+  Effect.try({
+    try: () => readFileSync(file, "utf8"),
+    catch: (cause) => {
+      const code = (cause as NodeJS.ErrnoException)?.code
+      const message = from && code === "ENOENT"
+        ? `${from}: $.extends names ${file}, which does not exist (the path is relative to ${from})`
+        : code === "ENOENT"
+        ? `${file}: no such experiment file (see experiments/ for examples)`
+        : code === "EISDIR"
+        ? `${file} is a directory, not an experiment file: name the JSON file itself`
+        : `${file}: cannot read the experiment file: ${(cause as Error)?.message ?? String(cause)}`
+      return new ConfigError({ message, file: from ?? file, ...(from ? { path: "$.extends" } : {}) })
     }
-    return yield* Effect.try({
-      try: () => JSON.parse(readFileSync(file, "utf8")) as Json,
-      catch: (e) => new ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
-    })
   })
+
+const readJson = (file: string, from?: string): Effect.Effect<Json, ConfigError> =>
+  Effect.flatMap(readText(file, from), (text) =>
+    Effect.try({
+      try: () => JSON.parse(text) as Json,
+      catch: (e) => new ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
+    }))
 
 /** The file's JSON with every `extends` resolved (the key itself removed); a cycle is an error. */
 export const resolveExtends = (file: string, chain: ReadonlyArray<string> = []): Effect.Effect<Json, ConfigError> =>

@@ -73,7 +73,7 @@ describe("best-of-n run (test layers)", () => {
     return Effect.gen(function*() {
       const config = yield* RunConfig.decodeRunConfig({
         name: "bon-unit", task: { name: "bandit", trainPrompts: 4, heldoutPrompts: 3 },
-        policy: { model: { contextLength: 11, dModel: 16, nLayers: 1, nHeads: 2 } }, sampling: { maxNewTokens: 9 }, eval: { prompts: 3 }
+        policy: { model: { contextLength: 11, dModel: 16, nLayers: 1, nHeads: 2 } }, sampling: { promptsPerRound: 4, maxNewTokens: 9 }, eval: { prompts: 3 }
       })
       const runId = yield* BestOfN.runBestOfN(config, { checkpointRoot: join(db, "..", "ckpt") }, { samples: 16, maxN: 8 })
       const store = yield* RunStore.RunStore

@@ -9,8 +9,7 @@ import { Argument, Command, Flag } from "effect/cli"
 import { formatTable } from "../Format.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
 import { compareRuns } from "./compare.ts"
-import { useBackend } from "./run.ts"
-import { backendFlag, dbFlag } from "./shared.ts"
+import { backendFlag, dbFlag, useBackend } from "./shared.ts"
 
 export const bon = Command.make(
   "bon",

@@ -1,26 +1,63 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
-import { ConfigFile, Run, type RunConfig, RunStore } from "@odpo/core"
-import { Engine } from "@odpo/model"
+import { ConfigFile, Run, RunConfig, RunStore } from "@odpo/core"
+import type { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { compareRuns } from "./compare.ts"
-import { formatTable } from "../Format.ts"
+import { formatTable, shellQuote } from "../Format.ts"
+import { goldSparklines } from "../Sparkline.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
-import { backendFlag, dbFlag } from "./shared.ts"
+import { noteInterrupt } from "../Errors.ts"
+import { backendFlag, dbFlag, useBackend } from "./shared.ts"
 
-export const useBackend = (choice: Engine.BackendChoice) =>
+/** The experiment file, its `extends` chain resolved (ConfigFile.ts). */
+const readConfigFile = ConfigFile.readRunConfigFile
+
+/**
+ * The run `odpo resume` continues: the run with that id, else the newest run of that name that is
+ * not finished (a crashed or interrupted one), else the newest of that name.
+ */
+export const resumableRun = (idOrName: string) =>
   Effect.gen(function*() {
-    const taken = yield* Engine.selectBackend(choice)
-    yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
-    return taken
+    const store = yield* RunStore.RunStore
+    const runs = yield* store.listRuns()
+    const named = runs.filter((r) => r.name === idOrName)
+    return runs.find((r) => r.runId === idOrName) ?? named.filter((r) => r.status !== "finished").at(-1) ?? named.at(-1) ??
+      (yield* store.getRun(idOrName))
+  })
+
+/** The command that resumes `runId`, quoted for a POSIX shell. */
+const resumeHint = (runId: string, db: string) =>
+  `odpo resume ${shellQuote(runId)}${db === RunStore.defaultDbFile ? "" : ` --db ${shellQuote(db)}`}`
+
+/** "round r, stage s": the stage an interrupted run was working on (the one after the last recorded). */
+const whereStopped = (runId: string) =>
+  Effect.gen(function*() {
+    const store = yield* RunStore.RunStore
+    const rounds = yield* store.listRounds(runId)
+    const last = rounds[rounds.length - 1]
+    if (!last) return "round 0, stage started"
+    // A preference round makes pairs, a policy-gradient round advantages: the run's own stage list.
+    const rl = RunConfig.isPolicyGradient((yield* store.getRun(runId)).loss as RunConfig.LossName)
+    const own = RunStore.stages.filter((s) => s !== (rl ? "pairs" : "advantages"))
+    const next = last.round === 0 && last.stage === "started" ? "eval" : own[own.indexOf(last.stage) + 1]
+    return next ? `round ${last.round}, stage ${next}` : `round ${last.round + 1}, stage started`
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
-    yield* Run.runToCompletion(runId, engine)
+    yield* Run.runToCompletion(runId, engine).pipe(
+      // Ctrl-C, SIGTERM, or the launcher dying (Orphan.ts): say where, and how to go on.
+      Effect.onInterrupt(() =>
+        whereStopped(runId).pipe(
+          Effect.orElseSucceed(() => "an unfinished stage"),
+          Effect.flatMap((where) => Effect.sync(() => noteInterrupt(`interrupted in ${where}: \`${resumeHint(runId, db)}\``)))
+        ))
+    )
     yield* Console.log(`\nrun ${runId} finished (${db})`)
-    yield* Console.log(formatTable(yield* compareRuns([runId])))
+    const table = yield* compareRuns([runId])
+    yield* Console.log(`${formatTable(table)}\n${goldSparklines(table)}`)
   })
 
 export const run = Command.make(
@@ -33,7 +70,7 @@ export const run = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*({ config: file, db, name, seed, backend }) {
-    const config = yield* ConfigFile.readRunConfigFile(file)
+    const config = yield* readConfigFile(file)
     const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
     yield* Effect.gen(function*() {
       const runId = yield* Run.createRun(config, {
@@ -43,11 +80,11 @@ export const run = Command.make(
         codeVersion: "0.1.0",
         engine
       })
-      yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; odpo resume ${runId} after a crash)`)
+      yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; ${resumeHint(runId, db)} after a crash)`)
       yield* finish(runId, db, engine)
     }).pipe(Effect.provide(experimentLayer(db)))
   })
-).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair → train → evaluate"))
+).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair (RL: advantages) → train → evaluate"))
 
 export const resume = Command.make(
   "resume",
@@ -58,12 +95,14 @@ export const resume = Command.make(
   },
   Effect.fn(function*({ run: idOrName, db, backend }) {
     yield* Effect.gen(function*() {
-      const store = yield* RunStore.RunStore
-      const row = yield* store.getRun(idOrName)
+      const row = yield* resumableRun(idOrName)
       const config = row.config as RunConfig.RunConfig
-      const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+      // The backend the run was on, unless told otherwise: another engine's numbers differ in the
+      // last bits, and a resumed run must end with the rows an uninterrupted one writes.
+      const recorded = RunConfig.Backend.literals.find((b) => b === row.backend)
+      const engine = yield* useBackend(Option.getOrElse(backend, () => recorded ?? config.engine.backend))
       yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
       yield* finish(row.runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db)))
+    }).pipe(Effect.provide(experimentLayer(db, { create: false })))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

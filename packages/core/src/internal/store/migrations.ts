@@ -3,8 +3,10 @@ import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect } from "effect"
 import { StoreError } from "../../Errors.ts"
 import { exec, readAll, transaction } from "./connection.ts"
-import { enginesV3, pairFlipsV4, tablesV1 } from "./schema.ts"
+import { reportViews } from "./reportViews.ts"
+import { enginesV3, pairFlipsV6, tablesV1 } from "./schema.ts"
 import { viewsV2 } from "./views.ts"
+import { policyGradientSql } from "./policyGradient.ts"
 
 export interface Migration {
   readonly version: number
@@ -17,7 +19,9 @@ export const migrations: ReadonlyArray<Migration> = [
   { version: 1, name: "tables", sql: tablesV1 },
   { version: 2, name: "views", sql: viewsV2 },
   { version: 3, name: "engines and stage times", sql: enginesV3 },
-  { version: 4, name: "pair label flips", sql: pairFlipsV4 }
+  { version: 4, name: "report views", sql: reportViews },
+  { version: 5, name: "policy gradient", sql: policyGradientSql },
+  { version: 6, name: "pair label flips", sql: pairFlipsV6 }
 ]
 
 export const currentVersion = migrations[migrations.length - 1].version

@@ -1,4 +1,5 @@
 /** Migration 1 of the run store: the tables of DESIGN.md "The run store" (frozen: change them in a new migration). */
+import { policyGradientKeys } from "./policyGradient.ts"
 
 /**
  * Column order matters: stage writes append whole rows through DuckDB's appender, so the
@@ -173,16 +174,17 @@ export const primaryKeys = {
   pair_filters: ["run_id", "round", "filter"],
   train_steps: ["run_id", "round", "step"],
   evals: ["run_id", "round", "split"],
-  stage_times: ["run_id", "round", "stage"]
+  stage_times: ["run_id", "round", "stage"],
+  ...policyGradientKeys
 } as const
 
 export type StageTable = keyof typeof primaryKeys
 
 /**
- * Migration 4: label noise. pairs.flipped marks a pair whose chosen and rejected the pairing
+ * Migration 6: label noise. pairs.flipped marks a pair whose chosen and rejected the pairing
  * swapped on purpose (pairing.flipRate), so that a noisy-label study can tell noise from signal.
  * Rows written before it read false. (Appended as the last column: write.ts lists it last.)
  */
-export const pairFlipsV4 = `
+export const pairFlipsV6 = `
 ALTER TABLE pairs ADD COLUMN flipped BOOLEAN DEFAULT false;
 `
