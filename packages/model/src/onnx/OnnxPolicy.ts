@@ -1,0 +1,191 @@
+/**
+ * The policy on onnxruntime, from weights held on the host: masked sequence log-probs, sequence
+ * statistics against a reference (exact KL, entropy), and the gradients of any loss of the token
+ * log-probs — forward graph → the loss and dL/d(token log-prob) in tfjs on a [B, T−1] tensor →
+ * VJP graph → every parameter's gradient. Results match the tfjs model to float precision.
+ */
+import type { Domain } from "@odpo/core"
+import { Errors } from "@odpo/core"
+import * as tf from "@tensorflow/tfjs-core"
+import { Effect } from "effect"
+import * as ort from "onnxruntime-node"
+import { type GptConfig, parameterShapes, validateConfig } from "../Gpt.ts"
+import { type HostBatch, hostBatch } from "../LogProbs.ts"
+import type { Feeds, OnnxSessions } from "./OnnxSessions.ts"
+import { GRAD_PREFIX, REF_PREFIX } from "./PolicyGraphs.ts"
+
+const { InvalidInput, OnnxError } = Errors
+type OnnxError = Errors.OnnxError
+type InvalidInput = Errors.InvalidInput
+
+/** A model as the onnx engine holds it: its shape and its weights by GPT-2 name. */
+export interface HostModel {
+  readonly config: GptConfig
+  readonly weights: ReadonlyMap<string, Float32Array>
+}
+
+/** What each parameter's shape is made of, to name the config field a wrong size points at. */
+const fieldsOf = (name: string): string => {
+  if (name === "wte.weight") return "model.vocabSize × model.dModel"
+  if (name === "wpe.weight") return "model.contextLength × model.dModel"
+  if (name.includes("c_fc") || name.includes("mlp.c_proj.weight")) return "model.dModel × 4·model.dModel"
+  if (name.includes("c_attn")) return "model.dModel × 3·model.dModel"
+  return "model.dModel"
+}
+
+/**
+ * Can the exporter write graphs for this model? A config it cannot build, a weight whose size
+ * does not fit the config, or dropout in training (the graphs have none) is an error naming the
+ * field and saying what to do.
+ */
+export const checkModel = (model: HostModel, use: "inference" | "training"): Effect.Effect<void, OnnxError> =>
+  Effect.suspend(() => {
+    const fail = (message: string) => Effect.fail(new OnnxError({ message: `onnx engine: ${message}` }))
+    const problem = validateConfig(model.config)
+    if (problem) return fail(`${problem}; the exporter cannot build this model`)
+    for (const [name, shape] of parameterShapes(model.config)) {
+      const data = model.weights.get(name)
+      const size = shape.reduce((a, b) => a * b, 1)
+      if (!data) return fail(`the checkpoint has no tensor ${name} ([${shape.join(", ")}] from ${fieldsOf(name)}): it is not a GPT-2-shaped checkpoint of this config`)
+      if (data.length !== size) {
+        return fail(`tensor ${name} has ${data.length} values but ${fieldsOf(name)} = [${shape.join(", ")}] needs ${size}: the checkpoint does not fit its config.json`)
+      }
+    }
+    if (use === "training" && model.config.dropout > 0) {
+      return fail(`model.dropout is ${model.config.dropout}, but the onnx training graphs have no dropout: set model.dropout to 0, or train on a tfjs backend (--backend cpu)`)
+    }
+    return Effect.void
+  })
+
+// ort.Tensor wraps the Float32Array without copying, so in-place weight updates show through.
+const feedCache = new WeakMap<ReadonlyMap<string, Float32Array>, Map<string, Feeds>>()
+
+/** The weights as graph feeds (names prefixed for the reference model). */
+export const weightFeeds = (model: HostModel, prefix = ""): Feeds => {
+  let byPrefix = feedCache.get(model.weights)
+  if (!byPrefix) feedCache.set(model.weights, byPrefix = new Map())
+  let feeds = byPrefix.get(prefix)
+  if (!feeds) {
+    feeds = {}
+    for (const [name, shape] of parameterShapes(model.config)) feeds[prefix + name] = new ort.Tensor("float32", model.weights.get(name)!, shape)
+    byPrefix.set(prefix, feeds)
+  }
+  return feeds
+}
+
+/** A right-padded batch as feeds. */
+export const batchFeeds = (batch: HostBatch): Feeds => ({
+  input_ids: new ort.Tensor("int32", batch.ids, [batch.B, batch.T]),
+  key_mask: new ort.Tensor("float32", batch.keyMask, [batch.B, batch.T]),
+  target_mask: new ort.Tensor("float32", batch.targetMask, [batch.B, batch.T - 1])
+})
+
+/** hostBatch with its refusals (empty prompt, too long) as InvalidInput. */
+export const makeHostBatch = (seqs: ReadonlyArray<Domain.Sequence>, padId: number, contextLength: number): Effect.Effect<HostBatch, InvalidInput> =>
+  Effect.try({ try: () => hostBatch(seqs, padId, contextLength), catch: (e) => new InvalidInput({ message: (e as Error).message }) })
+
+const values = (t: ort.Tensor | undefined): Float32Array => t!.data as Float32Array
+
+/**
+ * Apply `f` to batches of at most `batchSize` sequences of similar length (less padding), and
+ * return its per-sequence results in the order of `seqs`.
+ */
+const inBatches = <A, E>(
+  seqs: ReadonlyArray<Domain.Sequence>,
+  batchSize: number,
+  f: (batch: ReadonlyArray<Domain.Sequence>) => Effect.Effect<ReadonlyArray<A>, E>
+): Effect.Effect<Array<A>, E> =>
+  Effect.gen(function*() {
+    const length = (s: Domain.Sequence) => s.promptTokenIds.length + s.completionTokenIds.length
+    const order = seqs.map((_, i) => i).sort((a, b) => length(seqs[a]!) - length(seqs[b]!) || a - b)
+    const out = new Array<A>(seqs.length)
+    for (let start = 0; start < order.length; start += batchSize) {
+      const slots = order.slice(start, start + batchSize)
+      const results = yield* f(slots.map((i) => seqs[i]!))
+      slots.forEach((slot, j) => (out[slot] = results[j]!))
+    }
+    return out
+  })
+
+/** Masked token log-probs [B, T−1] and their sums [B] of one batch. */
+export const batchLogps = (sessions: OnnxSessions, model: HostModel, batch: HostBatch) =>
+  Effect.map(sessions.run("logps", model.config, { ...weightFeeds(model), ...batchFeeds(batch) }), (out) => ({
+    tokenLogps: values(out["token_logps"]),
+    logps: values(out["logps"])
+  }))
+
+/** log π(y|x) summed over completion tokens, per sequence. */
+export const sequenceLogps = (
+  sessions: OnnxSessions,
+  model: HostModel,
+  seqs: ReadonlyArray<Domain.Sequence>,
+  padId: number,
+  batchSize = 64
+): Effect.Effect<Array<number>, OnnxError | InvalidInput> =>
+  inBatches(seqs, batchSize, (part) =>
+    Effect.gen(function*() {
+      const batch = yield* makeHostBatch(part, padId, model.config.contextLength)
+      return Array.from((yield* batchLogps(sessions, model, batch)).logps)
+    }))
+
+export interface SequenceStats {
+  /** Σ over completion tokens of the exact KL(π ‖ π_ref) over the vocabulary. */
+  readonly kl: number
+  /** Σ over completion tokens of the policy's entropy. */
+  readonly entropy: number
+  /** log π(y|x) summed over completion tokens. */
+  readonly logp: number
+}
+
+/** Sequence KL, entropy and log-prob of completions under `policy` against `reference` (one graph runs both). */
+export const sequenceStats = (
+  sessions: OnnxSessions,
+  policy: HostModel,
+  reference: HostModel,
+  seqs: ReadonlyArray<Domain.Sequence>,
+  padId: number,
+  batchSize = 32
+): Effect.Effect<Array<SequenceStats>, OnnxError | InvalidInput> =>
+  inBatches(seqs, batchSize, (part) =>
+    Effect.gen(function*() {
+      const batch = yield* makeHostBatch(part, padId, Math.min(policy.config.contextLength, reference.config.contextLength))
+      const out = yield* sessions.run("stats", policy.config, { ...weightFeeds(policy), ...weightFeeds(reference, REF_PREFIX), ...batchFeeds(batch) })
+      const [kl, entropy, logp] = [values(out["kl"]), values(out["entropy"]), values(out["logps"])]
+      return Array.from(kl, (k, b) => ({ kl: k, entropy: entropy[b]!, logp: logp[b]! }))
+    }))
+
+/** Every parameter's gradient of Σ upstream ⊙ token log-probs, by GPT-2 name (the VJP graph). */
+export const gradients = (
+  sessions: OnnxSessions,
+  model: HostModel,
+  batch: HostBatch,
+  upstream: Float32Array
+): Effect.Effect<Map<string, Float32Array>, OnnxError> =>
+  Effect.map(
+    sessions.run("vjp", model.config, {
+      ...weightFeeds(model),
+      ...batchFeeds(batch),
+      upstream: new ort.Tensor("float32", upstream, [batch.B, batch.T - 1])
+    }),
+    (out) => new Map(parameterShapes(model.config).map(([name]) => [name, values(out[GRAD_PREFIX + name])]))
+  )
+
+/** A loss of the masked token log-probs [B, T−1] (zero off the completion): any objective of summed log-probs is one. */
+export type TokenLoss = (tokenLogps: tf.Tensor2D) => tf.Scalar
+
+/**
+ * One batch's loss and parameter gradients: the forward graph gives the token log-probs, tfjs
+ * differentiates the loss with respect to them (a [B, T−1] tensor: cheap), and the VJP graph
+ * carries that upstream gradient back to every parameter.
+ */
+export const lossAndGradients = (sessions: OnnxSessions, model: HostModel, batch: HostBatch, loss: TokenLoss) =>
+  Effect.gen(function*() {
+    const { tokenLogps } = yield* batchLogps(sessions, model, batch)
+    const { value, upstream } = tf.tidy(() => {
+      const x = tf.tensor2d(tokenLogps, [batch.B, batch.T - 1])
+      const { value, grad } = tf.valueAndGrad(loss)(x)
+      return { value: value.dataSync()[0]!, upstream: grad.dataSync() as Float32Array }
+    })
+    const grads = yield* gradients(sessions, model, batch, upstream)
+    return { loss: value, tokenLogps, grads }
+  })
