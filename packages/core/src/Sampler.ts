@@ -1,7 +1,7 @@
 /** The Sampler service: K completions per prompt from a policy checkpoint, as plain records. */
 import { Context, type Effect } from "effect"
 import type { CheckpointRef, Rollout, SamplingParams } from "./Domain.ts"
-import type { CheckpointCorrupt, CheckpointNotFound, InvalidInput, TokenizerMismatch } from "./Errors.ts"
+import type { CheckpointCorrupt, CheckpointNotFound, InvalidInput, OnnxError, TokenizerMismatch } from "./Errors.ts"
 
 export interface SamplePrompt {
   readonly promptId: string
@@ -21,7 +21,8 @@ export interface SampleRequest {
   readonly label?: string
 }
 
-export type SamplerError = InvalidInput | CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch
+/** OnnxError: the onnx engine's runtime failed (a session that would not load or run). */
+export type SamplerError = InvalidInput | CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch | OnnxError
 
 export class Sampler extends Context.Service<Sampler, {
   /** Rollouts ordered by prompt (request order) then sample index. */

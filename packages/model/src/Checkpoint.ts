@@ -183,8 +183,16 @@ export const readCheckpointConfig = (dir: string): Effect.Effect<{ ref: Checkpoi
     return { ref: { id: odpo.sha256, path }, config }
   })
 
-/** Load a checkpoint, verifying the weights' SHA-256 and that the tokenizer fits the model. The caller owns (disposes) the model. */
-export const loadCheckpoint = (dir: string): Effect.Effect<LoadedCheckpoint, CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch> =>
+/** A checkpoint's contents on the host, no engine attached: what the onnx engine runs from. */
+export interface CheckpointWeights {
+  readonly ref: CheckpointRef
+  readonly config: GptConfig
+  readonly tokenizer: Tokenizer
+  readonly weights: Map<string, Float32Array>
+}
+
+/** Read a checkpoint's weights, verifying their SHA-256 and that the tokenizer fits the model. */
+export const readCheckpointWeights = (dir: string): Effect.Effect<CheckpointWeights, CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch> =>
   Effect.gen(function*() {
     const { ref, config } = yield* readCheckpointConfig(dir)
     const weightsFile = yield* requireFile(ref.path, "model.safetensors")
@@ -202,8 +210,12 @@ export const loadCheckpoint = (dir: string): Effect.Effect<LoadedCheckpoint, Che
     const weights = yield* weightsFromFile(file, config, weightsFile)
     const tokenizer = yield* loadTokenizer(tokenizerFile).pipe(Effect.mapError((e) => corrupt(tokenizerFile, e.message, e)))
     yield* checkTokenizer(tokenizer, config, tokenizerFile)
-    return { ref, config, tokenizer, model: new Gpt(config, weights) }
+    return { ref, config, tokenizer, weights }
   })
+
+/** Load a checkpoint, verifying the weights' SHA-256 and that the tokenizer fits the model. The caller owns (disposes) the model. */
+export const loadCheckpoint = (dir: string): Effect.Effect<LoadedCheckpoint, CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch> =>
+  Effect.map(readCheckpointWeights(dir), ({ ref, config, tokenizer, weights }) => ({ ref, config, tokenizer, model: new Gpt(config, weights) }))
 
 /** A tokenizer must have exactly one id per row of the model's embedding. */
 export const checkTokenizer = (tokenizer: Tokenizer, config: GptConfig, file: string): Effect.Effect<void, TokenizerMismatch> =>
