@@ -1,8 +1,10 @@
 """The same work as bench/model.bench.ts in PyTorch: forward + backward of a GPT-2-shaped model
 (V=64, D=128, L=4, H=4, T=64, batch 32; loss = -mean next-token log-prob), in tokens/s.
 
-Run by hand (Debian: apt-get install python3-torch):  python3 bench/torch_model.py [--threads N] [--json]
-model.bench.ts also runs it, when torch is importable, to report the tfjs/torch ratio.
+Run by hand (Debian: apt-get install python3-torch):  python3 bench/torch_model.py [--threads N] [--json] [--forward]
+model.bench.ts also runs it, when torch is importable, to report the tfjs/torch ratio. --forward times
+the reference log-probs instead (no gradient: masked next-token log-probs summed per sequence, 16 prompt
+tokens, as onnx.bench.ts).
 """
 import argparse
 import json
@@ -59,6 +61,7 @@ def main():
     ap.add_argument("--threads", type=int, default=0, help="torch threads (0 = torch's default)")
     ap.add_argument("--steps", type=int, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--forward", action="store_true", help="time the reference log-probs (forward only)")
     a = ap.parse_args()
     if a.threads > 0:
         torch.set_num_threads(a.threads)
@@ -74,6 +77,16 @@ def main():
         loss.backward()
         return loss.item()
 
+    target_mask = torch.zeros(B, T - 1)
+    target_mask[:, 15:] = 1  # 16 prompt tokens, 48 completion tokens
+
+    @torch.no_grad()
+    def reference_logps():
+        logp = torch.log_softmax(model(ids)[:, :-1], -1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
+        return (logp * target_mask).sum(-1)
+
+    if a.forward:
+        step = reference_logps
     step()  # warm-up
     t0 = time.perf_counter()
     for _ in range(a.steps):

@@ -1,13 +1,15 @@
 """The sampler benchmark's work in PyTorch, for the tfjs/torch ratio (run by hand, not in CI):
 
     apt-get install -y python3-torch   # if absent
-    /usr/bin/python3 bench/torch_sample.py
+    /usr/bin/python3 bench/torch_sample.py [--threads N] [--kv-only] [--json]
 
 Reference model V=64, D=128, L=4, H=4, context 64 (GPT-2 shape, random init); 64 prompts (BOS + 4…11
 tokens, as bench/sampler.bench.ts) × 8 samples × 32 new tokens, 256 rows per batch, left padding with
 per-row positions and a key mask, a KV cache (and full recompute for comparison), raw-policy
 log-probs recorded per token as the tfjs engine does. Prints tokens/s.
 """
+import argparse
+import json
 import math
 import time
 
@@ -17,7 +19,12 @@ import torch.nn.functional as F
 V, C, D, L, H = 64, 64, 128, 4, 4
 PROMPTS, SAMPLES, NEW, BATCH = 64, 8, 32, 256
 PAD, BOS = 0, 1
-torch.set_num_threads(2)
+ap = argparse.ArgumentParser()
+ap.add_argument("--threads", type=int, default=2)
+ap.add_argument("--kv-only", action="store_true", help="only the KV-cache run over all prompts (what onnx.bench.ts compares with)")
+ap.add_argument("--json", action="store_true")
+args = ap.parse_args()
+torch.set_num_threads(args.threads)
 torch.manual_seed(0)
 
 
@@ -119,10 +126,14 @@ def bench(model, kv_cache, n_prompts=PROMPTS):
 model = Gpt().eval()
 generate(model, prompts()[:4], True)  # warm-up
 cached = bench(model, True)
-small = bench(model, True, 8)
-full = bench(model, False, 8)
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-print(f"KV cache, {PROMPTS}x{SAMPLES}x{NEW}: {cached[0]:.0f} tokens per wall s, {cached[1]:.0f} per CPU s")
-print(f"KV cache, 8 prompts: {small[0]:.0f} per wall s, {small[1]:.0f} per CPU s")
-print(f"full recompute, 8 prompts: {full[0]:.0f} per wall s, {full[1]:.0f} per CPU s")
-print(f"KV cache speed-up (CPU s): {small[1] / full[1]:.2f}x")
+if args.json:
+    print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "kv_tokens_per_wall_s": cached[0], "kv_tokens_per_cpu_s": cached[1]}))
+else:
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"KV cache, {PROMPTS}x{SAMPLES}x{NEW}: {cached[0]:.0f} tokens per wall s, {cached[1]:.0f} per CPU s")
+if not args.kv_only:
+    small = bench(model, True, 8)
+    full = bench(model, False, 8)
+    print(f"KV cache, 8 prompts: {small[0]:.0f} per wall s, {small[1]:.0f} per CPU s")
+    print(f"full recompute, 8 prompts: {full[0]:.0f} per wall s, {full[1]:.0f} per CPU s")
+    print(f"KV cache speed-up (CPU s): {small[1] / full[1]:.2f}x")

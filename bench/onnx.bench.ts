@@ -1,0 +1,166 @@
+/**
+ * The onnx engine (onnxruntime-node, CPU provider) against PyTorch 1.13 on the same machine, same
+ * threads, in one run, on the reference model (V=64, D=128, L=4, H=4, context 64):
+ *   - reference log-probs: forward tokens/s over 32 sequences × 64 tokens (bench/torch_model.py --forward);
+ *   - sampling: the real sampler (decodeRows, RowDecoder and its processors, seeded draws) over
+ *     64 prompts × 8 samples × 32 new tokens (bench/torch_sample.py --kv-only);
+ *   - the DPO train step: 16 pairs × 64 tokens, sigmoid loss, clipping at 1, AdamW (bench/torch_dpo.py);
+ * and weights fed as graph inputs (one graph per shape, what the engine does) against weights
+ * baked in as initializers (one graph per checkpoint).
+ */
+import * as tf from "@tensorflow/tfjs-core"
+import { type Domain, Seeds, Tokenizer } from "@odpo/core"
+import { Gpt, Onnx, OnnxWriter } from "@odpo/model"
+import { Effect } from "effect"
+import { spawnSync } from "node:child_process"
+import { dirname, join } from "node:path"
+import { fileURLToPath } from "node:url"
+import * as ort from "onnxruntime-node"
+import { HostAdamW, hostClipByGlobalNorm, hostGlobalNorm } from "../packages/optimizer/src/HostAdamW.ts"
+import { logSigmoid } from "../packages/optimizer/src/losses/Loss.ts"
+import * as OnnxEngine from "../packages/sampler/src/OnnxEngine.ts"
+import { defaultMaxBatchRows, requestRows } from "../packages/sampler/src/Sampling.ts"
+import type { BenchFigure } from "./run.ts"
+
+const THREADS = 2
+const config: Gpt.GptConfig = { vocabSize: 64, contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dropout: 0 }
+const T = 64
+const PROMPT = 16
+const here = dirname(fileURLToPath(import.meta.url))
+
+/** The last JSON line a torch script prints, or undefined where python3 has no torch. */
+const torch = <A>(script: string, args: ReadonlyArray<string>): A | undefined => {
+  for (const python of ["/usr/bin/python3", "python3"]) {
+    const r = spawnSync(python, [join(here, script), ...args], { encoding: "utf8" })
+    if (r.status === 0) return JSON.parse(r.stdout.trim().split("\n").pop()!) as A
+  }
+  return undefined
+}
+
+/** Mean seconds per call over `reps` calls after one warm-up. */
+const timeIt = async (f: () => Promise<unknown>, reps: number): Promise<number> => {
+  await f()
+  const t0 = performance.now()
+  for (let i = 0; i < reps; i++) await f()
+  return (performance.now() - t0) / 1000 / reps
+}
+
+const rand = Seeds.mulberry32(1)
+const tokens = (n: number) => Array.from({ length: n }, () => 3 + Math.floor(rand() * (config.vocabSize - 3)))
+const sequence = (): Domain.Sequence => ({ promptTokenIds: tokens(PROMPT), completionTokenIds: tokens(T - PROMPT) })
+
+const referenceLogps = (sessions: Onnx.OnnxSessions.OnnxSessions, model: Onnx.OnnxPolicy.HostModel) =>
+  Effect.promise(async () => {
+    const seqs = Array.from({ length: 32 }, sequence)
+    const run = () => Effect.runPromise(Onnx.OnnxPolicy.sequenceLogps(sessions, model, seqs, 0, 32))
+    return (32 * T) / (await timeIt(run, 10))
+  })
+
+/** The sampler bench's workload (bench/sampler.bench.ts): no EOS, so every row makes 32 tokens. */
+const sampling = (sessions: OnnxEngine.DecodeSessions, model: Onnx.OnnxPolicy.HostModel) =>
+  Effect.promise(async () => {
+    const chars = Array.from({ length: 61 }, (_, i) => String.fromCodePoint(0x100 + i))
+    const tokenizer: Tokenizer.Tokenizer = { ...new Tokenizer.CharTokenizer({ symbols: chars }), eosId: null }
+    const prompts = Array.from({ length: 64 }, (_, i) => ({
+      promptId: `p${i}`,
+      tokenIds: [1, ...Array.from({ length: 4 + (i % 8) }, (_, t) => 3 + ((i * 7 + t * 13) % 61))]
+    }))
+    const params = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, maxNewTokens: 32, stop: [] }
+    const rows = requestRows({ policy: { id: "bench", path: "" }, prompts, n: 8, params, seed: 0 })
+    let made = 0
+    const run = async () => {
+      made = 0
+      for (let i = 0; i < rows.length; i += defaultMaxBatchRows) {
+        const out = await OnnxEngine.generateRows(model, sessions, tokenizer, { rows: rows.slice(i, i + defaultMaxBatchRows), params })
+        for (const r of out) made += r.tokenIds.length
+      }
+    }
+    const seconds = await timeIt(run, 3)
+    return made / seconds
+  })
+
+/** One DPO step as the onnx trainer takes it: forward → sigmoid loss in tfjs → VJP → clip → AdamW. */
+const dpoStep = (sessions: Onnx.OnnxSessions.OnnxSessions, model: Onnx.OnnxPolicy.HostModel & { weights: Map<string, Float32Array> }) =>
+  Effect.promise(async () => {
+    const pairs = 16
+    const seqs = Array.from({ length: 2 * pairs }, sequence)
+    const ref = Array.from({ length: 2 * pairs }, () => -200)
+    const batch = Onnx.OnnxPolicy.makeHostBatch(seqs, 0, config.contextLength).pipe(Effect.runSync)
+    const loss = (tokenLogps: tf.Tensor2D) => {
+      const [c, r] = tf.split(tf.sum(tokenLogps, -1), [pairs, pairs])
+      const margin = tf.sub(tf.sub(c!, tf.tensor1d(ref.slice(0, pairs))), tf.sub(r!, tf.tensor1d(ref.slice(pairs))))
+      return tf.neg(tf.mean(logSigmoid(tf.mul(0.1, margin)))) as tf.Scalar
+    }
+    const adam = new HostAdamW(model.weights, Gpt.parameterShapes(config), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
+    const step = async () => {
+      const { grads } = await Effect.runPromise(Onnx.OnnxPolicy.lossAndGradients(sessions, model, batch, loss))
+      adam.apply(hostClipByGlobalNorm(grads, hostGlobalNorm(grads), 1), 1e-4)
+    }
+    return (2 * pairs * T) / (await timeIt(step, 5))
+  })
+
+/** Forward time with weights as initializers over with weights as inputs, and the per-checkpoint session cost. */
+const inputsVersusInitializers = (model: Onnx.OnnxPolicy.HostModel) =>
+  Effect.promise(async () => {
+    const options = Onnx.OnnxSessions.sessionOptions({ provider: "cpu", threads: THREADS })
+    const graph = Onnx.PolicyGraphs.logpsGraph(config)
+    const names = new Set(Gpt.parameterShapes(config).map(([n]) => n))
+    const baked: OnnxWriter.OnnxGraph = {
+      ...graph,
+      inputs: graph.inputs.filter((i) => !names.has(i.name)),
+      initializers: [...graph.initializers, ...Gpt.parameterShapes(config).map(([name, dims]) => ({ name, dataType: "float32" as const, dims, data: model.weights.get(name)! }))]
+    }
+    const t0 = performance.now()
+    const bakedSession = await ort.InferenceSession.create(OnnxWriter.encodeOnnxModel(baked), options)
+    const create = (performance.now() - t0) / 1000
+    const inputSession = await ort.InferenceSession.create(OnnxWriter.encodeOnnxModel(graph), options)
+    const batch = Onnx.OnnxPolicy.makeHostBatch(Array.from({ length: 32 }, sequence), 0, config.contextLength).pipe(Effect.runSync)
+    const feeds = Onnx.OnnxPolicy.batchFeeds(batch)
+    // interleaved, so both see the same load on a shared machine
+    let inputs = 0
+    let initializers = 0
+    for (let round = 0; round < 5; round++) {
+      inputs += await timeIt(() => inputSession.run({ ...feeds, ...Onnx.OnnxPolicy.weightFeeds(model) }), 4)
+      initializers += await timeIt(() => bakedSession.run(feeds), 4)
+    }
+    await bakedSession.release()
+    await inputSession.release()
+    return { ratio: initializers / inputs, create, forward: inputs / 5 }
+  })
+
+export default async (): Promise<ReadonlyArray<BenchFigure>> => {
+  const weights = Gpt.initialParameters(config, 0)
+  const model = { config, weights }
+  const ours = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
+    const sessions = yield* Onnx.OnnxSessions.make({ provider: "cpu", threads: THREADS })
+    const decode = { prefill: yield* sessions.session("prefill", config), decode: yield* sessions.session("decode", config) }
+    return {
+      forward: yield* referenceLogps(sessions, model),
+      sample: yield* sampling(decode, model),
+      dpo: yield* dpoStep(sessions, { config, weights: Gpt.initialParameters(config, 0) }),
+      weights: yield* inputsVersusInitializers(model)
+    }
+  })))
+  const torchForward = torch<{ tokens_per_s: number }>("torch_model.py", ["--forward", "--json", "--threads", String(THREADS), "--steps", "5"])
+  const torchSample = torch<{ kv_tokens_per_wall_s: number }>("torch_sample.py", ["--kv-only", "--json", "--threads", String(THREADS)])
+  const torchDpo = torch<{ tokens_per_second: number }>("torch_dpo.py", ["--steps", "5", "--threads", String(THREADS)])
+  const threads = `${THREADS} threads`
+  const figures: Array<BenchFigure> = [
+    { name: "reference log-probs, onnx", value: ours.forward, unit: "tok/s", note: `forward, 32 × 64 tokens, ${threads}` },
+    { name: "sampling, onnx", value: ours.sample, unit: "tok/s", note: `real sampler, 64 prompts × 8 × 32 tokens, KV cache, ${threads}` },
+    { name: "DPO train step, onnx", value: ours.dpo, unit: "tok/s", note: `16 pairs × 64 tokens: forward, loss (tfjs), VJP, clip, AdamW; ${threads}` },
+    { name: "weights as initializers / as inputs, forward time", value: ours.weights.ratio, unit: "×", note: `> 1: inputs are faster; inputs: ${(ours.weights.forward * 1000).toFixed(1)} ms a batch` },
+    { name: "session creation with weights as initializers", value: ours.weights.create * 1000, unit: "ms", note: "paid per checkpoint (every round); inputs pay it once per shape" }
+  ]
+  const ratio = (name: string, onnx: number, torchValue: number | undefined, target: number, script: string) => {
+    if (torchValue === undefined) return
+    figures.push(
+      { name: `${name}, torch`, value: torchValue, unit: "tok/s", note: `bench/${script}, ${threads}` },
+      { name: `${name}, onnx / torch`, value: onnx / torchValue, unit: "×", note: `target ≥ ${target}×` }
+    )
+  }
+  ratio("reference log-probs", ours.forward, torchForward?.tokens_per_s, 10, "torch_model.py --forward")
+  ratio("sampling", ours.sample, torchSample?.kv_tokens_per_wall_s, 5, "torch_sample.py --kv-only")
+  ratio("DPO train step", ours.dpo, torchDpo?.tokens_per_second, 3, "torch_dpo.py")
+  return figures
+}
