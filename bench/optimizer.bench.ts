@@ -35,25 +35,25 @@ const torchFigure = (): number | undefined => {
 }
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
-  const { Gpt } = await import("@odpo/model")
-  const { AdamW } = await import("../packages/optimizer/src/AdamW.ts")
-  const { objectives } = await import("../packages/optimizer/src/Objective.ts")
-  const { stepGradients } = await import("../packages/optimizer/src/Training.ts")
+  const { Gpt, TfjsPolicyEngine } = await import("@odpo/model")
+  const { AdamW, Objectives, TrainLoop } = await import("@odpo/optimizer")
+  const { Effect } = await import("effect")
   const model = Gpt.Gpt.init({ vocabSize: V, contextLength: T, dModel: D, nLayers: L, nHeads: H, dropout: 0 }, 0)
   const rand = Seeds.mulberry32(1)
   const tokens = (n: number) => Array.from({ length: n }, () => 3 + Math.floor(rand() * (V - 3)))
   const seq = (): Domain.Sequence => ({ promptTokenIds: tokens(PROMPT), completionTokenIds: tokens(T - PROMPT) })
   const pairs = Array.from({ length: PAIRS }, (): Domain.TrainingPair => ({ chosen: seq(), rejected: seq(), refChosenLogp: -200, refRejectedLogp: -200 }))
   const loss = { type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0 } as const
-  const opt = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
-  const step = () => {
-    const { grads } = stepGradients(model, objectives.sigmoid, [pairs], { padId: 0, loss, dropoutSeed: 0 })
+  const opt = new AdamW.AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
+  const gradients = TrainLoop.policyGradients(TfjsPolicyEngine.tfjsPolicyEngine, model, 0, Objectives.objectives.sigmoid(loss))
+  const step = async () => {
+    const { grads } = await Effect.runPromise(TrainLoop.stepGradients(gradients, [pairs], 0))
     opt.apply(grads, 1e-4)
     tf.dispose(grads)
   }
-  step() // warm-up
+  await step() // warm-up
   const start = performance.now()
-  for (let i = 0; i < STEPS; i++) step()
+  for (let i = 0; i < STEPS; i++) await step()
   const seconds = (performance.now() - start) / 1000 / STEPS
   opt.dispose()
   model.dispose()

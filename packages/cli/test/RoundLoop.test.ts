@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Round, RunConfig, RunStore } from "@odpo/core"
+import { Run, RunConfig, RunStore } from "@odpo/core"
 import { Effect, Layer } from "effect"
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -16,8 +16,8 @@ describe("round loop, end to end on a tiny bandit", () => {
     const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
     return Effect.gen(function*() {
       const config = yield* tinyConfig()
-      const runId = yield* Round.createRun(config, { checkpointRoot: checkpointRootFor(db) })
-      yield* Round.runToCompletion(runId)
+      const runId = yield* Run.createRun(config, { checkpointRoot: checkpointRootFor(db) })
+      yield* Run.runToCompletion(runId)
       const store = yield* RunStore.RunStore
       const t = yield* dumpRun(runId)
       const q = (sql: string) => Effect.map(store.query(sql), (r) => r.rows)
@@ -88,8 +88,8 @@ describe("round loop, end to end on a tiny bandit", () => {
     const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
     return Effect.gen(function*() {
       const config = yield* tinyConfig()
-      const runId = yield* Round.createRun({ ...config, pairSource: "offline", rounds: 2 }, { checkpointRoot: checkpointRootFor(db) })
-      yield* Round.runToCompletion(runId)
+      const runId = yield* Run.createRun({ ...config, pairSource: "offline", rounds: 2 }, { checkpointRoot: checkpointRootFor(db) })
+      yield* Run.runToCompletion(runId)
       const store = yield* RunStore.RunStore
       const pi0 = (yield* store.listRounds(runId))[0]!.policyCkpt
       const r = yield* store.query(`SELECT DISTINCT policy_ckpt FROM rollouts WHERE run_id = '${runId}' AND purpose = 'train'`)
@@ -98,11 +98,11 @@ describe("round loop, end to end on a tiny bandit", () => {
       const cacheDir = join(checkpointRootFor(db), "sft-cache")
       const entries = readdirSync(cacheDir).map((f) => JSON.parse(readFileSync(join(cacheDir, f), "utf8")))
       assert.deepStrictEqual(entries.map((e) => e.pi0), [pi0])
-      const second = yield* Round.createRun({ ...config, rounds: 1 }, { checkpointRoot: checkpointRootFor(db) })
-      yield* Round.runToCompletion(second)
+      const second = yield* Run.createRun({ ...config, rounds: 1 }, { checkpointRoot: checkpointRootFor(db) })
+      yield* Run.runToCompletion(second)
       assert.strictEqual((yield* store.listRounds(second))[0]!.policyCkpt, pi0)
       const before = yield* store.query("SELECT count(*) FROM runs")
-      const err = yield* Effect.flip(Round.createRun({ ...config, eval: { ...config.eval, prompts: 99 } }, { checkpointRoot: checkpointRootFor(db) }))
+      const err = yield* Effect.flip(Run.createRun({ ...config, eval: { ...config.eval, prompts: 99 } }, { checkpointRoot: checkpointRootFor(db) }))
       assert.include(err.message, "eval.prompts")
       assert.deepStrictEqual((yield* store.query("SELECT count(*) FROM runs")).rows, before.rows)
     }).pipe(Effect.provide(experimentLayer(db)))
@@ -112,11 +112,11 @@ describe("round loop, end to end on a tiny bandit", () => {
     const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
     return Effect.gen(function*() {
       const config = yield* tinyConfig()
-      const runId = yield* Round.createRun(
+      const runId = yield* Run.createRun(
         { ...config, staleness: 1, reference: { type: "ema", alpha: 0.5 } },
         { checkpointRoot: checkpointRootFor(db) }
       )
-      yield* Round.runToCompletion(runId)
+      yield* Run.runToCompletion(runId)
       const store = yield* RunStore.RunStore
       const rounds = yield* store.listRounds(runId)
       const sampledFrom = (round: number) =>

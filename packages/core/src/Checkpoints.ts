@@ -2,7 +2,9 @@
  * The Checkpoints service: what the round loop needs of policy checkpoints — a fresh initial
  * policy, and what a checkpoint directory holds — without knowing which engine reads them.
  */
-import { Context, type Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
+import { basename } from "node:path"
+import { testCheckpoint } from "./Trainer.ts"
 import type { CheckpointRef } from "./Domain.ts"
 import type { CheckpointCorrupt, CheckpointNotFound, TokenizerMismatch } from "./Errors.ts"
 import type { ModelConfig } from "./RunConfig.ts"
@@ -25,4 +27,18 @@ export class Checkpoints extends Context.Service<Checkpoints, {
   readonly describe: (path: string) => Effect.Effect<CheckpointInfo, CheckpointError>
   /** As `describe`, after verifying the weights' SHA-256 and that the tokenizer fits the model. */
   readonly verify: (path: string) => Effect.Effect<CheckpointInfo, CheckpointError>
-}>()("@odpo/core/Checkpoints") {}
+}>()("@odpo/core/Checkpoints") {
+  /** Checkpoints without files, for testing the round loop: every directory "holds" a 2-parameter model. */
+  static readonly layerTest: Layer.Layer<Checkpoints> = Layer.succeed(Checkpoints, Checkpoints.of({
+    initialize: (model, _tokenizer, seed, root) => Effect.succeed(testCheckpoint(root, "init", model.dModel, seed)),
+    describe: (path) => Effect.succeed(testInfo(path)),
+    verify: (path) => Effect.succeed(testInfo(path))
+  }))
+}
+
+const testInfo = (path: string): CheckpointInfo => ({
+  ref: { id: basename(path), path },
+  model: { vocabSize: 0, contextLength: 0, dModel: 0, nLayers: 0, nHeads: 0, dropout: 0 },
+  nParams: 2,
+  tokenizerVocabSize: 0
+})

@@ -1,5 +1,6 @@
 /** The Sampler service: K completions per prompt from a policy checkpoint, as plain records. */
-import { Context, type Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
+import { fnv1a, rowSeed } from "./Seeds.ts"
 import type { CheckpointRef, Rollout, SamplingParams } from "./Domain.ts"
 import type { CheckpointCorrupt, CheckpointNotFound, InvalidInput, OnnxError, TokenizerMismatch } from "./Errors.ts"
 
@@ -27,4 +28,25 @@ export type SamplerError = InvalidInput | CheckpointNotFound | CheckpointCorrupt
 export class Sampler extends Context.Service<Sampler, {
   /** Rollouts ordered by prompt (request order) then sample index. */
   readonly sample: (request: SampleRequest) => Effect.Effect<ReadonlyArray<Rollout>, SamplerError>
-}>()("@odpo/core/Sampler") {}
+}>()("@odpo/core/Sampler") {
+  /**
+   * A model-free sampler for testing the round loop: each row draws 1–3 token ids in 3…12 from its
+   * own seeded stream (so equal seeds give equal rows), log-prob −1 per token, EOS-terminated.
+   */
+  static readonly layerTest: Layer.Layer<Sampler> = Layer.succeed(Sampler, Sampler.of({
+    sample: (request) =>
+      Effect.sync(() =>
+        request.prompts.flatMap((p) =>
+          Array.from({ length: request.n }, (_, j): Rollout => {
+            const h = rowSeed(request.seed, p.promptId, j) ^ fnv1a(request.policy.id)
+            const tokenIds = Array.from({ length: 1 + (h % 3) }, (_, t) => 3 + ((h >>> (4 * t + 2)) % 10))
+            return {
+              promptId: p.promptId, sampleIdx: j, tokenIds, text: tokenIds.join(" "), tokenLogprobs: tokenIds.map(() => -1),
+              logprobSum: -tokenIds.length, length: tokenIds.length, finishReason: "eos", params: request.params,
+              seed: request.seed, policyCkpt: request.policy.id
+            }
+          })
+        )
+      )
+  }))
+}

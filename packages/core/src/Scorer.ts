@@ -1,5 +1,5 @@
 /** The Scorer service: a reward (and the task's gold reward) per completion. */
-import { Context, type Effect } from "effect"
+import { Context, Effect, Layer } from "effect"
 import type { Score, ScoreItem } from "./Domain.ts"
 import type { ConfigError, InvalidInput, OnnxError, TokenizerMismatch } from "./Errors.ts"
 import type { RewardSpec, TaskConfig } from "./RunConfig.ts"
@@ -24,4 +24,16 @@ export type ScorerError = ConfigError | InvalidInput | OnnxError | TokenizerMism
 
 export class Scorer extends Context.Service<Scorer, {
   readonly score: (request: ScoreRequest) => Effect.Effect<ScoreResult, ScorerError>
-}>()("@odpo/core/Scorer") {}
+}>()("@odpo/core/Scorer") {
+  /** A scorer for testing the round loop: reward = gold = the first completion token id / 10. */
+  static readonly layerTest: Layer.Layer<Scorer> = Layer.succeed(Scorer, Scorer.of({
+    score: (request) =>
+      Effect.succeed({
+        source: "test",
+        scores: request.items.map((item) => {
+          const r = (item.completionTokenIds[0] ?? 0) / 10
+          return { reward: r, goldReward: r }
+        })
+      })
+  }))
+}

@@ -1,6 +1,8 @@
 /** The Trainer service: turns preference data (or demonstrations) into a new policy checkpoint. */
-import { Context, type Effect } from "effect"
-import type { CheckpointRef, LabelledExample, Sequence, TrainingPair, TrainStepMetrics } from "./Domain.ts"
+import { Context, Effect, Layer } from "effect"
+import { join } from "node:path"
+import { fnv1a } from "./Seeds.ts"
+import type { CheckpointRef, Sequence, TrainingPair, TrainStepMetrics } from "./Domain.ts"
 import type { CheckpointCorrupt, CheckpointNotFound, InvalidInput, NonFiniteLoss } from "./Errors.ts"
 import type { LossConfig, SftConfig, TrainingConfig } from "./RunConfig.ts"
 
@@ -9,10 +11,9 @@ export interface TrainRequest {
   readonly policy: CheckpointRef
   /** The round's π_ref (KTO's z₀ needs it on mismatched pairs; pairwise losses use the cached log-probs). */
   readonly reference?: CheckpointRef
-  /** Pairwise data with reference log-probs (every loss but kto). */
+  /** The round's preference pairs with reference log-probs; each objective makes its items from them. */
   readonly pairs: ReadonlyArray<TrainingPair>
-  /** Pointwise data for kto. */
-  readonly examples?: ReadonlyArray<LabelledExample>
+  /** The loss, which picks the objective (optimizer's objectives table). */
   readonly loss: LossConfig
   readonly training: TrainingConfig
   /** Seeds shuffling and dropout. */
@@ -67,4 +68,31 @@ export class Trainer extends Context.Service<Trainer, {
     alpha: number,
     checkpointRoot: string
   ) => Effect.Effect<CheckpointRef, TrainerError>
-}>()("@odpo/core/Trainer") {}
+}>()("@odpo/core/Trainer") {
+  /**
+   * A model-free trainer for testing the round loop: a "trained" checkpoint is a new id derived
+   * from its inputs (so equal inputs give equal ids), one step per batch of pairs with loss ln 2,
+   * log π_ref(y|x) = −|y|, KL 0. Pair it with Checkpoints.layerTest.
+   */
+  static readonly layerTest: Layer.Layer<Trainer> = Layer.succeed(Trainer, Trainer.of({
+    train: (request) =>
+      Effect.succeed({
+        checkpoint: testCheckpoint(request.checkpointRoot, request.policy.id, request.seed, request.pairs.length),
+        steps: Array.from({ length: request.training.epochs * Math.ceil(request.pairs.length / request.training.batchSize) }, (_, step) => ({
+          step, epoch: Math.floor(step / Math.ceil(request.pairs.length / request.training.batchSize)), metrics: { loss: Math.LN2 }
+        }))
+      }),
+    sft: (request) =>
+      Effect.succeed({ checkpoint: testCheckpoint(request.checkpointRoot, request.policy.id, request.seed, "sft"), steps: [] }),
+    referenceLogps: (_reference, sequences) => Effect.succeed(sequences.map((s) => -s.completionTokenIds.length)),
+    sequenceStats: (_policy, _reference, sequences) =>
+      Effect.succeed(sequences.map((s) => ({ kl: 0, entropy: 1, logp: -s.completionTokenIds.length }))),
+    emaReference: (policy, reference, alpha, root) => Effect.succeed(testCheckpoint(root, policy.id, reference.id, alpha))
+  }))
+}
+
+/** A checkpoint ref named by a hash of its inputs (Trainer.layerTest, Checkpoints.layerTest). */
+export const testCheckpoint = (root: string, ...parts: ReadonlyArray<string | number>): CheckpointRef => {
+  const id = parts.reduce<string>((acc, p, i) => acc + fnv1a(`${i}\u0000${p}\u0000${acc}`).toString(16).padStart(8, "0"), "").padEnd(64, "0").slice(0, 64)
+  return { id, path: join(root, id) }
+}

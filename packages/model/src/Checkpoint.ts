@@ -3,7 +3,7 @@
  * plus `odpo: {sha256, dtype, format_version, meta}`) and tokenizer.json. The id is the SHA-256 of
  * the safetensors bytes, so equal weights share one directory and a modified file is caught on load.
  */
-import { Effect, Layer, Semaphore } from "effect"
+import { Effect, Layer } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
@@ -183,16 +183,8 @@ export const readCheckpointConfig = (dir: string): Effect.Effect<{ ref: Checkpoi
     return { ref: { id: odpo.sha256, path }, config }
   })
 
-/** A checkpoint's contents on the host, no engine attached: what the onnx engine runs from. */
-export interface CheckpointWeights {
-  readonly ref: CheckpointRef
-  readonly config: GptConfig
-  readonly tokenizer: Tokenizer
-  readonly weights: Map<string, Float32Array>
-}
-
-/** Read a checkpoint's weights, verifying their SHA-256 and that the tokenizer fits the model. */
-export const readCheckpointWeights = (dir: string): Effect.Effect<CheckpointWeights, CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch> =>
+/** Load a checkpoint, verifying the weights' SHA-256 and that the tokenizer fits the model. The caller owns (disposes) the model. */
+export const loadCheckpoint = (dir: string): Effect.Effect<LoadedCheckpoint, CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch> =>
   Effect.gen(function*() {
     const { ref, config } = yield* readCheckpointConfig(dir)
     const weightsFile = yield* requireFile(ref.path, "model.safetensors")
@@ -210,12 +202,8 @@ export const readCheckpointWeights = (dir: string): Effect.Effect<CheckpointWeig
     const weights = yield* weightsFromFile(file, config, weightsFile)
     const tokenizer = yield* loadTokenizer(tokenizerFile).pipe(Effect.mapError((e) => corrupt(tokenizerFile, e.message, e)))
     yield* checkTokenizer(tokenizer, config, tokenizerFile)
-    return { ref, config, tokenizer, weights }
+    return { ref, config, tokenizer, model: new Gpt(config, weights) }
   })
-
-/** Load a checkpoint, verifying the weights' SHA-256 and that the tokenizer fits the model. The caller owns (disposes) the model. */
-export const loadCheckpoint = (dir: string): Effect.Effect<LoadedCheckpoint, CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch> =>
-  Effect.map(readCheckpointWeights(dir), ({ ref, config, tokenizer, weights }) => ({ ref, config, tokenizer, model: new Gpt(config, weights) }))
 
 /** A tokenizer must have exactly one id per row of the model's embedding. */
 export const checkTokenizer = (tokenizer: Tokenizer, config: GptConfig, file: string): Effect.Effect<void, TokenizerMismatch> =>
@@ -227,35 +215,6 @@ export const checkTokenizer = (tokenizer: Tokenizer, config: GptConfig, file: st
           `use the tokenizer the model was trained with`
       })
     )
-
-// Process-wide: services share one copy of each checkpoint (loaded and verified once).
-const cache = new Map<string, LoadedCheckpoint>()
-const loading = Semaphore.makeUnsafe(1)
-
-/** Load once per process, keyed by id. Callers must not dispose the returned model. */
-export const loadCheckpointCached = (ref: CheckpointRef): Effect.Effect<LoadedCheckpoint, CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch> =>
-  Effect.suspend(() => {
-    const hit = cache.get(ref.id)
-    if (hit) return Effect.succeed(hit)
-    return Semaphore.withPermits(loading, 1)(Effect.suspend(() => {
-      const again = cache.get(ref.id)
-      if (again) return Effect.succeed(again)
-      return Effect.flatMap(loadCheckpoint(ref.path), (loaded) => {
-        if (loaded.ref.id !== ref.id) {
-          loaded.model.dispose()
-          return Effect.fail(corrupt(ref.path, `checkpoint ${ref.path} has id ${loaded.ref.id}, not the ${ref.id} that was asked for: the ref points at the wrong directory`))
-        }
-        cache.set(ref.id, loaded)
-        return Effect.succeed(loaded)
-      })
-    }))
-  })
-
-/** Dispose and forget every cached checkpoint (tests, and long processes that are done with them). */
-export const clearCheckpointCache = (): void => {
-  for (const c of cache.values()) c.model.dispose()
-  cache.clear()
-}
 
 const info = (ref: CheckpointRef, config: GptConfig, tokenizer: Tokenizer): Checkpoints.CheckpointInfo =>
   ({ ref, model: config as RunConfig.ModelConfig, nParams: parameterCount(config), tokenizerVocabSize: tokenizer.vocabSize })

@@ -50,6 +50,12 @@ export interface ForwardResult {
   readonly cache?: KvCache
 }
 
+export interface HiddenResult {
+  /** The final hidden states ln_f(x), [B, T, dModel]: what the LM head and a reward head read. */
+  readonly hidden: tf.Tensor3D
+  readonly cache?: KvCache
+}
+
 /** Names and shapes of every parameter, in a fixed order (the safetensors order too). */
 export const parameterShapes = (c: GptConfig): Array<[string, number[]]> => {
   const D = c.dModel
@@ -219,6 +225,15 @@ export class Gpt {
    * results). With `withCache` the returned cache holds past + new keys/values per layer.
    */
   forward(ids: tf.Tensor2D, opts: ForwardOptions = {}, withCache = false): ForwardResult {
+    const { hidden, cache } = this.hidden(ids, opts, withCache)
+    const [B, T, D] = hidden.shape
+    // Tied embeddings: logits = h · wteᵀ
+    const logits = tf.reshape(tf.matMul(tf.reshape(hidden, [B * T, D]), this.p("wte.weight"), false, true), [B, T, this.config.vocabSize]) as tf.Tensor3D
+    return cache ? { logits, cache } : { logits }
+  }
+
+  /** The transformer without its head: final hidden states ln_f(x) of every position (same options as forward). */
+  hidden(ids: tf.Tensor2D, opts: ForwardOptions = {}, withCache = false): HiddenResult {
     const [B, T] = ids.shape
     const tPast = opts.cache && opts.cache.keys.length > 0 ? opts.cache.keys[0]!.shape[2] : 0
     if (tPast + T > this.config.contextLength) {
@@ -249,11 +264,8 @@ export class Gpt {
       const m = this.mlp(i, layerNorm(x, this.p(`h.${i}.ln_2.weight`), this.p(`h.${i}.ln_2.bias`)) as tf.Tensor3D)
       x = tf.add(x, this.dropout(m, opts, 2 * i + 2))
     }
-    const h = layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias"))
-    // Tied embeddings: logits = h · wteᵀ
-    const D = this.config.dModel
-    const logits = tf.reshape(tf.matMul(tf.reshape(h, [B * T, D]), this.p("wte.weight"), false, true), [B, T, this.config.vocabSize]) as tf.Tensor3D
-    return withCache ? { logits, cache: { keys, values } } : { logits }
+    const hidden = layerNorm(x, this.p("ln_f.weight"), this.p("ln_f.bias")) as tf.Tensor3D
+    return withCache ? { hidden, cache: { keys, values } } : { hidden }
   }
 }
 

@@ -5,7 +5,7 @@ import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync, readdirSync, readFileSync, truncateSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { clearCheckpointCache, loadCheckpoint, loadCheckpointCached, readCheckpointConfig, saveCheckpoint } from "../src/Checkpoint.ts"
+import { loadCheckpoint, readCheckpointConfig, saveCheckpoint } from "../src/Checkpoint.ts"
 import { Gpt, type GptConfig } from "../src/Gpt.ts"
 import { f16BitsToF32, f32ToF16Bits } from "../src/Safetensors.ts"
 import { Tokenizer } from "@odpo/core"
@@ -129,27 +129,4 @@ describe("Checkpoint", () => {
       model.dispose()
     }))
 
-  it.effect("loadCheckpointCached loads once per id and refuses a ref whose directory holds other weights", () =>
-    Effect.gen(function*() {
-      clearCheckpointCache()
-      const dir = root()
-      const m1 = Gpt.init(config, 10)
-      const m2 = Gpt.init(config, 11)
-      const r1 = yield* saveCheckpoint(dir, m1, tokenizer)
-      const r2 = yield* saveCheckpoint(dir, m2, tokenizer)
-      const [a, b] = yield* Effect.all([loadCheckpointCached(r1), loadCheckpointCached(r1)], { concurrency: 2 })
-      assert.strictEqual(a, b)
-      const tensorsAfterFirst = tf.memory().numTensors
-      const c = yield* loadCheckpointCached(r1)
-      assert.strictEqual(c, a)
-      assert.strictEqual(tf.memory().numTensors, tensorsAfterFirst)
-      const wrong = yield* failure(loadCheckpointCached({ id: r1.id.replace(/^./, (ch) => (ch === "0" ? "1" : "0")), path: r2.path }))
-      assert.strictEqual(wrong.tag, "CheckpointCorrupt")
-      assert.match(wrong.message, /has id [0-9a-f]{64}, not the [0-9a-f]{64} that was asked for/)
-      assert.isFalse(existsSync(join(dir, ".tmp")))
-      clearCheckpointCache()
-      assert.isBelow(tf.memory().numTensors, tensorsAfterFirst)
-      m1.dispose()
-      m2.dispose()
-    }))
 })

@@ -5,7 +5,10 @@ import { Effect } from "effect"
 import { Gpt, type GptConfig, initialParameters, parameterShapes } from "../src/Gpt.ts"
 import * as LogProbs from "../src/LogProbs.ts"
 import * as OnnxPolicy from "../src/onnx/OnnxPolicy.ts"
+import * as OnnxPolicyEngine from "../src/onnx/OnnxPolicyEngine.ts"
 import * as OnnxSessions from "../src/onnx/OnnxSessions.ts"
+import type { SequenceLogps } from "../src/PolicyEngine.ts"
+import { tfjsPolicyEngine } from "../src/TfjsPolicyEngine.ts"
 
 const config: GptConfig = { vocabSize: 19, contextLength: 16, dModel: 16, nLayers: 2, nHeads: 2, dropout: 0 }
 
@@ -27,6 +30,8 @@ const sequences = (n: number, seed: number) =>
   })
 
 const pool = OnnxSessions.make({ provider: "cpu", threads: 1 })
+const engineOn = (sessions: OnnxSessions.OnnxSessions) =>
+  OnnxPolicyEngine.make("onnx").pipe(Effect.provideService(OnnxSessions.OnnxSessionPool, sessions))
 
 const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   let d = 0
@@ -117,28 +122,36 @@ describe("OnnxPolicy", () => {
       }
     }).pipe(Effect.scoped))
 
-  it.effect("the loss's gradient goes through tfjs on the token log-probs, then the VJP graph", () =>
+  it.effect("the engine's gradient of a loss (tfjs on the token log-probs, then the VJP graph) equals the tfjs engine's", () =>
     Effect.gen(function*() {
-      const sessions = yield* pool
-      const weights = weightsOf(6, 4)
-      const model = new Gpt(config, weights)
+      const engine = yield* engineOn(yield* pool)
+      const model = new Gpt(config, weightsOf(6, 4))
       const seqs = sequences(6, 2)
-      const host = yield* OnnxPolicy.makeHostBatch(seqs, 0, config.contextLength)
       const before = tf.memory().numTensors
-      // a nonlinear loss of the summed log-probs: mean softplus(−log π(y|x) / 10)
-      const lossOf = (tokens: tf.Tensor2D) => tf.mean(tf.softplus(tf.div(tf.neg(tf.sum(tokens, -1)), 10))) as tf.Scalar
-      const out = yield* OnnxPolicy.lossAndGradients(sessions, { config, weights }, host, lossOf)
-      assert.strictEqual(tf.memory().numTensors, before)
-      const batch = LogProbs.makeBatch(seqs, 0, config.contextLength)
-      const { value, grads } = tf.variableGrads(() => lossOf(LogProbs.tokenLogProbs(model, batch)), model.variables())
-      assert.closeTo(out.loss, value.dataSync()[0]!, 1e-5)
-      for (const [name] of parameterShapes(config)) {
-        const expected = grads[model.params.get(name)!.name]!.dataSync()
+      // a nonlinear loss of the summed log-probs: mean softplus(−log π(y|x) / 10), plus a masked-mean term
+      const lossOf = ({ tokens, mask, sums }: SequenceLogps) =>
+        tf.add(tf.mean(tf.softplus(tf.div(tf.neg(sums), 10))), tf.div(tf.sum(tokens), tf.sum(mask))) as tf.Scalar
+      const onnx = yield* engine.gradients(model, seqs, lossOf, { padId: 0, dropoutSeed: 0 })
+      const tfjs = yield* tfjsPolicyEngine.gradients(model, seqs, lossOf, { padId: 0, dropoutSeed: 0 })
+      assert.closeTo(onnx.value.dataSync()[0]!, tfjs.value.dataSync()[0]!, 1e-5)
+      parameterShapes(config).forEach(([name], i) => {
+        const expected = tfjs.grads[i]!.dataSync()
         const scale = Math.max(...Array.from(expected, Math.abs))
-        assert.isBelow(maxDiff(out.grads.get(name)!, expected) / scale, 1e-4, name)
-      }
-      tf.dispose([value, ...Object.values(grads)])
-      LogProbs.disposeBatch(batch)
+        assert.isBelow(maxDiff(onnx.grads[i]!.dataSync(), expected) / scale, 1e-4, name)
+      })
+      tf.dispose([onnx.value, tfjs.value, ...onnx.grads, ...tfjs.grads])
+      assert.strictEqual(tf.memory().numTensors, before)
+      model.dispose()
+    }).pipe(Effect.scoped))
+
+  it.effect("dropout is refused for training on onnx, naming the field", () =>
+    Effect.gen(function*() {
+      const engine = yield* engineOn(yield* pool)
+      const model = new Gpt({ ...config, dropout: 0.1 }, weightsOf(1))
+      const exit = yield* Effect.exit(engine.gradients(model, sequences(2, 0), ({ sums }) => tf.sum(sums) as tf.Scalar, { padId: 0, dropoutSeed: 0 }))
+      assert.include(String(exit), "model.dropout is 0.1")
+      // log-probs have no dropout: they run
+      assert.strictEqual((yield* engine.sequenceLogps(model, sequences(2, 0), 0)).length, 2)
       model.dispose()
     }).pipe(Effect.scoped))
 
@@ -165,13 +178,14 @@ describe("OnnxPolicy", () => {
     Effect.gen(function*() {
       const weights = weightsOf(8)
       const ref = weightsOf(9)
+      const model = new Gpt(config, weights)
       const seqs = sequences(32, 3)
       const round = (sessions: OnnxSessions.OnnxSessions) =>
         Effect.gen(function*() {
           yield* OnnxPolicy.sequenceLogps(sessions, { config, weights }, seqs, 0)
           yield* OnnxPolicy.sequenceStats(sessions, { config, weights }, { config, weights: ref }, seqs, 0)
-          const host = yield* OnnxPolicy.makeHostBatch(seqs, 0, config.contextLength)
-          yield* OnnxPolicy.lossAndGradients(sessions, { config, weights }, host, (t) => tf.mean(t) as tf.Scalar)
+          const out = yield* (yield* engineOn(sessions)).gradients(model, seqs, ({ tokens }) => tf.mean(tokens) as tf.Scalar, { padId: 0, dropoutSeed: 0 })
+          tf.dispose([out.value, ...out.grads])
         })
       const released = yield* Effect.scoped(Effect.gen(function*() {
         const sessions = yield* pool
@@ -191,5 +205,6 @@ describe("OnnxPolicy", () => {
       const feeds = { ...OnnxPolicy.weightFeeds({ config, weights }), ...OnnxPolicy.batchFeeds(host) }
       const error = yield* Effect.flip(Effect.tryPromise(() => released.run(feeds)))
       assert.match(String(error.cause ?? error), /release|dispos|invalid|session/i)
+      model.dispose()
     }))
 })

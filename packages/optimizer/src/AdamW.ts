@@ -63,9 +63,16 @@ export class AdamW {
   }
 }
 
+/** Σ g² of each gradient, as scalars on the device (summed on the host in float64: the global norm √(Σᵢ Σ gᵢ²)). */
+export const squaredNorms = (grads: ReadonlyArray<tf.Tensor>): Array<tf.Scalar> => grads.map((g) => tf.tidy(() => tf.sum(tf.square(g))))
+
 /** ‖g‖ over all parameters at once: √(Σᵢ Σ gᵢ²). Non-finite if any gradient is. */
-export const globalNorm = (grads: ReadonlyArray<tf.Tensor>): number =>
-  Math.sqrt(grads.reduce((acc, g) => acc + tf.tidy(() => tf.sum(tf.square(g)).dataSync()[0]!), 0))
+export const globalNorm = (grads: ReadonlyArray<tf.Tensor>): number => {
+  const norms = squaredNorms(grads)
+  const total = norms.reduce((acc, n) => acc + n.dataSync()[0]!, 0)
+  tf.dispose(norms)
+  return Math.sqrt(total)
+}
 
 /**
  * Scale gradients so that their global norm is at most maxNorm (as torch's clip_grad_norm_:

@@ -1,17 +1,17 @@
 /**
  * A Bradley–Terry reward model: the GPT trunk (Gpt's parameters, read by name) with a scalar head
  * on the final hidden state of the last real token, as Hugging Face's GPT2ForSequenceClassification.
- * Trained with −log σ(r_w − r_l); exported to ONNX by RewardModelOnnx.ts.
+ * Trained with −log σ(r_w − r_l) on the one training loop; exported to ONNX by RewardModelExport.ts.
  */
+import { Errors, Seeds, type Tokenizer } from "@odpo/core"
+import { Gpt } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import type { Tokenizer } from "@odpo/core"
-import { Errors } from "@odpo/core"
-import { Gpt } from "@odpo/model"
-import { AdamW, clipByGlobalNorm, globalNorm } from "./AdamW.ts"
 import { logSigmoid } from "./losses/index.ts"
-import { deriveSeed, mulberry32, shuffled } from "./Random.ts"
-import { sftPlan } from "./Sft.ts"
+import { sftPlan, sftTraining } from "./objectives/index.ts"
+import { type MicroBatchGradients, trainLoop } from "./TrainLoop.ts"
+
+const { deriveSeed, mulberry32, shuffled } = Seeds
 
 /** A right-padded batch of whole sequences (prompt + completion) and where each ends. */
 export interface RewardBatch {
@@ -69,48 +69,12 @@ export class RewardModel {
     this.head.dispose()
   }
 
-  /**
-   * The final hidden states ln_f(x) [B, T, D]: Gpt.forward without the tied LM head (Gpt only
-   * returns logits). Same maths as Gpt.forward, tested against it.
-   */
-  hidden(ids: tf.Tensor2D, keyMask: tf.Tensor2D): tf.Tensor3D {
-    const { nLayers, nHeads: H, dModel: D } = this.config
-    const [B, T] = ids.shape
-    const p = (n: string) => this.trunk.params.get(n)!
-    const hd = D / H
-    const positions = tf.range(0, T, 1, "int32")
-    // Token embeddings as oneHot(ids) · wte rather than gather: on tfjs's cpu backend gather's
-    // gradient (UnsortedSegmentSum) is ~10× slower than the matMul. Positions are 0..T−1: a slice.
-    const V = this.config.vocabSize
-    const tok = tf.reshape(tf.matMul(tf.oneHot(tf.reshape(ids, [B * T]), V), p("wte.weight")), [B, T, D])
-    let x = tf.add(tok, tf.slice(p("wpe.weight"), [0, 0], [T, D])) as tf.Tensor3D
-    // causal and padding mask, additive: 0 where allowed, −1e9 where not
-    const causal = tf.lessEqual(tf.reshape(positions, [1, T]), tf.reshape(positions, [T, 1]))
-    const allowed = tf.logicalAnd(tf.reshape(causal, [1, 1, T, T]), tf.reshape(tf.cast(keyMask, "bool"), [B, 1, 1, T]))
-    const mask = tf.mul(tf.sub(1, tf.cast(allowed, "float32")), -1e9)
-    const linear = (h: tf.Tensor, name: string, out: number) =>
-      tf.reshape(tf.add(tf.matMul(tf.reshape(h, [B * T, -1]), p(`${name}.weight`)), p(`${name}.bias`)), [B, T, out])
-    const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [B, T, H, hd]), [0, 2, 1, 3])
-    for (let i = 0; i < nLayers; i++) {
-      const pre = `h.${i}.`
-      // x = x + attn(ln_1(x))
-      const qkv = linear(Gpt.layerNorm(x, p(pre + "ln_1.weight"), p(pre + "ln_1.bias")), pre + "attn.c_attn", 3 * D)
-      const [q, k, v] = tf.split(qkv, 3, 2).map(heads) as [tf.Tensor4D, tf.Tensor4D, tf.Tensor4D]
-      const att = tf.softmax(tf.add(tf.div(tf.matMul(q, k, false, true), Math.sqrt(hd)), mask), -1)
-      const y = tf.reshape(tf.transpose(tf.matMul(att, v), [0, 2, 1, 3]), [B, T, D])
-      x = tf.add(x, linear(y, pre + "attn.c_proj", D)) as tf.Tensor3D
-      // x = x + mlp(ln_2(x))
-      const fc = Gpt.gelu(linear(Gpt.layerNorm(x, p(pre + "ln_2.weight"), p(pre + "ln_2.bias")), pre + "mlp.c_fc", 4 * D))
-      x = tf.add(x, linear(fc, pre + "mlp.c_proj", D)) as tf.Tensor3D
-    }
-    return Gpt.layerNorm(x, p("ln_f.weight"), p("ln_f.bias")) as tf.Tensor3D
-  }
-
   /** r(x, y) per row, [B]: the head on the hidden state of the row's last real token. */
   scores(batch: RewardBatch): tf.Tensor1D {
     const [B, T] = batch.ids.shape
     const D = this.config.dModel
-    const h = tf.reshape(this.hidden(batch.ids, batch.keyMask), [B * T, D])
+    // The GPT's own transformer (Gpt.hidden), right-padded rows at positions 0…T−1.
+    const h = tf.reshape(this.trunk.hidden(batch.ids, { keyMask: batch.keyMask }).hidden, [B * T, D])
     return tf.reshape(tf.matMul(tf.gather(h, batch.last), this.head), [B]) as tf.Tensor1D
   }
 
@@ -145,6 +109,8 @@ export interface FitOptions {
   readonly seed: number
   /** Pairs per step (default 16). */
   readonly batchSize?: number
+  /** Progress label (default "reward model"). */
+  readonly label?: string
 }
 
 export interface FitResult {
@@ -158,7 +124,25 @@ export interface FitResult {
 
 const invalid = (message: string) => Effect.fail(new Errors.InvalidInput({ message }))
 
-/** Train a reward model (the caller disposes `model`). */
+/** The Bradley–Terry loss on a micro-batch of pairs: Σ −log σ(r_w − r_l) / scale, chosen and rejected in one forward. */
+const bradleyTerry = (model: RewardModel, padId: number): MicroBatchGradients<RewardPair> => (pairs, scale, { metrics }) =>
+  Effect.sync(() => {
+    const batch = makeRewardBatch([...pairs.map((p) => [...p.prompt, ...p.chosen]), ...pairs.map((p) => [...p.prompt, ...p.rejected])], padId)
+    try {
+      const { value, grads } = tf.variableGrads(() => {
+        const [rw, rl] = tf.split(model.scores(batch), 2)
+        const losses = tf.neg(logSigmoid(tf.sub(rw!, rl!)))
+        metrics.add("loss", tf.sum(losses), pairs.length)
+        metrics.add("rewards/accuracies", tf.sum(tf.cast(tf.greater(rw!, rl!), "float32")), pairs.length)
+        return tf.div(tf.sum(losses), scale) as tf.Scalar
+      }, model.variables())
+      return { value, grads: model.variables().map((v) => grads[v.name]!) }
+    } finally {
+      disposeRewardBatch(batch)
+    }
+  })
+
+/** Train a reward model on the one training loop (the caller disposes `model`; a failed fit disposes it). */
 export const fitRewardModel = Effect.fn("RewardModel.fit")(function*(o: FitOptions) {
   const config = { ...o.model, vocabSize: o.model.vocabSize || o.tokenizer.vocabSize }
   const problem = Gpt.validateConfig(config)
@@ -186,41 +170,27 @@ export const fitRewardModel = Effect.fn("RewardModel.fit")(function*(o: FitOptio
   const val = order.slice(0, nVal)
   const train = order.slice(nVal)
   const model = RewardModel.init(config, o.seed)
-  const optimizer = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
   const padId = o.tokenizer.padId
-  const losses: Array<number> = []
-  const plan = sftPlan(train.length, o.steps, o.batchSize ?? 16, deriveSeed(o.seed, "rm-batches"))
-  for (const step of plan) {
-    const pairs = step.microBatches[0]!.map((i) => train[i]!)
-    const batch = makeRewardBatch([...pairs.map((p) => [...p.prompt, ...p.chosen]), ...pairs.map((p) => [...p.prompt, ...p.rejected])], padId)
-    const { value, grads } = tf.variableGrads(() => {
-      // chosen and rejected in one forward; loss = mean −log σ(r_w − r_l)
-      const [rw, rl] = tf.split(model.scores(batch), 2)
-      return tf.neg(tf.mean(logSigmoid(tf.sub(rw!, rl!)))) as tf.Scalar
-    }, model.variables())
-    disposeRewardBatch(batch)
-    const g = model.variables().map((v) => grads[v.name]!)
-    const norm = globalNorm(g)
-    const loss = value.dataSync()[0]!
-    value.dispose()
-    if (!Number.isFinite(loss) || !Number.isFinite(norm)) {
-      tf.dispose(g)
-      optimizer.dispose()
-      model.dispose()
-      return yield* new Errors.NonFiniteLoss({ step: losses.length, message: `reward model: step ${losses.length} produced a non-finite loss (${loss}); lower learningRate` })
-    }
-    const clipped = clipByGlobalNorm(g, norm, 1)
-    optimizer.apply(clipped, o.learningRate)
-    if (clipped !== g) tf.dispose(clipped as Array<tf.Tensor>)
-    tf.dispose(g)
-    losses.push(loss)
-  }
-  optimizer.dispose()
+  const batchSize = o.batchSize ?? 16
+  const steps = yield* trainLoop({
+    variables: model.variables(),
+    items: train,
+    gradients: bradleyTerry(model, padId),
+    training: sftTraining({ batchSize, learningRate: o.learningRate }),
+    seed: o.seed,
+    label: o.label ?? "reward model",
+    plan: sftPlan(train.length, o.steps, batchSize, deriveSeed(o.seed, "rm-batches"))
+  }).pipe(Effect.onError(() => Effect.sync(() => model.dispose())))
   const accuracy = (set: ReadonlyArray<RewardPair>) => {
     if (set.length === 0) return Number.NaN
     const rw = model.score(set.map((p) => [...p.prompt, ...p.chosen]), padId)
     const rl = model.score(set.map((p) => [...p.prompt, ...p.rejected]), padId)
     return rw.filter((r, i) => r > rl[i]!).length / set.length
   }
-  return { model, validationAccuracy: accuracy(val), trainAccuracy: accuracy(train), losses } satisfies FitResult
+  return {
+    model,
+    validationAccuracy: accuracy(val),
+    trainAccuracy: accuracy(train),
+    losses: steps.map((s) => s.metrics["loss"]!)
+  } satisfies FitResult
 })

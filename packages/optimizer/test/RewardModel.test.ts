@@ -8,9 +8,11 @@ import * as ort from "onnxruntime-node"
 import { existsSync, mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { mulberry32 } from "../src/Random.ts"
+import { Seeds } from "@odpo/core"
+
+const { mulberry32 } = Seeds
 import { fitRewardModel, RewardModel, type RewardPair } from "../src/RewardModel.ts"
-import { exportRewardModel, trainRewardModel } from "../src/RewardModelOnnx.ts"
+import { exportRewardModel, trainRewardModel } from "../src/RewardModelExport.ts"
 
 const tokenizer = new Tokenizer.CharTokenizer({ symbols: ["a", "b", "c", "d", "e"] }) // ids 3..7
 const config: Gpt.GptConfig = { vocabSize: 0, contextLength: 10, dModel: 16, nLayers: 1, nHeads: 2, dropout: 0 }
@@ -28,19 +30,19 @@ const separable = (n: number, seed: number): Array<RewardPair> => {
 }
 
 describe("RewardModel", () => {
-  it("the trunk's hidden states times wteᵀ are Gpt.forward's logits", () => {
+  it("a row's score is the head on Gpt.hidden at its last real token, whatever the padding and batch mates", () => {
     const rm = RewardModel.init({ ...config, vocabSize: 8 }, 3)
-    const ids = tf.tensor2d([[1, 3, 4, 5, 0], [1, 6, 7, 0, 0]], [2, 5], "int32")
-    const mask = tf.tensor2d([[1, 1, 1, 1, 0], [1, 1, 1, 0, 0]], [2, 5])
-    const [a, b] = tf.tidy(() => {
-      const h = rm.hidden(ids, mask)
-      const viaHidden = tf.matMul(tf.reshape(h, [10, 16]), rm.trunk.params.get("wte.weight")!, false, true)
-      const logits = tf.reshape(rm.trunk.forward(ids, { keyMask: mask }).logits, [10, 8])
-      return [viaHidden.arraySync() as number[][], logits.arraySync() as number[][]]
+    const alone = rm.score([[1, 6, 7]], 0)[0]!
+    const batched = rm.score([[1, 3, 4, 5, 2], [1, 6, 7]], 0)[1]! // right-padded to 5 beside a longer row
+    assert.closeTo(batched, alone, 1e-5)
+    const byHand = tf.tidy(() => {
+      const ids = tf.tensor2d([[1, 6, 7]], [1, 3], "int32")
+      const h = rm.trunk.hidden(ids).hidden // [1, 3, 16]
+      return tf.matMul(tf.reshape(tf.slice(h, [0, 2, 0], [1, 1, 16]), [1, 16]), rm.head).dataSync()[0]!
     })
-    // rows of real tokens only (padding rows differ by design: Gpt masks only keys too, but compare what is used)
-    for (const row of [0, 1, 2, 3, 5, 6, 7]) for (let v = 0; v < 8; v++) assert.closeTo(a![row]![v]!, b![row]![v]!, 1e-5)
-    tf.dispose([ids, mask]); rm.dispose()
+    assert.closeTo(alone, byHand, 1e-6)
+    assert.isAbove(Math.abs(alone), 1e-6)
+    rm.dispose()
   })
 
   it.effect("learns a separable preference (≥ 0.95 held-out accuracy) and its ONNX export scores the same within 1e-4", () =>

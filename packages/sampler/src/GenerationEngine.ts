@@ -12,7 +12,7 @@ export interface GenerationRow {
   readonly sampleIdx: number
   /** The tokenized prompt (BOS first when the tokenizer has one); at most contextLength − 1 tokens. */
   readonly promptTokenIds: ReadonlyArray<number>
-  /** Seed of this row's own PRNG stream (Prng.rowSeed(seed, promptId, sampleIdx)). */
+  /** Seed of this row's own PRNG stream (Seeds.rowSeed(seed, promptId, sampleIdx), in core). */
   readonly rngSeed: number
 }
 

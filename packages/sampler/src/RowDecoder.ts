@@ -4,9 +4,10 @@
  * *unprocessed* policy, and decide whether the row is finished (EOS, stop string, length).
  * Nothing here depends on the other rows of a batch.
  */
-import type { Domain } from "@odpo/core"
+import { type Domain, Seeds } from "@odpo/core"
 import { applyProcessors, argmax, drawToken, type LogitsProcessor, logSoftmaxAt, processorsFor } from "./LogitsProcessors.ts"
-import { splitmix32 } from "./Prng.ts"
+
+const { splitmix32 } = Seeds
 
 type FinishReason = Domain.FinishReason
 

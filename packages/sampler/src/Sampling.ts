@@ -3,10 +3,9 @@
  * its own seed, batch rows of similar prompt length, report progress, and return the rollouts in
  * request order (prompt, then sample index). Batching is free to reorder: no row depends on another.
  */
-import { type Domain, type Errors, Progress, type Sampler } from "@odpo/core"
+import { type Domain, type Errors, Progress, type Sampler, Seeds } from "@odpo/core"
 import { Effect } from "effect"
 import type { GeneratedRow, GenerationEngine, GenerationRow } from "./GenerationEngine.ts"
-import { rowSeed } from "./Prng.ts"
 import { validateRequest } from "./Validation.ts"
 
 export interface SamplingOptions {
@@ -23,7 +22,7 @@ export const requestRows = (request: Sampler.SampleRequest): Array<GenerationRow
       promptId: p.promptId,
       sampleIdx: j,
       promptTokenIds: p.tokenIds,
-      rngSeed: rowSeed(request.seed, p.promptId, j)
+      rngSeed: Seeds.rowSeed(request.seed, p.promptId, j)
     }))
   )
 
@@ -40,7 +39,7 @@ const toRollout = (row: GeneratedRow, request: Sampler.SampleRequest, policyCkpt
     length: row.tokenIds.length,
     finishReason: row.finishReason,
     params: request.params,
-    // The request seed: with promptId and sampleIdx it names the row's stream (Prng.rowSeed).
+    // The request seed: with promptId and sampleIdx it names the row's stream (Seeds.rowSeed).
     seed: request.seed,
     policyCkpt
   }

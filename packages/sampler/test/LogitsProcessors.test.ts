@@ -12,7 +12,9 @@ import {
   topK,
   topP
 } from "../src/LogitsProcessors.ts"
-import { rowSeed, splitmix32 } from "../src/Prng.ts"
+import { Seeds } from "@odpo/core"
+
+const { rowSeed, splitmix32 } = Seeds
 import { params } from "./fixtures.ts"
 
 // A hand-built distribution: p = [0.4, 0.3, 0.15, 0.1, 0.05] as logits log p (+ a constant, which softmax ignores).

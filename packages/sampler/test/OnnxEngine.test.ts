@@ -1,11 +1,13 @@
 import { assert, describe, it } from "@effect/vitest"
+import { Seeds } from "@odpo/core"
 import { Gpt, Onnx } from "@odpo/model"
 import { Effect } from "effect"
 import type { GenerationRow } from "../src/GenerationEngine.ts"
 import * as OnnxEngine from "../src/OnnxEngine.ts"
-import { rowSeed } from "../src/Prng.ts"
 import * as TfjsEngine from "../src/TfjsEngine.ts"
 import { config, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
+
+const { rowSeed } = Seeds
 
 const hostModel = (model: Gpt.Gpt): Onnx.OnnxPolicy.HostModel => ({ config: model.config, weights: model.weights() })
 

@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type Domain, Sampler } from "@odpo/core"
-import { Checkpoint, Gpt } from "@odpo/model"
-import { Effect } from "effect"
+import { Checkpoint, Gpt, LoadedModels, Onnx } from "@odpo/model"
+import { Effect, Layer } from "effect"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,7 +19,6 @@ beforeAll(async () => {
 })
 
 afterAll(() => {
-  Checkpoint.clearCheckpointCache()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -43,12 +42,14 @@ const sample = (req: Sampler.SampleRequest) =>
   })
 
 const onnxLayer = (maxBatchRows?: number) =>
-  OnnxSampler.layer({ onnx: { provider: "cpu", threads: 1 }, ...(maxBatchRows ? { maxBatchRows } : {}) })
+  OnnxSampler.layerOptions(maxBatchRows ? { maxBatchRows } : {}).pipe(
+    Layer.provide(Layer.mergeAll(LoadedModels.LoadedModels.layer, Onnx.OnnxSessions.OnnxSessionPool.layer({ provider: "cpu", threads: 1 })))
+  )
 
 describe("OnnxSampler", () => {
   it.effect("draws the same rollouts as the tfjs sampler from the same checkpoint and seed, whatever the batch size", () =>
     Effect.gen(function*() {
-      const tfjs = yield* sample(request()).pipe(Effect.provide(TfjsSampler.layer))
+      const tfjs = yield* sample(request()).pipe(Effect.provide(TfjsSampler.layer.pipe(Layer.provide(LoadedModels.LoadedModels.layer))))
       const onnx = yield* sample(request()).pipe(Effect.provide(onnxLayer()))
       const small = yield* sample(request()).pipe(Effect.provide(onnxLayer(5)))
       assert.strictEqual(onnx.length, 36)

@@ -3,7 +3,9 @@ import { LogProbs } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import type { GeneratedRow, GenerationRow } from "../src/GenerationEngine.ts"
-import { rowSeed } from "../src/Prng.ts"
+import { Seeds } from "@odpo/core"
+
+const { rowSeed } = Seeds
 import { sampleWith } from "../src/Sampling.ts"
 import { generateRows, kvCacheSource, make, recomputeSource } from "../src/TfjsEngine.ts"
 import { config, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"

@@ -1,7 +1,7 @@
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { type Domain, Progress, Sampler } from "@odpo/core"
-import { Checkpoint } from "@odpo/model"
-import { Effect } from "effect"
+import { Checkpoint, LoadedModels } from "@odpo/model"
+import { Effect, Layer } from "effect"
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -19,7 +19,6 @@ beforeAll(async () => {
 })
 
 afterAll(() => {
-  Checkpoint.clearCheckpointCache()
   rmSync(dir, { recursive: true, force: true })
 })
 
@@ -36,6 +35,10 @@ const request = (over: Partial<Sampler.SampleRequest> = {}): Sampler.SampleReque
   seed: 17,
   ...over
 })
+
+/** The sampler layers on their own model cache. */
+const withModels = <E>(layer: Layer.Layer<Sampler.Sampler, E, LoadedModels.LoadedModels>) => layer.pipe(Layer.provide(LoadedModels.LoadedModels.layer))
+const samplerLayer = withModels(TfjsSampler.layer)
 
 const sample = (req: Sampler.SampleRequest) =>
   Effect.gen(function*() {
@@ -55,10 +58,10 @@ describe("TfjsSampler", () => {
       const events: Array<Progress.ProgressEvent> = []
       const reporter = { report: (e: Progress.ProgressEvent) => Effect.sync(() => void events.push(e)) }
       const big = yield* sample(request({ label: "round 0 · sample" })).pipe(
-        Effect.provide(TfjsSampler.layer),
+        Effect.provide(samplerLayer),
         Effect.provideService(Progress.Progress, reporter)
       )
-      const small = yield* sample(request()).pipe(Effect.provide(TfjsSampler.layerOptions({ maxBatchRows: 2 })))
+      const small = yield* sample(request()).pipe(Effect.provide(withModels(TfjsSampler.layerOptions({ maxBatchRows: 2 }))))
       assert.deepStrictEqual(big.map((r) => `${r.promptId}/${r.sampleIdx}`), [
         "long/0", "long/1", "long/2", "short/0", "short/1", "short/2", "mid/0", "mid/1", "mid/2"
       ])
@@ -93,7 +96,7 @@ describe("TfjsSampler", () => {
           `prompts[1] ("big") has 16 tokens but the policy's context length is 16: a prompt may have at most 15 tokens`]
       ]
       for (const [over, expected] of cases) {
-        const error = yield* Effect.flip(sample(request(over)).pipe(Effect.provide(TfjsSampler.layer)))
+        const error = yield* Effect.flip(sample(request(over)).pipe(Effect.provide(samplerLayer)))
         assert.strictEqual(error._tag, "InvalidInput")
         assert.include(error.message, expected)
       }
@@ -102,7 +105,7 @@ describe("TfjsSampler", () => {
   it.effect("an unknown checkpoint fails with CheckpointNotFound naming the directory", () =>
     Effect.gen(function*() {
       const missing = join(dir, "nope")
-      const error = yield* Effect.flip(sample(request({ policy: { id: "0".repeat(64), path: missing } })).pipe(Effect.provide(TfjsSampler.layer)))
+      const error = yield* Effect.flip(sample(request({ policy: { id: "0".repeat(64), path: missing } })).pipe(Effect.provide(samplerLayer)))
       assert.strictEqual(error._tag, "CheckpointNotFound")
       assert.include(error.message, missing)
     }))
@@ -122,7 +125,7 @@ describe("sampleFile", () => {
       const result = yield* sampleFile({ policyDir: policy.path, promptsFile, n: 3, params: req.params, seed: 17, out })
       assert.deepInclude(result, { prompts: 3, rollouts: 9, out })
       const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Domain.Rollout)
-      const viaService = yield* sample(req).pipe(Effect.provide(TfjsSampler.layer))
+      const viaService = yield* sample(req).pipe(Effect.provide(samplerLayer))
       assert.deepStrictEqual(lines.map((r) => [r.promptId, r.sampleIdx, r.tokenIds, r.text, r.finishReason]),
         viaService.map((r) => [r.promptId, r.sampleIdx, r.tokenIds, r.text, r.finishReason]))
     }))

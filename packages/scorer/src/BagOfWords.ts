@@ -4,7 +4,7 @@
  * the project's own reward models for tests, demos and benchmarks. `bagOfWordsForward` is the
  * same computation in plain TS, to check onnxruntime against.
  */
-import { Errors, type Tokenizer } from "@odpo/core"
+import { Errors, Seeds, type Tokenizer } from "@odpo/core"
 import { OnnxWriter } from "@odpo/model"
 import { Effect } from "effect"
 import { mkdir, writeFile } from "node:fs/promises"
@@ -114,15 +114,7 @@ export const bagOfWordsForward = (w: BagOfWordsWeights, rows: ReadonlyArray<Read
 
 /** Seeded random weights (uniform in ±scale), e.g. for tests and benchmarks. */
 export const randomBagOfWords = (options: { vocabSize: number; dim: number; labels: number; pairs?: boolean; seed?: number; scale?: number }): BagOfWordsWeights => {
-  let a = (options.seed ?? 0) >>> 0
-  const rand = () => {
-    // mulberry32
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const rand = Seeds.mulberry32(options.seed ?? 0)
   const s = options.scale ?? 1
   const fill = (n: number) => Float32Array.from({ length: n }, () => (2 * rand() - 1) * s)
   const { vocabSize: V, dim: D, labels: L } = options

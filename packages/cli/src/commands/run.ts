@@ -1,12 +1,12 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
-import { Errors, Round, RunConfig, RunStore } from "@odpo/core"
+import { Errors, Run, RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { existsSync, readFileSync } from "node:fs"
 import { compareRuns } from "./compare.ts"
 import { formatTable } from "../Format.ts"
-import { checkpointRootFor, experimentLayer } from "../Services.ts"
+import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
 import { backendFlag, dbFlag } from "./shared.ts"
 
 const readConfigFile = (file: string) =>
@@ -17,9 +17,17 @@ const readConfigFile = (file: string) =>
     return yield* RunConfig.parseRunConfig(readFileSync(file, "utf8"), file)
   })
 
-const useBackend = (choice: Engine.BackendChoice) =>
+const useBackend = (choice: Engine.BackendChoice, config: RunConfig.RunConfig) =>
   Effect.gen(function*() {
-    const taken = yield* Engine.selectBackend(choice)
+    const taken = yield* Engine.selectBackend(choice, { threads: config.engine.threads })
+    // The onnx graphs have no dropout: a run that asks for it trains on tfjs or changes the field.
+    if (Engine.isOnnxBackend(taken.backend) && config.policy.model.dropout > 0) {
+      return yield* new Errors.ConfigError({
+        message: `policy.model.dropout is ${config.policy.model.dropout}, but backend "${taken.backend}" trains without dropout: ` +
+          `set policy.model.dropout to 0, or choose --backend cpu`,
+        path: "$.policy.model.dropout"
+      })
+    }
     yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
     return taken
   })
@@ -27,7 +35,7 @@ const useBackend = (choice: Engine.BackendChoice) =>
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
-    yield* Round.runToCompletion(runId, engine)
+    yield* Run.runToCompletion(runId, engine)
     yield* Console.log(`\nrun ${runId} finished (${db})`)
     yield* Console.log(formatTable(yield* compareRuns([runId])))
   })
@@ -43,9 +51,9 @@ export const run = Command.make(
   },
   Effect.fn(function*({ config: file, db, name, seed, backend }) {
     const config = yield* readConfigFile(file)
-    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend), config)
     yield* Effect.gen(function*() {
-      const runId = yield* Round.createRun(config, {
+      const runId = yield* Run.createRun(config, {
         ...(Option.isSome(name) ? { name: name.value } : {}),
         ...(Option.isSome(seed) ? { seed: seed.value } : {}),
         checkpointRoot: checkpointRootFor(db),
@@ -54,7 +62,7 @@ export const run = Command.make(
       })
       yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; odpo resume ${runId} after a crash)`)
       yield* finish(runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db)))
+    }).pipe(Effect.provide(experimentLayer(db, engine, config.engine.threads)))
   })
 ).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair → train → evaluate"))
 
@@ -66,13 +74,14 @@ export const resume = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*({ run: idOrName, db, backend }) {
-    yield* Effect.gen(function*() {
+    // The run's config says which engine to build the layers on: read it first.
+    const row = yield* Effect.gen(function*() {
       const store = yield* RunStore.RunStore
-      const row = yield* store.getRun(idOrName)
-      const config = row.config as RunConfig.RunConfig
-      const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
-      yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
-      yield* finish(row.runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db)))
+      return yield* store.getRun(idOrName)
+    }).pipe(Effect.provide(storeLayer(db)))
+    const config = row.config as RunConfig.RunConfig
+    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend), config)
+    yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
+    yield* finish(row.runId, db, engine).pipe(Effect.provide(experimentLayer(db, engine, config.engine.threads)))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

@@ -26,7 +26,7 @@ export const sample = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*(o) {
-    yield* Engine.selectBackend(Option.getOrElse(o.backend, () => "auto" as const))
+    const engine = yield* Engine.selectBackend(Option.getOrElse(o.backend, () => "auto" as const))
     const result = yield* SampleFile.sampleFile({
       policyDir: o.policy,
       promptsFile: o.prompts,
@@ -37,7 +37,8 @@ export const sample = Command.make(
       },
       seed: o.seed,
       out: o.out,
-      label: "sample"
+      label: "sample",
+      ...(Engine.isOnnxBackend(engine.backend) ? { onnx: { provider: Engine.onnxProviders[engine.backend], threads: 0 } } : {})
     }).pipe(Effect.provide(layerTerminal))
     yield* Console.log(`${result.rollouts} rollouts of ${result.prompts} prompts from ${result.policy.id.slice(0, 12)} → ${result.out}`)
   })
@@ -49,7 +50,7 @@ export const score = Command.make(
     reward: Flag.String("reward").pipe(Flag.withDescription("reward spec: JSON text or a JSON file, e.g. '{\"type\":\"task\"}'")),
     input: Flag.String("input").pipe(Flag.withDescription("rollouts JSONL (as `odpo sample` writes)")),
     out: Flag.String("out").pipe(Flag.withDescription("scored JSONL to write")),
-    task: Flag.Literals("task", ["bandit", "sentiment", "length", "arith"]).pipe(
+    task: Flag.Literals("task", RunConfig.TaskConfig.fields.name.literals).pipe(
       Flag.withDescription("built-in task for the gold reward (and the `task` reward)"),
       Flag.optional
     ),

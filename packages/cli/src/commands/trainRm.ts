@@ -6,7 +6,7 @@
  */
 import { Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
 import { Engine } from "@odpo/model"
-import { RewardModelOnnx } from "@odpo/optimizer"
+import { RewardModelExport } from "@odpo/optimizer"
 import { Console, Effect, Schema } from "effect"
 import { Argument, Command } from "effect/cli"
 import { existsSync, readFileSync } from "node:fs"
@@ -88,7 +88,7 @@ export const trainRm = Command.make(
     const pairs = config.source === "task" ? taskPairs(config) : yield* runPairs(config.source.run, config.source.db)
     if (pairs.length < 2) return yield* new Errors.InvalidInput({ message: `${file}: only ${pairs.length} preference pairs; need at least 2` })
     const m = config.model
-    const result = yield* RewardModelOnnx.trainRewardModel({
+    const result = yield* RewardModelExport.trainRewardModel({
       pairs,
       model: { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize },
       tokenizer: task.tokenizer,

@@ -4,9 +4,11 @@
  * Entries live beside the checkpoints they name (<root>/sft-cache/<key>.json) and are used only
  * when both checkpoint directories are still there; loading re-verifies their SHA-256 as always.
  */
+import { Effect } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import { StoreError } from "../Errors.ts"
 
 /** Bump when SFT or initialisation changes what the same inputs produce. */
 const VERSION = 1
@@ -21,20 +23,27 @@ export const sftCacheKey = (inputs: unknown): string =>
 
 const file = (root: string, key: string) => join(root, "sft-cache", `${key}.json`)
 
-export const readSftCache = (root: string, key: string): SftCacheEntry | null => {
-  const f = file(root, key)
-  if (!existsSync(f)) return null
-  try {
-    const entry = JSON.parse(readFileSync(f, "utf8")) as SftCacheEntry
-    return existsSync(join(root, entry.init)) && existsSync(join(root, entry.pi0)) ? entry : null
-  } catch {
-    return null
-  }
-}
+/** The cached π₀ of `key`, or null when there is none (or its checkpoints are gone); an unreadable entry counts as none. */
+export const readSftCache = (root: string, key: string): Effect.Effect<SftCacheEntry | null> =>
+  Effect.sync(() => {
+    const f = file(root, key)
+    if (!existsSync(f)) return null
+    try {
+      const entry = JSON.parse(readFileSync(f, "utf8")) as SftCacheEntry
+      return existsSync(join(root, entry.init)) && existsSync(join(root, entry.pi0)) ? entry : null
+    } catch {
+      return null
+    }
+  })
 
-export const writeSftCache = (root: string, key: string, entry: SftCacheEntry): void => {
-  mkdirSync(join(root, "sft-cache"), { recursive: true })
-  const tmp = `${file(root, key)}.${process.pid}.tmp`
-  writeFileSync(tmp, JSON.stringify(entry) + "\n")
-  renameSync(tmp, file(root, key))
-}
+/** Remember π₀ for `key` (written to a temp file, then renamed: readers never see half an entry). */
+export const writeSftCache = (root: string, key: string, entry: SftCacheEntry): Effect.Effect<void, StoreError> =>
+  Effect.try({
+    try: () => {
+      mkdirSync(join(root, "sft-cache"), { recursive: true })
+      const tmp = `${file(root, key)}.${process.pid}.tmp`
+      writeFileSync(tmp, JSON.stringify(entry) + "\n")
+      renameSync(tmp, file(root, key))
+    },
+    catch: (cause) => new StoreError({ message: `cannot write the SFT cache entry ${file(root, key)}: ${String(cause)}; check that ${root} is writable`, cause })
+  })

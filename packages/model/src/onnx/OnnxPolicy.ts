@@ -1,15 +1,13 @@
 /**
- * The policy on onnxruntime, from weights held on the host: masked sequence log-probs, sequence
- * statistics against a reference (exact KL, entropy), and the gradients of any loss of the token
- * log-probs — forward graph → the loss and dL/d(token log-prob) in tfjs on a [B, T−1] tensor →
- * VJP graph → every parameter's gradient. Results match the tfjs model to float precision.
+ * The policy on onnxruntime, from weights as host arrays: masked sequence log-probs, sequence
+ * statistics against a reference (exact KL, entropy), and the VJP — every parameter's gradient of
+ * Σ upstream ⊙ token log-probs. Results match the tfjs model to float precision.
  */
 import type { Domain } from "@odpo/core"
 import { Errors } from "@odpo/core"
-import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import * as ort from "onnxruntime-node"
-import { type GptConfig, parameterShapes, validateConfig } from "../Gpt.ts"
+import { type Gpt, type GptConfig, parameterShapes, validateConfig } from "../Gpt.ts"
 import { type HostBatch, hostBatch } from "../LogProbs.ts"
 import type { Feeds, OnnxSessions } from "./OnnxSessions.ts"
 import { GRAD_PREFIX, REF_PREFIX } from "./PolicyGraphs.ts"
@@ -23,6 +21,12 @@ export interface HostModel {
   readonly config: GptConfig
   readonly weights: ReadonlyMap<string, Float32Array>
 }
+
+/**
+ * A Gpt's weights as host arrays, read from its tfjs Variables now (on the cpu backend the read is
+ * the variable's own buffer, no copy; AdamW's next assign replaces it, so read at every call).
+ */
+export const hostModelOf = (model: Gpt): HostModel => ({ config: model.config, weights: model.weights() })
 
 /** What each parameter's shape is made of, to name the config field a wrong size points at. */
 const fieldsOf = (name: string): string => {
@@ -169,23 +173,3 @@ export const gradients = (
     }),
     (out) => new Map(parameterShapes(model.config).map(([name]) => [name, values(out[GRAD_PREFIX + name])]))
   )
-
-/** A loss of the masked token log-probs [B, T−1] (zero off the completion): any objective of summed log-probs is one. */
-export type TokenLoss = (tokenLogps: tf.Tensor2D) => tf.Scalar
-
-/**
- * One batch's loss and parameter gradients: the forward graph gives the token log-probs, tfjs
- * differentiates the loss with respect to them (a [B, T−1] tensor: cheap), and the VJP graph
- * carries that upstream gradient back to every parameter.
- */
-export const lossAndGradients = (sessions: OnnxSessions, model: HostModel, batch: HostBatch, loss: TokenLoss) =>
-  Effect.gen(function*() {
-    const { tokenLogps } = yield* batchLogps(sessions, model, batch)
-    const { value, upstream } = tf.tidy(() => {
-      const x = tf.tensor2d(tokenLogps, [batch.B, batch.T - 1])
-      const { value, grad } = tf.valueAndGrad(loss)(x)
-      return { value: value.dataSync()[0]!, upstream: grad.dataSync() as Float32Array }
-    })
-    const grads = yield* gradients(sessions, model, batch, upstream)
-    return { loss: value, tokenLogps, grads }
-  })

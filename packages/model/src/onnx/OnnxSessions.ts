@@ -1,10 +1,11 @@
 /**
  * onnxruntime sessions for the policy graphs. A session is made on first use per (graph, model
  * shape) and shared: weights are graph inputs, so every checkpoint of a shape runs on it. All of
- * them are released when the scope that made the pool closes.
+ * them are released when the scope that made the pool closes; the OnnxSessionPool service is one
+ * pool that the sampler and the trainer of a command share.
  */
 import { Errors } from "@odpo/core"
-import { Effect, type Scope, Semaphore } from "effect"
+import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 import * as ort from "onnxruntime-node"
 import type { GptConfig } from "../Gpt.ts"
 import { encodeOnnxModel } from "../OnnxWriter.ts"
@@ -96,3 +97,8 @@ export const make = (options: OnnxOptions): Effect.Effect<OnnxSessions, never, S
       run: (kind, config, feeds) => Effect.flatMap(session(kind, config), (s) => runSession(s, kind, feeds))
     } satisfies OnnxSessions
   })
+
+/** One pool per command, shared by the onnx Sampler and Trainer layers; released with the layer. */
+export class OnnxSessionPool extends Context.Service<OnnxSessionPool, OnnxSessions>()("@odpo/model/OnnxSessionPool") {
+  static readonly layer = (options: OnnxOptions): Layer.Layer<OnnxSessionPool> => Layer.effect(OnnxSessionPool, make(options))
+}

@@ -1,4 +1,14 @@
-/** The loss table: a loss is chosen by name from a plain record, never by an if-chain. */
+/** The loss functions: pure functions of log-probs, one module each (the objective table is objectives/index.ts). */
+export * from "./Loss.ts"
+export { hinge } from "./hinge.ts"
+export { ipo } from "./ipo.ts"
+export { kto, type KtoLogps, type KtoLoss } from "./kto.ts"
+export { rdpo } from "./rdpo.ts"
+export { robust } from "./robust.ts"
+export { sft } from "./sft.ts"
+export { sigmoid } from "./sigmoid.ts"
+export { simpo } from "./simpo.ts"
+
 import type { RunConfig } from "@odpo/core"
 import { hinge } from "./hinge.ts"
 import { ipo } from "./ipo.ts"
@@ -11,8 +21,5 @@ import { simpo } from "./simpo.ts"
 
 export type PairLossName = Exclude<RunConfig.LossName, "kto">
 
-/** Every pairwise loss; `kto` is unpaired and lives in kto.ts. */
+/** Every pairwise loss by name (the tests walk it; training looks losses up in objectives/index.ts). */
 export const pairLosses: Record<PairLossName, PairLossFn> = { sigmoid, ipo, hinge, robust, simpo, rdpo, sft }
-
-export * from "./Loss.ts"
-export { kto, type KtoLogps, type KtoLoss } from "./kto.ts"

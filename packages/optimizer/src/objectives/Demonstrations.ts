@@ -2,29 +2,27 @@
  * Supervised fine-tuning on demonstrations (how π₀ is made): NLL of the completion tokens, prompt
  * masked, averaged over all completion tokens of the batch; batches drawn by a seeded PRNG.
  */
+import { type Domain, type RunConfig, Seeds } from "@odpo/core"
+import { type Gpt, LogProbs } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
-import type { Domain, RunConfig } from "@odpo/core"
-import { LogProbs } from "@odpo/model"
+import type { StepPlan } from "../TrainLoop.ts"
 import type { Objective } from "./Objective.ts"
-import { deriveSeed, mulberry32, shuffled } from "./Random.ts"
-import type { StepPlan } from "./Training.ts"
+
+const { deriveSeed, mulberry32, shuffled } = Seeds
 
 /** Σ NLL over the batch's completion tokens × B / Σ|y|: after the trainer's division by B it is the token mean. */
-export const sftObjective: Objective<Domain.Sequence> = {
-  sequences: (s) => [s],
-  lossSum: (seqs, ctx) => {
-    const batch = LogProbs.makeBatch(seqs, ctx.padId, ctx.model.config.contextLength)
+export const demonstrationObjective: Objective<Domain.Sequence> = {
+  sequences: (seqs) => seqs,
+  lossSum: (seqs, logps, metrics) => {
     const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
-    const nll = tf.neg(tf.sum(LogProbs.tokenLogProbs(ctx.model, batch, { training: true, dropoutSeed: ctx.dropoutSeed })))
-    const s = (ctx.stats["loss"] ??= { sum: 0, count: 0 })
-    s.sum += nll.dataSync()[0]!
-    s.count += tokens
+    const nll = tf.neg(tf.sum(logps.sums))
+    metrics.add("loss", nll, tokens)
     return tf.mul(nll, seqs.length / tokens) as tf.Scalar
   }
 }
 
 /** Mean NLL per completion token of `seqs` (no gradient): SFT's held-out measure. */
-export const heldOutNll = (model: Parameters<typeof LogProbs.scoreSequences>[0], seqs: ReadonlyArray<Domain.Sequence>, padId: number): number => {
+export const heldOutNll = (model: Gpt.Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number): number => {
   const logps = LogProbs.scoreSequences(model, seqs, padId)
   const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
   return -logps.reduce((a, b) => a + b, 0) / tokens
@@ -54,8 +52,8 @@ export const sftPlan = (n: number, steps: number, batchSize: number, seed: numbe
   return plan
 }
 
-/** SFT's optimiser settings: the TrainingConfig defaults around SftConfig's learning rate (clip at 1, no decay). */
-export const sftTraining = (sft: RunConfig.SftConfig): RunConfig.TrainingConfig => ({
+/** SFT's optimiser settings: the TrainingConfig defaults around its batch size and learning rate (clip at 1, no decay). */
+export const sftTraining = (sft: Pick<RunConfig.SftConfig, "batchSize" | "learningRate">): RunConfig.TrainingConfig => ({
   epochs: 1,
   batchSize: sft.batchSize,
   gradAccum: 1,

@@ -2,7 +2,7 @@
  * Export a RewardModel to ONNX in Hugging Face's sequence-classification layout: inputs
  * `input_ids` and `attention_mask` (int64 [batch, seq], right-padded), output `logits`
  * (float [batch, 1]) read at the last real token (Σ attention_mask − 1). Opset 17.
- * The graph is the trunk of RewardModel.hidden written out op by op.
+ * The graph is the trunk of Gpt.hidden (the reward model's trunk) written out op by op.
  */
 import { Effect } from "effect"
 import type { Tokenizer } from "@odpo/core"

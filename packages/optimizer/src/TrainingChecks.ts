@@ -1,38 +1,29 @@
 /** Checks of a training request before any compute: each failure names the field or item and says what to do. */
-import { Effect } from "effect"
-import type { Domain, RunConfig } from "@odpo/core"
-import type { Gpt } from "@odpo/model"
-import { Errors } from "@odpo/core"
+import { type Domain, Errors, RunConfig } from "@odpo/core"
+import { Effect, Schema } from "effect"
 
 const invalid = (message: string) => Effect.fail(new Errors.InvalidInput({ message }))
 
-const LOSS_NAMES: ReadonlyArray<RunConfig.LossName> = ["sigmoid", "ipo", "hinge", "robust", "kto", "simpo", "rdpo", "sft"]
+/**
+ * A config section as the trainer needs it, decoded by RunConfig's own schema: a config that
+ * bypassed the experiment decoder meets the same rules (and messages) as one that did not.
+ */
+const decodedBy = <S extends Schema.Top & { readonly DecodingServices: never }>(schema: S, section: string) => (value: S["Type"]): Effect.Effect<void, Errors.InvalidInput> =>
+  Schema.decodeUnknownEffect(schema)(value, { onExcessProperty: "error" }).pipe(
+    Effect.asVoid,
+    Effect.mapError((error) => {
+      const at = RunConfig.firstIssue(error.issue)
+      return new Errors.InvalidInput({ message: `${section}${at.path}: ${at.message}` })
+    })
+  )
 
-/** The loss config as the trainer needs it (a config that bypassed the schema decoder is checked too). */
-export const checkLoss = (loss: RunConfig.LossConfig): Effect.Effect<void, Errors.InvalidInput> => {
-  if (!LOSS_NAMES.includes(loss.type)) {
-    return invalid(`loss.type: unknown loss ${JSON.stringify(loss.type)}; use one of ${LOSS_NAMES.join(", ")}`)
-  }
-  if (!(Number.isFinite(loss.beta) && loss.beta > 0)) {
-    return invalid(`loss.beta must be a positive number (got ${loss.beta}); DPO's default is 0.1, SimPO's 2.0`)
-  }
-  if (!(loss.labelSmoothing >= 0 && loss.labelSmoothing < 0.5)) {
-    return invalid(`loss.labelSmoothing must be in [0, 0.5) (got ${loss.labelSmoothing})`)
-  }
-  if (!(loss.sftWeight >= 0)) return invalid(`loss.sftWeight must be ≥ 0 (got ${loss.sftWeight})`)
-  if (!(loss.ktoLambdaD > 0 && loss.ktoLambdaU > 0)) {
-    return invalid(`loss.ktoLambdaD and loss.ktoLambdaU must be > 0 (got ${loss.ktoLambdaD}, ${loss.ktoLambdaU})`)
-  }
-  return Effect.void
-}
+export const checkLoss: (loss: RunConfig.LossConfig) => Effect.Effect<void, Errors.InvalidInput> = decodedBy(RunConfig.LossConfig, "loss")
+export const checkTraining: (t: RunConfig.TrainingConfig) => Effect.Effect<void, Errors.InvalidInput> = decodedBy(RunConfig.TrainingConfig, "training")
 
-export const checkTraining = (t: RunConfig.TrainingConfig): Effect.Effect<void, Errors.InvalidInput> => {
-  for (const k of ["epochs", "batchSize", "gradAccum"] as const) {
-    if (!(Number.isInteger(t[k]) && t[k] > 0)) return invalid(`training.${k} must be a positive integer (got ${t[k]})`)
-  }
-  if (!(t.learningRate > 0)) return invalid(`training.learningRate must be > 0 (got ${t.learningRate})`)
-  if (!(t.maxGradNorm >= 0)) return invalid(`training.maxGradNorm must be ≥ 0 (0 = no clipping; got ${t.maxGradNorm})`)
-  return Effect.void
+/** What a sequence must fit: the model's context and vocabulary. */
+export interface SequenceLimits {
+  readonly contextLength: number
+  readonly vocabSize: number
 }
 
 /**
@@ -42,7 +33,7 @@ export const checkTraining = (t: RunConfig.TrainingConfig): Effect.Effect<void, 
  */
 export const checkSequences = (
   seqs: ReadonlyArray<Domain.Sequence>,
-  config: Gpt.GptConfig,
+  config: SequenceLimits,
   what: (i: number) => string
 ): Effect.Effect<void, Errors.InvalidInput> => {
   for (let i = 0; i < seqs.length; i++) {
@@ -67,7 +58,7 @@ export const checkSequences = (
 }
 
 /** Pairs: non-empty, each side fits, reference log-probs finite. */
-export const checkPairs = (pairs: ReadonlyArray<Domain.TrainingPair>, config: Gpt.GptConfig): Effect.Effect<void, Errors.InvalidInput> =>
+export const checkPairs = (pairs: ReadonlyArray<Domain.TrainingPair>, config: SequenceLimits): Effect.Effect<void, Errors.InvalidInput> =>
   Effect.gen(function*() {
     if (pairs.length === 0) return yield* invalid("request.pairs is empty: there are no preference pairs to train on")
     yield* checkSequences(pairs.map((p) => p.chosen), config, (i) => `pairs[${i}].chosen`)

@@ -1,0 +1,58 @@
+/**
+ * Round 0's policy π₀: the checkpoint `policy.init` names (verified, vocabulary checked), or a
+ * fresh GPT-2-initialised model trained by SFT on the task's demonstrations. SFT is a pure function
+ * of (model shape, SFT settings, task, seed), so runs that share them — the arms of a study —
+ * share one π₀ through the SFT cache.
+ */
+import { Effect } from "effect"
+import { join } from "node:path"
+import { Checkpoints } from "./Checkpoints.ts"
+import { ConfigError } from "./Errors.ts"
+import { readSftCache, sftCacheKey, writeSftCache } from "./internal/SftCache.ts"
+import type { ModelConfig } from "./RunConfig.ts"
+import { checkpointRow, type RunContext } from "./RunContext.ts"
+import { deriveSeed } from "./Seeds.ts"
+import { Trainer } from "./Trainer.ts"
+
+/** π₀ and the checkpoint rows that record it (and, when made by SFT, its random initialisation). */
+export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: RunContext) {
+  const { config, task } = ctx
+  if (config.policy.init !== null) {
+    const loaded = yield* (yield* Checkpoints).verify(config.policy.init)
+    if (loaded.tokenizerVocabSize !== task.tokenizer.vocabSize) {
+      return yield* new ConfigError({
+        message: `policy.init ${config.policy.init} has a vocabulary of ${loaded.tokenizerVocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
+        path: "$.policy.init"
+      })
+    }
+    return { pi0: loaded.ref, rows: [yield* checkpointRow(ctx, loaded.ref, null, 0)] }
+  }
+  const m = config.policy.model
+  const modelConfig: ModelConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
+  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed })
+  const cached = yield* readSftCache(ctx.checkpointRoot, key)
+  if (cached) {
+    const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
+    yield* Effect.logInfo(`round 0: π₀ ${cached.pi0.slice(0, 12)} reused (same model, SFT settings, task and seed)`)
+    return {
+      pi0: ref(cached.pi0),
+      rows: [yield* checkpointRow(ctx, ref(cached.init), null, 0), yield* checkpointRow(ctx, ref(cached.pi0), cached.init, 0)]
+    }
+  }
+  const initRef = yield* (yield* Checkpoints).initialize(modelConfig, task.tokenizer, deriveSeed(config.seed, 0, "init"), ctx.checkpointRoot)
+  const trainer = yield* Trainer
+  const demos = task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
+  const sft = yield* trainer.sft({
+    policy: initRef,
+    demonstrations: demos,
+    sft: config.policy.sft,
+    seed: deriveSeed(config.seed, 0, "sft"),
+    checkpointRoot: ctx.checkpointRoot,
+    label: "round 0 · sft"
+  })
+  yield* writeSftCache(ctx.checkpointRoot, key, { init: initRef.id, pi0: sft.checkpoint.id })
+  return {
+    pi0: sft.checkpoint,
+    rows: [yield* checkpointRow(ctx, initRef, null, 0), yield* checkpointRow(ctx, sft.checkpoint, initRef.id, 0)]
+  }
+})

@@ -1,0 +1,78 @@
+/**
+ * A run: created from a validated config (nothing is written for a bad one), then run — or
+ * resumed — round by round to completion, its status kept in the store.
+ */
+import { Effect } from "effect"
+import { ConfigError } from "./Errors.ts"
+import { roundN, roundZero } from "./Round.ts"
+import { decodeRunConfig, type RunConfig } from "./RunConfig.ts"
+import { type EngineInfo, type RunContext, taskContextChecked } from "./RunContext.ts"
+import { RunStore } from "./RunStore.ts"
+
+export type { EngineInfo } from "./RunContext.ts"
+
+/** Checks that need the task: the context must hold the longest prompt plus maxNewTokens. */
+const validateAgainstTask = (ctx: RunContext) => {
+  const longest = Math.max(...[...ctx.prompts.values()].map((p) => p.tokenIds.length))
+  const need = longest + ctx.config.sampling.maxNewTokens
+  const m = ctx.config.policy.model
+  if (ctx.config.policy.init === null && need > m.contextLength) {
+    return Effect.fail(new ConfigError({
+      message: `policy.model.contextLength ${m.contextLength} cannot hold the longest ${ctx.task.name} prompt (${longest} tokens) plus sampling.maxNewTokens ${ctx.config.sampling.maxNewTokens}: raise it to at least ${need}`,
+      path: "$.policy.model.contextLength"
+    }))
+  }
+  if (ctx.config.eval.prompts > [...ctx.prompts.values()].filter((p) => p.split === "heldout").length) {
+    return Effect.fail(new ConfigError({
+      message: `eval.prompts ${ctx.config.eval.prompts} exceeds the task's held-out prompts (task.heldoutPrompts ${ctx.config.task.heldoutPrompts})`,
+      path: "$.eval.prompts"
+    }))
+  }
+  return Effect.void
+}
+
+export interface StartOptions {
+  readonly name?: string
+  readonly seed?: number
+  /** Checkpoints go under this directory (default: `checkpoints/` beside the database). */
+  readonly checkpointRoot: string
+  readonly codeVersion?: string
+  /** The engine the run starts on (runs.backend, runs.device). */
+  readonly engine?: EngineInfo
+}
+
+/** Create a run (validated up front: nothing is written for a bad config) and return its id. */
+export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig, options: StartOptions) {
+  const store = yield* RunStore
+  const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
+  const ctx = yield* taskContextChecked("", final, options.checkpointRoot)
+  yield* validateAgainstTask(ctx)
+  const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)
+  const runId = `${final.name}-${stamp}-${Math.random().toString(36).slice(2, 6)}`
+  yield* store.createRun({
+    runId, name: final.name, experiment: final.experiment, config: { ...final, checkpointRoot: options.checkpointRoot },
+    seed: final.seed, pairSource: final.pairSource, loss: final.loss.type, beta: final.loss.beta,
+    status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev",
+    backend: options.engine?.backend ?? null, device: options.engine?.device ?? null
+  })
+  return runId
+})
+
+/** Run (or resume) every unfinished stage of every round of a stored run. */
+export const runToCompletion = Effect.fn("Run.runToCompletion")(function*(runId: string, engine?: EngineInfo) {
+  const store = yield* RunStore
+  const run = yield* store.getRun(runId)
+  const stored = run.config as RunConfig & { checkpointRoot: string }
+  const config = yield* decodeRunConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot")))
+  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot, engine?.backend ?? run.backend)
+  yield* store.setRunStatus(run.runId, "running")
+  if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)
+  const work = Effect.gen(function*() {
+    yield* roundZero(ctx, (yield* store.listRounds(run.runId))[0])
+    for (let r = 1; r <= config.rounds; r++) yield* roundN(ctx, r)
+  })
+  // Any end but success — a typed failure, a defect, an interruption — marks the run failed (resumable).
+  yield* work.pipe(Effect.onError(() => store.setRunStatus(run.runId, "failed").pipe(Effect.ignore)))
+  yield* store.setRunStatus(run.runId, "finished")
+  return run.runId
+})
