@@ -10,14 +10,15 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { type Domain, Seeds, Tokenizer } from "@odpo/core"
-import { Gpt, Onnx, OnnxWriter } from "@odpo/model"
+import { Gpt, Onnx, OnnxWriter, type PolicyEngine } from "@odpo/model"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import * as ort from "onnxruntime-node"
-import { HostAdamW, hostClipByGlobalNorm, hostGlobalNorm } from "../packages/optimizer/src/HostAdamW.ts"
-import { logSigmoid } from "../packages/optimizer/src/losses/Loss.ts"
+import { AdamW, clipByGlobalNorm } from "../packages/optimizer/src/AdamW.ts"
+import { objectives } from "../packages/optimizer/src/objectives/index.ts"
+import { policyGradients, stepGradients } from "../packages/optimizer/src/TrainLoop.ts"
 import * as OnnxEngine from "../packages/sampler/src/OnnxEngine.ts"
 import { defaultMaxBatchRows, requestRows } from "../packages/sampler/src/Sampling.ts"
 import type { BenchFigure } from "./run.ts"
@@ -79,24 +80,27 @@ const sampling = (sessions: OnnxEngine.DecodeSessions, model: Onnx.OnnxPolicy.Ho
     return made / seconds
   })
 
-/** One DPO step as the onnx trainer takes it: forward → sigmoid loss in tfjs → VJP → clip → AdamW. */
-const dpoStep = (sessions: Onnx.OnnxSessions.OnnxSessions, model: Onnx.OnnxPolicy.HostModel & { weights: Map<string, Float32Array> }) =>
+/**
+ * One DPO step as the onnx Trainer takes it: the objective's forward graph → sigmoid loss and its
+ * gradient w.r.t. the token log-probs in tfjs → VJP graph → clipping at 1 → AdamW (tfjs cpu).
+ */
+const dpoStep = (engine: PolicyEngine.PolicyEngine) =>
   Effect.promise(async () => {
-    const pairs = 16
-    const seqs = Array.from({ length: 2 * pairs }, sequence)
-    const ref = Array.from({ length: 2 * pairs }, () => -200)
-    const batch = Onnx.OnnxPolicy.makeHostBatch(seqs, 0, config.contextLength).pipe(Effect.runSync)
-    const loss = (tokenLogps: tf.Tensor2D) => {
-      const [c, r] = tf.split(tf.sum(tokenLogps, -1), [pairs, pairs])
-      const margin = tf.sub(tf.sub(c!, tf.tensor1d(ref.slice(0, pairs))), tf.sub(r!, tf.tensor1d(ref.slice(pairs))))
-      return tf.neg(tf.mean(logSigmoid(tf.mul(0.1, margin)))) as tf.Scalar
-    }
-    const adam = new HostAdamW(model.weights, Gpt.parameterShapes(config), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
+    const model = Gpt.Gpt.init(config, 0)
+    const pairs = Array.from({ length: 16 }, (): Domain.TrainingPair => ({ chosen: sequence(), rejected: sequence(), refChosenLogp: -200, refRejectedLogp: -200 }))
+    const loss = { type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0 } as const
+    const gradients = policyGradients(engine, model, 0, objectives.sigmoid(loss))
+    const adam = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
     const step = async () => {
-      const { grads } = await Effect.runPromise(Onnx.OnnxPolicy.lossAndGradients(sessions, model, batch, loss))
-      adam.apply(hostClipByGlobalNorm(grads, hostGlobalNorm(grads), 1), 1e-4)
+      const { grads, norm } = await Effect.runPromise(stepGradients(gradients, [pairs], 0))
+      const clipped = clipByGlobalNorm(grads, norm, 1)
+      adam.apply(clipped, 1e-4)
+      tf.dispose(clipped !== grads ? [...grads, ...clipped] : grads)
     }
-    return (2 * pairs * T) / (await timeIt(step, 5))
+    const seconds = await timeIt(step, 5)
+    adam.dispose()
+    model.dispose()
+    return (2 * pairs.length * T) / seconds
   })
 
 /** Forward time with weights as initializers over with weights as inputs, and the per-checkpoint session cost. */
@@ -137,7 +141,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     return {
       forward: yield* referenceLogps(sessions, model),
       sample: yield* sampling(decode, model),
-      dpo: yield* dpoStep(sessions, { config, weights: Gpt.initialParameters(config, 0) }),
+      dpo: yield* dpoStep(yield* Onnx.OnnxPolicyEngine.make("onnx").pipe(Effect.provideService(Onnx.OnnxSessions.OnnxSessionPool, sessions))),
       weights: yield* inputsVersusInitializers(model)
     }
   })))
@@ -148,7 +152,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const figures: Array<BenchFigure> = [
     { name: "reference log-probs, onnx", value: ours.forward, unit: "tok/s", note: `forward, 32 × 64 tokens, ${threads}` },
     { name: "sampling, onnx", value: ours.sample, unit: "tok/s", note: `real sampler, 64 prompts × 8 × 32 tokens, KV cache, ${threads}` },
-    { name: "DPO train step, onnx", value: ours.dpo, unit: "tok/s", note: `16 pairs × 64 tokens: forward, loss (tfjs), VJP, clip, AdamW; ${threads}` },
+    { name: "DPO train step, onnx", value: ours.dpo, unit: "tok/s", note: `16 pairs × 64 tokens: forward, loss (tfjs), VJP, clip, AdamW (tfjs cpu); ${threads}` },
     { name: "weights as initializers / as inputs, forward time", value: ours.weights.ratio, unit: "×", note: `> 1: inputs are faster; inputs: ${(ours.weights.forward * 1000).toFixed(1)} ms a batch` },
     { name: "session creation with weights as initializers", value: ours.weights.create * 1000, unit: "ms", note: "paid per checkpoint (every round); inputs pay it once per shape" }
   ]
