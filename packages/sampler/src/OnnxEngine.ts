@@ -9,7 +9,7 @@ import type { Tokenizer as TokenizerModule } from "@odpo/core"
 import { Onnx } from "@odpo/model"
 import { Effect } from "effect"
 import * as ort from "onnxruntime-node"
-import { decodeRows, leftPad, type LogitsSource } from "./Decoding.ts"
+import { decodeRows, leftPad, type LogitsSource, uniquePrompts } from "./Decoding.ts"
 import type { GeneratedRow, GenerationBatch, GenerationEngine } from "./GenerationEngine.ts"
 
 type Tokenizer = TokenizerModule.Tokenizer
@@ -66,18 +66,7 @@ export const kvCacheSource = (model: HostModel, sessions: DecodeSessions, padId:
 
   const start = async (prompts: ReadonlyArray<ReadonlyArray<number>>): Promise<Float32Array> => {
     // Identical prompts (the n samples of one prompt) are prefilled once; their rows are copies.
-    const index = new Map<string, number>()
-    const unique: Array<ReadonlyArray<number>> = []
-    const rowToUnique = prompts.map((p) => {
-      const key = p.join(",")
-      let u = index.get(key)
-      if (u === undefined) {
-        u = unique.length
-        index.set(key, u)
-        unique.push(p)
-      }
-      return u
-    })
+    const { unique, rowToUnique } = uniquePrompts(prompts)
     const { B: U, T, ids, positions, mask } = leftPad(unique, padId)
     const out = await sessions.prefill.run({
       ...weights,
