@@ -56,10 +56,17 @@ export interface ForwardValues {
   /** ln_f(x): [B, T, D] */
   readonly hidden: string
   readonly lnF: LayerNormValues
+  /** Per block, what its backward needs ("training" mode; empty in "inference"). */
   readonly blocks: ReadonlyArray<BlockValues>
   /** Keys and values of past + new tokens per layer, [B, H, T_past + T, hd]. */
   readonly present: ReadonlyArray<{ readonly k: string; readonly v: string }>
 }
+
+/**
+ * "training" keeps what the backward pass needs (LayerNorm statistics, GELU's tanh); "inference"
+ * lets onnxruntime fuse instead: single-output LayerNorm and its FastGelu (bias folded in).
+ */
+export type ForwardMode = "inference" | "training"
 
 export interface ForwardInputs {
   /** int32 [B, T] */
@@ -80,9 +87,10 @@ const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 const dim = (b: GraphBuilder, x: string, axis: number) => b.op("Shape", [x], { start: axis, end: axis + 1 })
 
 /** LayerNorm over the last axis, ε = 1e-5 as GPT-2; also its mean and 1/σ. */
-export const layerNorm = (b: GraphBuilder, p: Params, x: string, prefix: string): LayerNormValues => {
-  const [y, mean, rstd] = b.opN("LayerNormalization", [x, p(`${prefix}.weight`), p(`${prefix}.bias`)], 3, { axis: -1, epsilon: { float: 1e-5 } }, prefix)
-  return { x, y: y!, mean: mean!, rstd: rstd! }
+export const layerNorm = (b: GraphBuilder, p: Params, x: string, prefix: string, mode: ForwardMode = "training"): LayerNormValues => {
+  const outputs = mode === "training" ? 3 : 1
+  const [y, mean, rstd] = b.opN("LayerNormalization", [x, p(`${prefix}.weight`), p(`${prefix}.bias`)], outputs, { axis: -1, epsilon: { float: 1e-5 } }, prefix)
+  return { x, y: y!, mean: mean ?? "", rstd: rstd ?? "" }
 }
 
 /** x @ W + b with W in Conv1D layout [in, out]. */
@@ -106,7 +114,7 @@ const attentionMask = (b: GraphBuilder, ids: string, keyMask: string): string =>
 }
 
 /** The forward pass up to ln_f (logits are the caller's: all positions, the last, or log-probs). */
-export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: ForwardInputs): ForwardValues => {
+export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: ForwardInputs, mode: ForwardMode = "training"): ForwardValues => {
   const { dModel: D, nHeads: H, nLayers } = config
   const hd = D / H
   // Token + position embeddings
@@ -121,7 +129,7 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
   for (let i = 0; i < nLayers; i++) {
     const pre = `h.${i}`
     // x = x + attn(ln_1(x))
-    const ln1 = layerNorm(b, p, x, `${pre}.ln_1`)
+    const ln1 = layerNorm(b, p, x, `${pre}.ln_1`, mode)
     const qkv = linear(b, p, ln1.y, `${pre}.attn.c_attn`)
     const heads = (t: string, name: string) => b.op("Transpose", [b.op("Reshape", [t, headsShape])], { perm: [0, 2, 1, 3] }, `${pre}.attn.${name}`)
     const headsNamed = (t: string, name: string) => b.op("Transpose", [b.op("Reshape", [t, headsShape])], { perm: [0, 2, 1, 3] }, name, true)
@@ -144,7 +152,14 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
     const y = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [att, v])], { perm: [0, 2, 1, 3] }), mergedShape], undefined, `${pre}.attn.y`)
     x = b.op("Add", [x, linear(b, p, y, `${pre}.attn.c_proj`)], undefined, `${pre}.x_mid`)
     // x = x + mlp(ln_2(x)),  gelu(f) = 0.5 f (1 + tanh(√(2/π) (f + 0.044715 f³)))
-    const ln2 = layerNorm(b, p, x, `${pre}.ln_2`)
+    const ln2 = layerNorm(b, p, x, `${pre}.ln_2`, mode)
+    if (mode === "inference") {
+      // onnxruntime's FastGelu is this tanh GELU, with c_fc's bias added inside
+      const fcIn = b.op("MatMul", [ln2.y, p(`${pre}.mlp.c_fc.weight`)], undefined, `${pre}.mlp.c_fc.mm`)
+      const gelu = b.op("com.microsoft:FastGelu", [fcIn, p(`${pre}.mlp.c_fc.bias`)], undefined, `${pre}.mlp.gelu`)
+      x = b.op("Add", [x, linear(b, p, gelu, `${pre}.mlp.c_proj`)], undefined, `${pre}.x_out`)
+      continue
+    }
     const fc = linear(b, p, ln2.y, `${pre}.mlp.c_fc`)
     const cube = b.op("Mul", [b.op("Mul", [fc, fc]), fc])
     const tanh = b.op("Tanh", [b.op("Mul", [b.scalar(SQRT_2_OVER_PI), b.op("Add", [fc, b.op("Mul", [b.scalar(0.044715), cube])])])], undefined, `${pre}.mlp.tanh`)
@@ -152,7 +167,7 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
     x = b.op("Add", [x, linear(b, p, gelu, `${pre}.mlp.c_proj`)], undefined, `${pre}.x_out`)
     blocks.push({ ln1, q, k, v, att, y, ln2, fc, tanh, gelu })
   }
-  const lnF = layerNorm(b, p, x, "ln_f")
+  const lnF = layerNorm(b, p, x, "ln_f", mode)
   return { hidden: lnF.y, lnF, blocks, present }
 }
 

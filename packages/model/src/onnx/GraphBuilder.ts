@@ -35,7 +35,10 @@ export class GraphBuilder {
     this.outputs.push({ name: value, dataType, shape })
   }
 
-  /** One op with one output; `hint` names the output (exactly, when `exact`). */
+  /**
+   * One op with one output; `hint` names the output (exactly, when `exact`). An opType
+   * "domain:Op" takes the op from that domain (onnxruntime's contrib ops: "com.microsoft:FastGelu").
+   */
   op(opType: string, inputs: ReadonlyArray<string>, attributes?: Readonly<Record<string, OnnxAttribute>>, hint?: string, exact = false): string {
     return this.opN(opType, inputs, 1, attributes, hint, exact)[0]!
   }
@@ -49,7 +52,7 @@ export class GraphBuilder {
     hint?: string,
     exact = false
   ): Array<string> {
-    const base = hint ?? opType.toLowerCase()
+    const base = hint ?? opType.slice(opType.lastIndexOf(":") + 1).toLowerCase()
     const outputs = Array.from({ length: count }, (_, i) => {
       const want = count === 1 ? base : `${base}.${i}`
       if (exact) {
@@ -59,7 +62,9 @@ export class GraphBuilder {
       }
       return this.fresh(want)
     })
-    this.nodes.push({ opType, inputs, outputs, name: outputs[0]!, ...(attributes ? { attributes } : {}) })
+    const colon = opType.lastIndexOf(":")
+    const domain = colon < 0 ? {} : { domain: opType.slice(0, colon) }
+    this.nodes.push({ opType: opType.slice(colon + 1), inputs, outputs, name: outputs[0]!, ...domain, ...(attributes ? { attributes } : {}) })
     return outputs
   }
 

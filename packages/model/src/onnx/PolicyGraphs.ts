@@ -39,7 +39,7 @@ const cachedForward = (config: GptConfig, withPast: boolean): OnnxGraph => {
       v: b.input(`past.${i}.value`, "float32", ["batch", H, "past", hd])
     }))
     : undefined
-  const fwd = forward(b, p, config, { ids, positions, keyMask, ...(past ? { past } : {}) })
+  const fwd = forward(b, p, config, { ids, positions, keyMask, ...(past ? { past } : {}) }, "inference")
   // Only the last position's logits leave the graph: left padding puts every row's last token there.
   const T = b.op("Shape", [ids], { start: 1, end: 2 })
   const last = b.op("Squeeze", [b.op("Sub", [T, b.ints([1])]), b.ints([0])])
@@ -84,7 +84,7 @@ export const logpsGraph = (config: GptConfig): OnnxGraph => {
   const b = new GraphBuilder("odpo_gpt_logps")
   const p = paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
-  const fwd = forward(b, p, config, { ids, keyMask })
+  const fwd = forward(b, p, config, { ids, keyMask }, "inference")
   const tokens = tokenLogProbs(b, nextTokenLogProbs(b, p, fwd.hidden, "policy"), targetIndex(b, ids), targetMask, "token_logps")
   b.output(tokens, "float32", ["batch", "targets"])
   b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
@@ -101,8 +101,8 @@ export const statsGraph = (config: GptConfig): OnnxGraph => {
   const p = paramInputs(b, config)
   const q = paramInputs(b, config, REF_PREFIX)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
-  const lp = nextTokenLogProbs(b, p, forward(b, p, config, { ids, keyMask }).hidden, "policy")
-  const lq = nextTokenLogProbs(b, q, forward(b, q, config, { ids, keyMask, cacheName: "ref.present" }).hidden, "ref")
+  const lp = nextTokenLogProbs(b, p, forward(b, p, config, { ids, keyMask }, "inference").hidden, "policy")
+  const lq = nextTokenLogProbs(b, q, forward(b, q, config, { ids, keyMask, cacheName: "ref.present" }, "inference").hidden, "ref")
   const probs = b.op("Exp", [lp], undefined, "policy.probs")
   const perToken = (x: string, name: string) => b.op("Mul", [b.op("ReduceSum", [x, b.ints([-1])], { keepdims: 0 }), targetMask], undefined, name, true)
   const kl = perToken(b.op("Mul", [probs, b.op("Sub", [lp, lq])]), "token_kl")
