@@ -58,7 +58,7 @@ export interface ForwardValues {
   readonly lnF: LayerNormValues
   /** Per block, what its backward needs ("training" mode; empty in "inference"). */
   readonly blocks: ReadonlyArray<BlockValues>
-  /** Keys and values of past + new tokens per layer, [B, H, T_past + T, hd]. */
+  /** Keys and values per layer, [B, H, T, hd]: of every token, or (decoding) of the new one. */
   readonly present: ReadonlyArray<{ readonly k: string; readonly v: string }>
 }
 
@@ -71,12 +71,16 @@ export type ForwardMode = "inference" | "training"
 export interface ForwardInputs {
   /** int32 [B, T] */
   readonly ids: string
-  /** int32 [B, T] absolute positions; absent: 0…T−1 (no past) */
+  /** int32 [B, T] absolute positions; absent: 0…T−1 */
   readonly positions?: string
-  /** float32 [B, T_past + T]: 1 for real tokens, 0 for padding */
-  readonly keyMask: string
-  /** Per-layer past keys/values [B, H, T_past, hd] (decoding). */
-  readonly past?: ReadonlyArray<{ readonly k: string; readonly v: string }>
+  /** float32 [B, T]: 1 for real tokens, 0 for padding (not used when decoding from `cache`) */
+  readonly keyMask?: string
+  /**
+   * Decoding one token per row (T = 1) against cached keys/values held in S slots per row:
+   * past [B, H, S, hd] per layer and which slots hold real tokens, float32 [B, S]. The cache is
+   * read in place and not rewritten: only the new token's key and value come out.
+   */
+  readonly cache?: { readonly past: ReadonlyArray<{ readonly k: string; readonly v: string }>; readonly slotMask: string }
   /** Names the keys/values `${cacheName}.${layer}.key|value` (default "present"); two models in one graph need two. */
   readonly cacheName?: string
 }
@@ -98,19 +102,39 @@ const linear = (b: GraphBuilder, p: Params, x: string, prefix: string) =>
   b.op("Add", [b.op("MatMul", [x, p(`${prefix}.weight`)], undefined, `${prefix}.mm`), p(`${prefix}.bias`)], undefined, prefix)
 
 /**
- * The additive attention mask [B, 1, T, T_past + T]: query t (absolute column T_past + t) sees
- * key column j iff j ≤ T_past + t and key j is a real token; 0 where allowed, −1e9 where not.
+ * The additive attention mask [B, 1, T, T]: query t sees key j iff j ≤ t and key j is a real
+ * token; 0 where allowed, −1e9 where not (as Gpt.ts).
  */
 const attentionMask = (b: GraphBuilder, ids: string, keyMask: string): string => {
-  const squeeze = (x: string) => b.op("Squeeze", [x, b.ints([0])])
-  const T = dim(b, ids, 1)
-  const total = dim(b, keyMask, 1)
-  const past = b.op("Sub", [total, T])
-  const qIdx = b.op("Range", [squeeze(past), squeeze(total), b.int(1)], undefined, "query_index")
-  const kIdx = b.op("Range", [b.int(0), squeeze(total), b.int(1)], undefined, "key_index")
-  const causal = b.op("LessOrEqual", [b.op("Unsqueeze", [kIdx, b.ints([0])]), b.op("Unsqueeze", [qIdx, b.ints([1])])])
+  const T = b.op("Squeeze", [dim(b, ids, 1), b.ints([0])])
+  const idx = b.op("Range", [b.int(0), T, b.int(1)], undefined, "token_index")
+  const causal = b.op("LessOrEqual", [b.op("Unsqueeze", [idx, b.ints([0])]), b.op("Unsqueeze", [idx, b.ints([1])])])
   const real = b.op("Unsqueeze", [b.op("Cast", [keyMask], { to: ONNX_TYPE.bool }), b.ints([1, 2])])
   return b.op("Where", [b.op("And", [causal, real]), b.scalar(0), b.scalar(-1e9)], undefined, "attention_mask")
+}
+
+/** The slots a decoding token may see, additive [B, 1, 1, S]. */
+const slotMask = (b: GraphBuilder, slots: string): string =>
+  b.op("Where", [b.op("Unsqueeze", [b.op("Cast", [slots], { to: ONNX_TYPE.bool }), b.ints([1, 2])]), b.scalar(0), b.scalar(-1e9)], undefined, "slot_mask")
+
+/** softmax(q kᵀ + mask) v over the sequence itself: [B, H, T, hd] each; also the probabilities. */
+const selfAttention = (b: GraphBuilder, q: string, k: string, v: string, mask: string, pre: string) => {
+  const scores = b.op("Add", [b.op("MatMul", [q, b.op("Transpose", [k], { perm: [0, 1, 3, 2] })]), mask], undefined, `${pre}.attn.scores`)
+  const att = b.op("Softmax", [scores], { axis: -1 }, `${pre}.attn.probs`)
+  return { att, y: b.op("MatMul", [att, v]) }
+}
+
+/**
+ * One new token's attention over S cached slots and itself, without concatenating the cache:
+ * scores = [q Kᵀ + mask, q·k_new], softmax over both, y = att_past V + att_new v_new.
+ */
+const cachedAttention = (b: GraphBuilder, q: string, k: string, v: string, past: { k: string; v: string }, mask: string, pre: string) => {
+  const scorePast = b.op("Add", [b.op("MatMul", [q, b.op("Transpose", [past.k], { perm: [0, 1, 3, 2] })]), mask])
+  const scoreNew = b.op("MatMul", [q, b.op("Transpose", [k], { perm: [0, 1, 3, 2] })])
+  const att = b.op("Softmax", [b.op("Concat", [scorePast, scoreNew], { axis: -1 })], { axis: -1 }, `${pre}.attn.probs`)
+  const attPast = b.op("Slice", [att, b.ints([0]), b.ints([-1]), b.ints([-1])])
+  const attNew = b.op("Slice", [att, b.ints([-1]), b.ints([2 ** 31 - 1]), b.ints([-1])])
+  return { att, y: b.op("Add", [b.op("MatMul", [attPast, past.v]), b.op("Mul", [attNew, v])]) }
 }
 
 /** The forward pass up to ln_f (logits are the caller's: all positions, the last, or log-probs). */
@@ -120,7 +144,7 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
   // Token + position embeddings
   const positions = inputs.positions ?? b.op("Range", [b.int(0), b.op("Squeeze", [dim(b, inputs.ids, 1), b.ints([0])]), b.int(1)], undefined, "positions")
   let x = b.op("Add", [b.op("Gather", [p("wte.weight"), inputs.ids], { axis: 0 }, "tok_emb"), b.op("Gather", [p("wpe.weight"), positions], { axis: 0 }, "pos_emb")], undefined, "x0")
-  const mask = attentionMask(b, inputs.ids, inputs.keyMask)
+  const mask = inputs.cache ? slotMask(b, inputs.cache.slotMask) : attentionMask(b, inputs.ids, inputs.keyMask!)
   const split = b.ints([D, D, D])
   const headsShape = b.ints([0, 0, H, hd])
   const mergedShape = b.ints([0, 0, D])
@@ -136,20 +160,14 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
     const [qFlat, kFlat, vFlat] = b.opN("Split", [qkv, split], 3, { axis: -1 }, `${pre}.attn.qkv`)
     // att = softmax(q kᵀ / sqrt(hd) + mask) v  (q is scaled first, as Gpt.ts does)
     const q = b.op("Mul", [heads(qFlat!, "q"), b.scalar(1 / Math.sqrt(hd))], undefined, `${pre}.attn.q_scaled`)
-    // k, v over past + new tokens carry the names a cache-returning graph outputs them under
-    const past = inputs.past?.[i]
+    // k, v carry the names a cache-returning graph outputs them under
     const cache = inputs.cacheName ?? "present"
-    const [kName, vName] = [`${cache}.${i}.key`, `${cache}.${i}.value`]
-    const k = past
-      ? b.op("Concat", [past.k, heads(kFlat!, "k_new")], { axis: 2 }, kName, true)
-      : headsNamed(kFlat!, kName)
-    const v = past
-      ? b.op("Concat", [past.v, heads(vFlat!, "v_new")], { axis: 2 }, vName, true)
-      : headsNamed(vFlat!, vName)
+    const k = headsNamed(kFlat!, `${cache}.${i}.key`)
+    const v = headsNamed(vFlat!, `${cache}.${i}.value`)
     present.push({ k, v })
-    const scores = b.op("Add", [b.op("MatMul", [q, b.op("Transpose", [k], { perm: [0, 1, 3, 2] })]), mask], undefined, `${pre}.attn.scores`)
-    const att = b.op("Softmax", [scores], { axis: -1 }, `${pre}.attn.probs`)
-    const y = b.op("Reshape", [b.op("Transpose", [b.op("MatMul", [att, v])], { perm: [0, 2, 1, 3] }), mergedShape], undefined, `${pre}.attn.y`)
+    const past = inputs.cache?.past[i]
+    const { att, y: yHeads } = past ? cachedAttention(b, q, k, v, past, mask, pre) : selfAttention(b, q, k, v, mask, pre)
+    const y = b.op("Reshape", [b.op("Transpose", [yHeads], { perm: [0, 2, 1, 3] }), mergedShape], undefined, `${pre}.attn.y`)
     x = b.op("Add", [x, linear(b, p, y, `${pre}.attn.c_proj`)], undefined, `${pre}.x_mid`)
     // x = x + mlp(ln_2(x)),  gelu(f) = 0.5 f (1 + tanh(√(2/π) (f + 0.044715 f³)))
     const ln2 = layerNorm(b, p, x, `${pre}.ln_2`, mode)

@@ -24,37 +24,57 @@ const INT_MAX = 2 ** 31 - 1
 const idsInput = (b: GraphBuilder) => b.input("input_ids", "int32", ["batch", "tokens"])
 const keyMaskInput = (b: GraphBuilder, keys: string) => b.input("key_mask", "float32", ["batch", keys])
 
-/** Prefill (no past) or decode (past keys/values in): logits of each row's last position, and the cache. */
-const cachedForward = (config: GptConfig, withPast: boolean): OnnxGraph => {
-  const { nLayers, nHeads: H, dModel: D, vocabSize: V } = config
-  const hd = D / H
-  const b = new GraphBuilder(withPast ? "odpo_gpt_decode" : "odpo_gpt_prefill")
+/** Last-position logits [B, V]: left padding puts every row's last token there. */
+const lastLogits = (b: GraphBuilder, p: Params, ids: string, hidden: string, V: number) => {
+  const T = b.op("Shape", [ids], { start: 1, end: 2 })
+  const last = b.op("Squeeze", [b.op("Sub", [T, b.ints([1])]), b.ints([0])])
+  const hLast = b.op("Gather", [hidden, last], { axis: 1 }, "h_last") // [B, D]
+  b.output(logits(b, p, hLast, "logits", true), "float32", ["batch", V])
+}
+
+/** Prefill: left-padded prompts → each row's last logits and every token's keys/values, present.i.key|value [B, H, T, hd]. */
+export const prefillGraph = (config: GptConfig): OnnxGraph => {
+  const { nHeads: H, dModel: D, vocabSize: V } = config
+  const b = new GraphBuilder("odpo_gpt_prefill")
   const p = paramInputs(b, config)
   const ids = idsInput(b)
   const positions = b.input("positions", "int32", ["batch", "tokens"])
-  const keyMask = keyMaskInput(b, withPast ? "keys" : "tokens")
-  const past = withPast
-    ? Array.from({ length: nLayers }, (_, i) => ({
-      k: b.input(`past.${i}.key`, "float32", ["batch", H, "past", hd]),
-      v: b.input(`past.${i}.value`, "float32", ["batch", H, "past", hd])
-    }))
-    : undefined
-  const fwd = forward(b, p, config, { ids, positions, keyMask, ...(past ? { past } : {}) }, "inference")
-  // Only the last position's logits leave the graph: left padding puts every row's last token there.
-  const T = b.op("Shape", [ids], { start: 1, end: 2 })
-  const last = b.op("Squeeze", [b.op("Sub", [T, b.ints([1])]), b.ints([0])])
-  const hLast = b.op("Gather", [fwd.hidden, last], { axis: 1 }, "h_last") // [B, D]
-  b.output(logits(b, p, hLast, "logits", true), "float32", ["batch", V])
-  const total = withPast ? "keys" : "tokens"
-  fwd.present.forEach(({ k, v }) => {
-    b.output(k, "float32", ["batch", H, total, hd])
-    b.output(v, "float32", ["batch", H, total, hd])
-  })
+  const keyMask = keyMaskInput(b, "tokens")
+  const fwd = forward(b, p, config, { ids, positions, keyMask }, "inference")
+  lastLogits(b, p, ids, fwd.hidden, V)
+  for (const { k, v } of fwd.present) {
+    b.output(k, "float32", ["batch", H, "tokens", D / H])
+    b.output(v, "float32", ["batch", H, "tokens", D / H])
+  }
   return b.build()
 }
 
-export const prefillGraph = (config: GptConfig): OnnxGraph => cachedForward(config, false)
-export const decodeGraph = (config: GptConfig): OnnxGraph => cachedForward(config, true)
+/**
+ * Decode: one new token per row against the cache the caller keeps in S slots per row —
+ * past.i.key|value [B, H, S, hd], slot_mask [B, S] (1 where a slot holds a real token) — read in
+ * place. Out: logits [B, V] and the new token's new.i.key|value [B, H, 1, hd], which the caller
+ * writes into its next slot. Nothing proportional to the cache is copied or returned.
+ */
+export const decodeGraph = (config: GptConfig): OnnxGraph => {
+  const { nLayers, nHeads: H, dModel: D, vocabSize: V } = config
+  const hd = D / H
+  const b = new GraphBuilder("odpo_gpt_decode")
+  const p = paramInputs(b, config)
+  const ids = b.input("input_ids", "int32", ["batch", 1])
+  const positions = b.input("positions", "int32", ["batch", 1])
+  const slots = b.input("slot_mask", "float32", ["batch", "slots"])
+  const past = Array.from({ length: nLayers }, (_, i) => ({
+    k: b.input(`past.${i}.key`, "float32", ["batch", H, "slots", hd]),
+    v: b.input(`past.${i}.value`, "float32", ["batch", H, "slots", hd])
+  }))
+  const fwd = forward(b, p, config, { ids, positions, cache: { past, slotMask: slots }, cacheName: "new" }, "inference")
+  lastLogits(b, p, ids, fwd.hidden, V)
+  for (const { k, v } of fwd.present) {
+    b.output(k, "float32", ["batch", H, 1, hd])
+    b.output(v, "float32", ["batch", H, 1, hd])
+  }
+  return b.build()
+}
 
 /** Right-padded sequences: ids, key mask, and the mask of completion targets (position t predicts ids[t+1]). */
 const sequenceInputs = (b: GraphBuilder) => ({
