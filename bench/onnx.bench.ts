@@ -1,6 +1,6 @@
 /**
  * The onnx engine (onnxruntime-node, CPU provider) against PyTorch 1.13 on the same machine, same
- * threads, in one run, on the reference model (V=64, D=128, L=4, H=4, context 64):
+ * threads (both sleeping, not spinning, between ops), in one run, on the reference model (V=64, D=128, L=4, H=4, context 64):
  *   - reference log-probs: forward tokens/s over 32 sequences × 64 tokens (bench/torch_model.py --forward);
  *   - sampling: the real sampler (decodeRows, RowDecoder and its processors, seeded draws) over
  *     64 prompts × 8 samples × 32 new tokens (bench/torch_sample.py --kv-only);
@@ -31,10 +31,14 @@ const T = 64
 const PROMPT = 16
 const here = dirname(fileURLToPath(import.meta.url))
 
-/** The last JSON line a torch script prints, or undefined where python3 has no torch. */
+/**
+ * The last JSON line a torch script prints, or undefined where python3 has no torch. Its OpenMP
+ * threads sleep between ops (OMP_WAIT_POLICY=PASSIVE) as onnxruntime's do here (allow_spinning 0):
+ * on a shared machine spinning costs either side 2–3×, so both run the same policy.
+ */
 const torch = <A>(script: string, args: ReadonlyArray<string>): A | undefined => {
   for (const python of ["/usr/bin/python3", "python3"]) {
-    const r = spawnSync(python, [join(here, script), ...args], { encoding: "utf8" })
+    const r = spawnSync(python, [join(here, script), ...args], { encoding: "utf8", env: { ...process.env, OMP_WAIT_POLICY: "PASSIVE" } })
     if (r.status === 0) return JSON.parse(r.stdout.trim().split("\n").pop()!) as A
   }
   return undefined
