@@ -9,8 +9,10 @@ export default defineConfig({
     ...(report ? { outputFile: { json: report } } : {}),
     include: ["packages/*/test/**/*.test.ts", "experiments/**/*.test.ts"],
     setupFiles: ["packages/model/test/setup.ts"],
-    testTimeout: 120_000,
-    hookTimeout: 120_000,
+    // A guard against a hung test, not a speed check (benchmarks check speed): on a busy 2-core
+    // machine the end-to-end tests (several SFT + DPO rounds, real processes) take minutes.
+    testTimeout: 900_000,
+    hookTimeout: 900_000,
     // tfjs's cpu backend is single-threaded JS: run files in separate forks, one per core.
     pool: "forks",
     maxWorkers: 2

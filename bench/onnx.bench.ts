@@ -3,7 +3,7 @@
  * threads (both sleeping, not spinning, between ops), in one run, on the reference model (V=64, D=128, L=4, H=4, context 64):
  *   - reference log-probs: forward tokens/s over 32 sequences × 64 tokens (bench/torch_model.py --forward);
  *   - sampling: the real sampler (decodeRows, RowDecoder and its processors, seeded draws) over
- *     64 prompts × 8 samples × 32 new tokens (bench/torch_sample.py --kv-only);
+ *     64 prompts × 8 samples × 32 new tokens (bench/torch_sample.py --json);
  *   - the DPO train step: 16 pairs × 64 tokens, sigmoid loss, clipping at 1, AdamW (bench/torch_dpo.py);
  * and weights fed as graph inputs (one graph per shape, what the engine does) against weights
  * baked in as initializers (one graph per checkpoint). On a shared machine the mean of a few
@@ -106,7 +106,7 @@ const dpoStep = (engine: PolicyEngine.PolicyEngine) =>
   Effect.promise(async () => {
     const model = Gpt.Gpt.init(config, 0)
     const pairs = Array.from({ length: 16 }, (): Domain.TrainingPair => ({ chosen: sequence(), rejected: sequence(), refChosenLogp: -200, refRejectedLogp: -200 }))
-    const loss = { type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0 } as const
+    const loss = { type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0, klMode: "reward", ppoClipEpsilon: 0.2 } as const
     const gradients = policyGradients(engine, model, 0, objectives.sigmoid(loss))
     const adam = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
     const step = async () => {
@@ -137,12 +137,12 @@ const inputsVersusInitializers = (model: Onnx.OnnxPolicy.HostModel) =>
     const create = (performance.now() - t0) / 1000
     const inputSession = await ort.InferenceSession.create(OnnxWriter.encodeOnnxModel(graph), options)
     const batch = Onnx.OnnxPolicy.makeHostBatch(Array.from({ length: 32 }, sequence), 0, config.contextLength).pipe(Effect.runSync)
-    const feeds = Onnx.OnnxPolicy.batchFeeds(batch)
+    const feeds = Onnx.OnnxPolicy.batchFeeds(ort, batch)
     // interleaved, so both see the same load on a shared machine
     let inputs = 0
     let initializers = 0
     for (let round = 0; round < 5; round++) {
-      inputs += (await timeIt(() => inputSession.run({ ...feeds, ...Onnx.OnnxPolicy.weightFeeds(model) }), 4)).mean
+      inputs += (await timeIt(() => inputSession.run({ ...feeds, ...Onnx.OnnxPolicy.weightFeeds(ort, model) }), 4)).mean
       initializers += (await timeIt(() => bakedSession.run(feeds), 4)).mean
     }
     await bakedSession.release()
@@ -155,7 +155,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const model = { config, weights }
   const ours = await Effect.runPromise(Effect.scoped(Effect.gen(function*() {
     const sessions = yield* Onnx.OnnxSessions.make({ provider: "cpu", threads: THREADS })
-    const decode = { prefill: yield* sessions.session("prefill", config), decode: yield* sessions.session("decode", config) }
+    const decode = yield* OnnxEngine.decodeSessions(sessions, config)
     return {
       forward: yield* referenceLogps(sessions, model),
       sample: yield* sampling(decode, model),
@@ -164,7 +164,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     }
   })))
   const torchForward = torch<{ tokens_per_s: number; best_tokens_per_s: number }>("torch_model.py", ["--forward", "--json", "--threads", String(THREADS), "--steps", "5"])
-  const torchSample = torch<{ kv_tokens_per_wall_s: number; kv_best_batch_tokens_per_s: number }>("torch_sample.py", ["--kv-only", "--json", "--threads", String(THREADS)])
+  const torchSample = torch<{ kv_tokens_per_wall_s: number; kv_best_batch_tokens_per_s: number }>("torch_sample.py", ["--json", "--threads", String(THREADS)])
   const torchDpo = torch<{ tokens_per_second: number; best_tokens_per_second: number }>("torch_dpo.py", ["--steps", "5", "--threads", String(THREADS)])
   const threads = `${THREADS} threads`
   const mean = (x: { mean: number }) => `mean ${x.mean.toFixed(0)} tok/s`
@@ -183,7 +183,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     )
   }
   ratio("reference log-probs", ours.forward, torchForward && { best: torchForward.best_tokens_per_s, mean: torchForward.tokens_per_s }, 10, "torch_model.py --forward")
-  ratio("sampling", ours.sample, torchSample && { best: torchSample.kv_best_batch_tokens_per_s, mean: torchSample.kv_tokens_per_wall_s }, 5, "torch_sample.py --kv-only")
+  ratio("sampling", ours.sample, torchSample && { best: torchSample.kv_best_batch_tokens_per_s, mean: torchSample.kv_tokens_per_wall_s }, 5, "torch_sample.py --json")
   ratio("DPO train step", ours.dpo, torchDpo && { best: torchDpo.best_tokens_per_second, mean: torchDpo.tokens_per_second }, 3, "torch_dpo.py")
   return figures
 }

@@ -43,7 +43,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const tokens = (n: number) => Array.from({ length: n }, () => 3 + Math.floor(rand() * (V - 3)))
   const seq = (): Domain.Sequence => ({ promptTokenIds: tokens(PROMPT), completionTokenIds: tokens(T - PROMPT) })
   const pairs = Array.from({ length: PAIRS }, (): Domain.TrainingPair => ({ chosen: seq(), rejected: seq(), refChosenLogp: -200, refRejectedLogp: -200 }))
-  const loss = { type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0 } as const
+  const loss = { type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0, klMode: "reward", ppoClipEpsilon: 0.2 } as const
   const opt = new AdamW.AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
   const gradients = TrainLoop.policyGradients(TfjsPolicyEngine.tfjsPolicyEngine, model, 0, Objectives.objectives.sigmoid(loss))
   const step = async () => {

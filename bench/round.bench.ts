@@ -8,20 +8,22 @@
 import { Run, RunConfig, RunStore } from "@odpo/core"
 import { Engine } from "@odpo/model"
 import { Effect } from "effect"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { dirname, join } from "node:path"
+import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import { experimentLayer } from "../packages/cli/src/Services.ts"
 import type { BenchFigure } from "./run.ts"
 
 const ROUNDS = 4
 const THREADS = 2
-const configFile = join(dirname(fileURLToPath(import.meta.url)), "../experiments/bandit/online.json")
+/** The experiment beside this file, or under the working directory (a bundled bench has moved). */
+const configFile = [join(dirname(fileURLToPath(import.meta.url)), "../experiments/bandit/online.json"), resolve("experiments/bandit/online.json")]
+  .find(existsSync)
 
 const timeRounds = (backend: "onnx" | "cpu", root: string) =>
   Effect.gen(function*() {
-    const config = yield* RunConfig.parseRunConfig(readFileSync(configFile, "utf8"), configFile)
+    const config = yield* RunConfig.parseRunConfig(readFileSync(configFile!, "utf8"), configFile!)
     const engine = yield* Engine.selectBackend(backend, { threads: THREADS })
     const db = join(mkdtempSync(join(root, `${backend}-`)), "bench.duckdb")
     return yield* Effect.gen(function*() {
@@ -33,10 +35,11 @@ const timeRounds = (backend: "onnx" | "cpu", root: string) =>
         FROM rounds r JOIN (SELECT round, sum(wall_s) AS wall, sum(cpu_s) AS cpu FROM stage_times WHERE run_id = '${runId}' GROUP BY round) s USING (round)
         WHERE r.run_id = '${runId}' AND r.round > 0`)).rows as unknown as [[number, number, number]]
       return { engine, round, stages, cpu }
-    }).pipe(Effect.provide(experimentLayer(db, engine, THREADS)))
+    }).pipe(Effect.provide(experimentLayer(db, {}, engine, THREADS)))
   })
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
+  if (configFile === undefined) return [] // no experiments/ here: nothing to time
   const root = mkdtempSync(join(tmpdir(), "odpo-round-bench-"))
   const onnx = await Effect.runPromise(timeRounds("onnx", root))
   const cpu = await Effect.runPromise(timeRounds("cpu", root))

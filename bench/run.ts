@@ -1,13 +1,17 @@
 /**
- * `pnpm bench`: runs every benchmark module under bench/ (each default-exports a function that
- * returns its figures) and writes them to bench/results.json and bench/RESULTS.md.
+ * `pnpm bench [NAME…] [--backend webgpu] [--out DIR]`: runs the benchmark modules (each
+ * default-exports a function that returns its figures) and writes them to bench/results.json and
+ * bench/RESULTS.md (or DIR). `--backend webgpu` runs the webgpu bench alone, on any adapter
+ * (llvmpipe included); without it the webgpu bench runs only on a hardware adapter.
  * Figures are ratios against the same work done another way on the same machine where possible:
  * absolute times vary from run to run.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import "@tensorflow/tfjs-backend-cpu"
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
-import { basename, dirname, join } from "node:path"
+// The model package registers the cpu backend, every gradient and the faster cpu kernels (a bare
+// import of @tensorflow/tfjs-backend-cpu is dropped by esbuild: the package marks itself side-effect free).
+import "@odpo/model"
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs"
+import { dirname, join, resolve } from "node:path"
 import { fileURLToPath } from "node:url"
 import "../scripts/node20-polyfills.mjs"
 
@@ -19,22 +23,43 @@ export interface BenchFigure {
 }
 export type Bench = () => Promise<ReadonlyArray<BenchFigure>>
 
-const here = dirname(fileURLToPath(import.meta.url))
-const only = process.argv.slice(2)
+/** Every bench, by name: a static list, so that the CLI bundle (packages/cli/build.mjs) carries them. */
+const benches: Record<string, () => Promise<{ default: Bench }>> = {
+  model: () => import("./model.bench.ts"),
+  onnx: () => import("./onnx.bench.ts"),
+  optimizer: () => import("./optimizer.bench.ts"),
+  round: () => import("./round.bench.ts"),
+  sampler: () => import("./sampler.bench.ts"),
+  scorer: () => import("./scorer.bench.ts"),
+  startup: () => import("./startup.bench.ts"),
+  store: () => import("./store.bench.ts"),
+  webgpu: () => import("./webgpu.bench.ts")
+}
+
+const args = process.argv.slice(2)
+const option = (name: string) => {
+  const at = args.indexOf(name)
+  if (at < 0) return undefined
+  const value = args[at + 1]
+  args.splice(at, 2)
+  return value
+}
+const backend = option("--backend") ?? "cpu"
+if (backend !== "cpu" && backend !== "webgpu") throw new Error(`--backend ${backend}: the bench runs on cpu or webgpu`)
+if (backend === "webgpu") process.env["ODPO_BENCH_WEBGPU"] = "any adapter"
+const here = resolve(option("--out") ?? dirname(fileURLToPath(import.meta.url)))
+mkdirSync(here, { recursive: true })
+const only = backend === "webgpu" && args.length === 0 ? ["webgpu"] : args
+const unknown = only.filter((o) => !Object.keys(benches).some((b) => b.includes(o)))
+if (unknown.length > 0) throw new Error(`no bench named ${unknown.join(", ")} (benches: ${Object.keys(benches).join(", ")})`)
 
 tf.env().set("PROD", true)
 await tf.setBackend("cpu")
 
-const modules = readdirSync(here)
-  .filter((f) => f.endsWith(".bench.ts"))
-  .filter((f) => only.length === 0 || only.some((o) => f.includes(o)))
-  .sort()
-
 const results: Array<BenchFigure & { bench: string }> = []
-for (const file of modules) {
-  const name = basename(file, ".bench.ts")
+for (const name of Object.keys(benches).filter((b) => only.length === 0 || only.some((o) => b.includes(o)))) {
   console.log(`bench ${name} …`)
-  const mod = (await import(join(here, file))) as { default: Bench }
+  const mod = await benches[name]!()
   for (const fig of await mod.default()) {
     results.push({ bench: name, ...fig })
     console.log(`  ${fig.name}: ${fig.value.toPrecision(4)} ${fig.unit}${fig.note ? `  (${fig.note})` : ""}`)
@@ -61,5 +86,8 @@ const md = [
   `|---|---|---|---|---|`,
   ...results.map((r) => `| ${r.bench} | ${r.name} | ${r.value.toPrecision(4)} | ${r.unit} | ${r.note ?? ""} |`)
 ]
+// The GPU figures come from another machine (scripts/gpu/measure.sh writes RESULTS-gpu.md): kept beside these.
+const gpu = join(here, "RESULTS-gpu.md")
+if (existsSync(gpu)) md.push("", readFileSync(gpu, "utf8").trim())
 writeFileSync(join(here, "RESULTS.md"), md.join("\n") + "\n")
-console.log(`wrote bench/results.json and bench/RESULTS.md (${results.length} figures)`)
+console.log(`wrote ${resultsFile} and RESULTS.md beside it (${results.length} figures)`)

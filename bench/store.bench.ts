@@ -10,16 +10,10 @@ import { migrate } from "../packages/core/src/internal/store/migrations.ts"
 import { connect } from "../packages/core/src/internal/store/connection.ts"
 import { RunStore, type RolloutWrite } from "../packages/core/src/RunStore.ts"
 import type { Bench } from "./run.ts"
-// effect and @duckdb/node-api are dependencies of core, not of the workspace root (bench/ cannot
-// resolve them by name): take core's copies, the same module instances core's code uses.
-import {
-  type DuckDBConnection,
-  DuckDBDataChunkWriter,
-  DuckDBInstance,
-  jsToDuckDBValue,
-  JSToDuckDBValueConverter
-} from "../packages/core/node_modules/@duckdb/node-api/lib/index.js"
-import { Effect } from "../packages/core/node_modules/effect/dist/index.js"
+// The workspace root depends on the same versions as core: pnpm links one copy, so these are the
+// module instances core's code uses (and the CLI bundle keeps @duckdb/node-api external by name).
+import { type DuckDBConnection, DuckDBDataChunkWriter, DuckDBInstance, jsToDuckDBValue, JSToDuckDBValueConverter } from "@duckdb/node-api"
+import { Effect } from "effect"
 
 
 const N = 20_000

@@ -4,7 +4,7 @@ Same shape: GPT-2 (V=64, D=128, L=4, H=4, T=64, tied embeddings, gelu_new), 16 p
 chosen and rejected in one forward of 32 sequences, DPO sigmoid loss with β=0.1, AdamW,
 clipping at 1. Prints tokens/s (2 × 16 × 64 tokens a step) as JSON. Uses all cores unless
 --threads is given.
-Usage: /usr/bin/python3 bench/torch_dpo.py [--steps 10] [--threads N]
+Usage: /usr/bin/python3 bench/torch_dpo.py [--steps 10] [--threads N] [--device cuda]
 """
 import argparse
 import json
@@ -44,8 +44,8 @@ class Gpt(nn.Module):
 
     def forward(self, ids, key_mask):
         B = ids.shape[0]
-        x = self.wte(ids) + self.wpe(torch.arange(T))
-        allowed = torch.tril(torch.ones(T, T, dtype=torch.bool)).view(1, 1, T, T) & key_mask.bool().view(B, 1, 1, T)
+        x = self.wte(ids) + self.wpe(torch.arange(T, device=ids.device))
+        allowed = torch.tril(torch.ones(T, T, dtype=torch.bool, device=ids.device)).view(1, 1, T, T) & key_mask.bool().view(B, 1, 1, T)
         mask = (~allowed).float() * -1e9
         for b in self.h:
             x = b(x, mask)
@@ -56,17 +56,23 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=0)
+    ap.add_argument("--device", default="cpu", help="cpu or cuda (fp32: TF32 off)")
     args = ap.parse_args()
     if args.threads > 0:
         torch.set_num_threads(args.threads)
+    dev = torch.device(args.device)
+    if dev.type == "cuda":
+        torch.backends.cuda.matmul.allow_tf32 = False
+        torch.backends.cudnn.allow_tf32 = False
+    sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    model = Gpt()
+    model = Gpt().to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
-    ids = torch.randint(3, V, (2 * PAIRS, T))
-    key_mask = torch.ones(2 * PAIRS, T)
-    target_mask = torch.zeros(2 * PAIRS, T - 1)
+    ids = torch.randint(3, V, (2 * PAIRS, T)).to(dev)
+    key_mask = torch.ones(2 * PAIRS, T, device=dev)
+    target_mask = torch.zeros(2 * PAIRS, T - 1, device=dev)
     target_mask[:, 15:] = 1  # 16 prompt tokens, 48 completion tokens
-    ref = -torch.rand(2 * PAIRS) * 10 - 150
+    ref = (-torch.rand(2 * PAIRS) * 10 - 150).to(dev)
 
     def step():
         logp = model(ids, key_mask)[:, :-1].log_softmax(-1).gather(-1, ids[:, 1:].unsqueeze(-1)).squeeze(-1)
@@ -79,15 +85,18 @@ def main():
         opt.step()
 
     step()  # warm-up
+    sync()
     times = []
     for _ in range(args.steps):
         start = time.perf_counter()
         step()
+        sync()
         times.append(time.perf_counter() - start)
     seconds = sum(times) / args.steps
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     # best: the least disturbed step, for ratios on a shared machine
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "seconds_per_step": seconds,
-                      "tokens_per_second": 2 * PAIRS * T / seconds, "best_tokens_per_second": 2 * PAIRS * T / min(times)}))
+                      "tokens_per_second": 2 * PAIRS * T / seconds, "best_tokens_per_second": 2 * PAIRS * T / min(times), "device": name}))
 
 
 if __name__ == "__main__":

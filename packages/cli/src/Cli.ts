@@ -2,13 +2,14 @@
 import { Command } from "effect/cli"
 import { compare } from "./commands/compare.ts"
 import { query } from "./commands/query.ts"
+import { exportCommand, report } from "./commands/report.ts"
 import { resume, run } from "./commands/run.ts"
 import { sample, score } from "./commands/sample.ts"
 import { trainRm } from "./commands/trainRm.ts"
 
 export const odpo = Command.make("odpo").pipe(
   Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
-  Command.withSubcommands([run, resume, query, compare, sample, score, trainRm])
+  Command.withSubcommands([run, resume, query, compare, report, exportCommand, sample, score, trainRm])
 )
 
 export const cli = Command.run(odpo, { version: "0.1.0" })

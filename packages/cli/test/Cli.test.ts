@@ -15,7 +15,7 @@ describe("odpo CLI (real processes)", () => {
   it("--help lists the commands", async () => {
     const r = await odpo(["--help"])
     assert.strictEqual(r.code, 0)
-    for (const c of ["run", "resume", "query", "compare", "sample", "score", "train-rm"]) assert.include(r.stdout, c)
+    for (const c of ["run", "resume", "query", "compare", "report", "export", "sample", "score", "train-rm"]) assert.include(r.stdout, c)
   })
 
   it("a live run can be queried and compared from a second process; bad input fails cleanly and leaves the database as it was", async () => {
@@ -25,10 +25,8 @@ describe("odpo CLI (real processes)", () => {
     // the run pauses (alive, mid-stage) before recording round 1's training
     const run = spawnOdpo(["run", tiny, "--db", db, "--name", "live"], { ODPO_PAUSE_BEFORE_RECORD: "1:train", ODPO_PAUSE_MARKER: marker })
     const runExit = exited(run)
-    const deadline = Date.now() + 150_000
     while (!existsSync(marker)) {
       if (run.exitCode !== null) throw new Error((await runExit).stderr)
-      if (Date.now() > deadline) throw new Error("the run never reached round 1's training")
       await new Promise((r) => setTimeout(r, 100))
     }
     const q = await odpo(["query", "SELECT purpose, count(*) AS n FROM rollouts GROUP BY purpose ORDER BY purpose", "--db", db, "--format", "json"])
@@ -60,7 +58,7 @@ describe("odpo CLI (real processes)", () => {
     }
     assert.strictEqual(sha(db), before, "a failed command changed the database")
     rmSync(dir, { recursive: true, force: true })
-  }, 400_000)
+  })
 
   it("odpo sample then odpo score: JSONL in and out, rewards equal the task's gold", async () => {
     const dir = mkdtempSync(join(tmpdir(), "odpo-sample-"))
@@ -90,5 +88,5 @@ describe("odpo CLI (real processes)", () => {
     const missing = await odpo(["sample", "--policy", join(dir, "nope"), "--prompts", join(dir, "prompts.jsonl"), "--out", join(dir, "y.jsonl")])
     assert.strictEqual(missing.code, 1)
     assert.match(missing.stderr, /nope/)
-  }, 120_000)
+  })
 })

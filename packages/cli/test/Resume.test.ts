@@ -1,39 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
 import { RunStore } from "@odpo/core"
 import { Effect } from "effect"
-import { existsSync, mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { storeLayer } from "../src/Services.ts"
-import { exited, spawnOdpo } from "./CliProcess.ts"
+import { exited, killBeforeRecording, runOnly, spawnOdpo } from "./CliProcess.ts"
 import { dumpRun } from "./Tables.ts"
 
 const config = join(import.meta.dirname, "fixtures/tiny-bandit.json")
 const odpo = spawnOdpo
-
-/** Run until the process pauses before recording `stage` of `round`, then SIGKILL it. */
-const killBeforeRecording = async (args: ReadonlyArray<string>, at: string, dir: string) => {
-  const marker = join(dir, `paused-${at.replace(":", "-")}`)
-  const child = odpo(args, { ODPO_PAUSE_BEFORE_RECORD: at, ODPO_PAUSE_MARKER: marker })
-  const exit = exited(child)
-  const deadline = Date.now() + 150_000
-  while (!existsSync(marker)) {
-    if (child.exitCode !== null) throw new Error(`odpo exited before pausing at ${at}: ${(await exit).stderr}`)
-    if (Date.now() > deadline) throw new Error(`odpo never reached ${at}`)
-    await new Promise((r) => setTimeout(r, 100))
-  }
-  child.kill("SIGKILL")
-  const result = await exit
-  assert.strictEqual(result.signal, "SIGKILL")
-  rmSync(marker)
-}
-
-const runOnly = (db: string) =>
-  Effect.gen(function*() {
-    const runs = yield* (yield* RunStore.RunStore).listRuns()
-    assert.strictEqual(runs.length, 1)
-    return runs[0]!
-  }).pipe(Effect.provide(storeLayer(db)))
 
 describe("odpo resume after odpo run is killed", () => {
   it.live("killed during sampling, training and evaluation, resumed each time: same final rows as an uninterrupted run", () =>
@@ -66,5 +42,5 @@ describe("odpo resume after odpo run is killed", () => {
         assert.deepStrictEqual(b[table], a[table], `table ${table} differs after kill + resume`)
       }
       assert.strictEqual((yield* runOnly(crashed)).status, "finished")
-    }), { timeout: 600_000 })
+    }))
 })

@@ -27,12 +27,18 @@ export class Checkpoints extends Context.Service<Checkpoints, {
   readonly describe: (path: string) => Effect.Effect<CheckpointInfo, CheckpointError>
   /** As `describe`, after verifying the weights' SHA-256 and that the tokenizer fits the model. */
   readonly verify: (path: string) => Effect.Effect<CheckpointInfo, CheckpointError>
+  /**
+   * A policy directory a user named (policy.init): as `verify` for an odpo checkpoint; a directory
+   * of another format the engine can read (a Hugging Face GPT-2) is converted once into `root`.
+   */
+  readonly importPolicy: (path: string, root: string) => Effect.Effect<CheckpointInfo, CheckpointError>
 }>()("@odpo/core/Checkpoints") {
   /** Checkpoints without files, for testing the round loop: every directory "holds" a 2-parameter model. */
   static readonly layerTest: Layer.Layer<Checkpoints> = Layer.succeed(Checkpoints, Checkpoints.of({
     initialize: (model, _tokenizer, seed, root) => Effect.succeed(testCheckpoint(root, "init", model.dModel, seed)),
     describe: (path) => Effect.succeed(testInfo(path)),
-    verify: (path) => Effect.succeed(testInfo(path))
+    verify: (path) => Effect.succeed(testInfo(path)),
+    importPolicy: (path) => Effect.succeed(testInfo(path))
   }))
 }
 

@@ -103,6 +103,17 @@ export interface TrainingPair {
   readonly refRejectedLogp: number
 }
 
+/** A sampled completion as a policy-gradient objective (rloo, ppo_clip) trains on it. */
+export interface TrainingSample {
+  readonly sequence: Sequence
+  /** Its leave-one-out advantage (Advantages.ts), fixed for the round. */
+  readonly advantage: number
+  /** log π_old per completion token: the rollout's recorded (temperature-1) token log-probs. */
+  readonly oldTokenLogprobs: ReadonlyArray<number>
+  /** reward − β·KL, reported as objective/rlhf_reward. */
+  readonly rlhfReward: number
+}
+
 /** A pointwise example for KTO: desirable (true) or not. */
 export interface LabelledExample {
   readonly sequence: Sequence

@@ -9,27 +9,40 @@ import { join } from "node:path"
 import { Checkpoints } from "./Checkpoints.ts"
 import { ConfigError } from "./Errors.ts"
 import { readSftCache, sftCacheKey, writeSftCache } from "./internal/SftCache.ts"
-import type { ModelConfig } from "./RunConfig.ts"
+import type { ModelConfig, RunConfig } from "./RunConfig.ts"
 import { checkpointRow, type RunContext } from "./RunContext.ts"
 import { deriveSeed } from "./Seeds.ts"
+import type { Task } from "./tasks/index.ts"
 import { Trainer } from "./Trainer.ts"
+
+/** What round 0's SFT trains π₀ on (when no policy.init is named). */
+export const sftDemonstrations = (config: RunConfig, task: Task) => task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
+
+/** policy.init, verified (a Hugging Face GPT-2 directory converted once into the checkpoint store) and checked against the task. */
+export const initialCheckpoint = Effect.fn("InitialPolicy.initialCheckpoint")(function*(init: string, task: Task, checkpointRoot: string) {
+  const loaded = yield* (yield* Checkpoints).importPolicy(init, checkpointRoot)
+  if (loaded.tokenizerVocabSize !== task.tokenizer.vocabSize) {
+    return yield* new ConfigError({
+      message: `policy.init ${init} has a vocabulary of ${loaded.tokenizerVocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
+      path: "$.policy.init"
+    })
+  }
+  return loaded
+})
 
 /** π₀ and the checkpoint rows that record it (and, when made by SFT, its random initialisation). */
 export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: RunContext) {
   const { config, task } = ctx
   if (config.policy.init !== null) {
-    const loaded = yield* (yield* Checkpoints).verify(config.policy.init)
-    if (loaded.tokenizerVocabSize !== task.tokenizer.vocabSize) {
-      return yield* new ConfigError({
-        message: `policy.init ${config.policy.init} has a vocabulary of ${loaded.tokenizerVocabSize} tokens; task ${task.name} needs ${task.tokenizer.vocabSize}`,
-        path: "$.policy.init"
-      })
-    }
+    const loaded = yield* initialCheckpoint(config.policy.init, task, ctx.checkpointRoot)
     return { pi0: loaded.ref, rows: [yield* checkpointRow(ctx, loaded.ref, null, 0)] }
   }
   const m = config.policy.model
   const modelConfig: ModelConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
-  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed })
+  // Another engine's π₀ differs in the last bits: the same seed gives the same rows on ONE backend
+  // (cpu keys stay as they were, so existing caches still hit).
+  const engine = ctx.backend && ctx.backend !== "cpu" ? { backend: ctx.backend } : {}
+  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed, ...engine })
   const cached = yield* readSftCache(ctx.checkpointRoot, key)
   if (cached) {
     const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
@@ -41,7 +54,7 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
   }
   const initRef = yield* (yield* Checkpoints).initialize(modelConfig, task.tokenizer, deriveSeed(config.seed, 0, "init"), ctx.checkpointRoot)
   const trainer = yield* Trainer
-  const demos = task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
+  const demos = sftDemonstrations(config, task)
   const sft = yield* trainer.sft({
     policy: initRef,
     demonstrations: demos,

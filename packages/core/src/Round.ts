@@ -1,23 +1,27 @@
 /**
  * The round loop: sample → score → pair (+ reference log-probs) → train → evaluate, each stage
  * recorded in the run store as it finishes. Every stage reads its inputs back from the store,
- * so a resumed run takes exactly the path an uninterrupted one takes.
+ * so a resumed run takes exactly the path an uninterrupted one takes. A policy-gradient round
+ * (rloo, ppo_clip) makes no pairs: it gives every sample its advantage, and trains on all of them.
  *
  * Rounds: round 0 makes and evaluates π₀; round r ≥ 1 trains π_{r−1} into π_r and evaluates π_r.
  * Creating and running a whole run is Run.ts; π₀ is InitialPolicy.ts.
  */
 import { Context, Effect } from "effect"
-import type { CheckpointRef, PreferencePair, Rollout, SamplingParams, TrainingPair } from "./Domain.ts"
+import { leaveOneOut } from "./Advantages.ts"
+import * as Diagnostics from "./Diagnostics.ts"
+import type { CheckpointRef, PreferencePair, Rollout, SamplingParams, TrainingPair, TrainingSample } from "./Domain.ts"
+import { ConfigError } from "./Errors.ts"
 import { evaluationMetrics } from "./Evaluation.ts"
 import { makeInitialPolicy } from "./InitialPolicy.ts"
 import { makePairs } from "./Pairing.ts"
-import type { RunConfig } from "./RunConfig.ts"
+import { isPolicyGradient, type RunConfig } from "./RunConfig.ts"
 import { checkpointRef, checkpointRow, heldoutPrompts, roundPrompts, type RunContext, sequenceOf } from "./RunContext.ts"
 import { type RolloutPurpose, type RolloutWrite, type RoundRow, RunStore, type Stage, type StageWrite, stages } from "./RunStore.ts"
 import { Sampler } from "./Sampler.ts"
 import { Scorer } from "./Scorer.ts"
 import { deriveSeed } from "./Seeds.ts"
-import { Trainer } from "./Trainer.ts"
+import { Trainer, type TrainResult } from "./Trainer.ts"
 
 /**
  * Called when a stage's work is done, just before it is recorded. By default nothing happens;
@@ -182,11 +186,68 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     checkpointRoot: ctx.checkpointRoot,
     label: `round ${round} · train`
   })
-  yield* record(ctx, clock, {
+  yield* record(ctx, clock, yield* trainedWrite(ctx, round, policy, result))
+})
+
+/** What every train stage records: π_r as the round's output (a checkpoint whose parent is π_{r−1}) and the step metrics. */
+const trainedWrite = Effect.fnUntraced(function*(ctx: RunContext, round: number, policy: CheckpointRef, result: TrainResult) {
+  return {
     runId: ctx.runId, round, stage: "train",
     round_: { outputCkpt: result.checkpoint.id },
     checkpoints: [yield* checkpointRow(ctx, result.checkpoint, policy.id, round)],
     trainSteps: result.steps.map((s) => ({ ...s, runId: ctx.runId, round }))
+  } satisfies StageWrite
+})
+
+/**
+ * Advantages (rloo, ppo_clip, in place of pairs): each sample's reward against the mean of its
+ * prompt's other K − 1 (Advantages.ts), after the KL penalty β·Σ_t(log π_old − log π_ref) when
+ * loss.klMode is "reward". log π_old is the rollout's recorded log-prob; π_ref's is cached.
+ */
+const advantageStage = Effect.fn("Round.advantages")(function*(ctx: RunContext, round: number, reference: CheckpointRef) {
+  const clock = startClock()
+  const store = yield* RunStore
+  const rollouts = yield* store.readRollouts(ctx.runId, round, "train")
+  const scores = new Map((yield* store.readScores(ctx.runId, round, "train")).map((s) => [s.rolloutId, s.reward]))
+  const refLogps = yield* (yield* Trainer).referenceLogps(reference, rollouts.map((r) => sequenceOf(ctx, r)))
+  const scored = rollouts.map((r, i) => ({ group: r.promptId, reward: scores.get(r.rolloutId)!, kl: r.logprobSum - refLogps[i]! }))
+  const advantages = yield* Effect.try({
+    try: () => leaveOneOut(scored, ctx.config.loss),
+    catch: (e) => new ConfigError({ message: `round ${round}: ${(e as Error).message}`, path: "$.sampling.samplesPerPrompt" })
+  })
+  yield* record(ctx, clock, {
+    runId: ctx.runId, round, stage: "advantages",
+    advantages: rollouts.map((r, i) => ({
+      rolloutId: r.rolloutId, runId: ctx.runId, round, promptId: r.promptId, reward: scored[i]!.reward, kl: scored[i]!.kl, ...advantages[i]!
+    }))
+  })
+})
+
+/** Train (rloo, ppo_clip): E epochs over every sample with its advantage → π_r; which samples fed which step goes to step_samples. */
+const policyGradientTrainStage = Effect.fn("Round.trainPolicyGradient")(function*(ctx: RunContext, round: number, policy: CheckpointRef, reference: CheckpointRef) {
+  const clock = startClock()
+  const store = yield* RunStore
+  const rollouts = new Map((yield* store.readRollouts(ctx.runId, round, "train")).map((r) => [r.rolloutId, r]))
+  const advantages = yield* store.readAdvantages(ctx.runId, round)
+  const samples = advantages.map((a): TrainingSample => {
+    const r = rollouts.get(a.rolloutId)!
+    return { sequence: sequenceOf(ctx, r), advantage: a.advantage, oldTokenLogprobs: r.tokenLogprobs, rlhfReward: a.rlhfReward }
+  })
+  const result = yield* (yield* Trainer).train({
+    policy,
+    reference,
+    pairs: [],
+    samples,
+    loss: ctx.config.loss,
+    training: ctx.config.training,
+    seed: deriveSeed(ctx.config.seed, round, "train"),
+    checkpointRoot: ctx.checkpointRoot,
+    label: `round ${round} · train`
+  })
+  yield* record(ctx, clock, {
+    ...(yield* trainedWrite(ctx, round, policy, result)),
+    stepSamples: (result.stepItems ?? []).flatMap((items, step) =>
+      items.map((i) => ({ runId: ctx.runId, round, step, rolloutId: advantages[i]!.rolloutId })))
   })
 })
 
@@ -271,12 +332,20 @@ export const roundN = Effect.fn("Round.round")(function*(ctx: RunContext, r: num
   const lag = ctx.config.pairSource === "offline" ? r - 1 : Math.min(ctx.config.staleness, r - 1)
   const sampling = yield* checkpointRef(policyAt(rounds, r - 1 - lag))
 
+  const policyGradient = isPolicyGradient(ctx.config.loss.type)
+
   if (!done(row, "rollouts")) yield* sampleStage(ctx, r, sampling)
   if (!done(row, "scores")) yield* scoreStage(ctx, r)
-  if (!done(row, "pairs")) yield* pairStage(ctx, r, reference)
-  if (!done(row, "train")) yield* trainStage(ctx, r, policy, reference)
+  if (policyGradient) {
+    if (!done(row, "advantages")) yield* advantageStage(ctx, r, reference)
+    if (!done(row, "train")) yield* policyGradientTrainStage(ctx, r, policy, reference)
+  } else {
+    if (!done(row, "pairs")) yield* pairStage(ctx, r, reference)
+    if (!done(row, "train")) yield* trainStage(ctx, r, policy, reference)
+  }
   if (!done(row, "eval")) {
     const output = yield* checkpointRef((yield* store.listRounds(ctx.runId))[r]!.outputCkpt!)
     yield* evalStage(ctx, r, output, reference)
   }
+  yield* Diagnostics.warnRound(ctx.runId, r)
 })

@@ -4,8 +4,9 @@
  */
 import { Effect } from "effect"
 import { ConfigError } from "./Errors.ts"
+import { initialCheckpoint, sftDemonstrations } from "./InitialPolicy.ts"
 import { roundN, roundZero } from "./Round.ts"
-import { decodeRunConfig, type RunConfig } from "./RunConfig.ts"
+import { decodeStoredConfig, type RunConfig, samplingWarnings } from "./RunConfig.ts"
 import { type EngineInfo, type RunContext, taskContextChecked } from "./RunContext.ts"
 import { RunStore } from "./RunStore.ts"
 
@@ -20,6 +21,28 @@ const validateAgainstTask = (ctx: RunContext) => {
     return Effect.fail(new ConfigError({
       message: `policy.model.contextLength ${m.contextLength} cannot hold the longest ${ctx.task.name} prompt (${longest} tokens) plus sampling.maxNewTokens ${ctx.config.sampling.maxNewTokens}: raise it to at least ${need}`,
       path: "$.policy.model.contextLength"
+    }))
+  }
+  if (ctx.config.policy.init === null) {
+    // SFT's demonstrations come from the task (their length does not depend on sampling.maxNewTokens).
+    const longestDemo = Math.max(...sftDemonstrations(ctx.config, ctx.task).map((d) => d.promptTokenIds.length + d.completionTokenIds.length))
+    if (longestDemo > m.contextLength) {
+      return Effect.fail(new ConfigError({
+        message: `policy.model.contextLength ${m.contextLength} cannot hold the longest of ${ctx.task.name}'s SFT demonstrations (${longestDemo} tokens): raise it to at least ${longestDemo}`,
+        path: "$.policy.model.contextLength"
+      }))
+    }
+  }
+  if (ctx.config.policy.init === null && m.dModel % m.nHeads !== 0) {
+    return Effect.fail(new ConfigError({
+      message: `policy.model.nHeads ${m.nHeads} does not divide policy.model.dModel ${m.dModel}: choose heads that split the width evenly (e.g. ${[1, 2, 4, 8].filter((h) => m.dModel % h === 0).join(", ")})`,
+      path: "$.policy.model.nHeads"
+    }))
+  }
+  if (ctx.config.sampling.promptsPerRound > ctx.config.task.trainPrompts) {
+    return Effect.fail(new ConfigError({
+      message: `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the task's train prompts (task.trainPrompts ${ctx.config.task.trainPrompts}): lower it or raise task.trainPrompts`,
+      path: "$.sampling.promptsPerRound"
     }))
   }
   if (ctx.config.eval.prompts > [...ctx.prompts.values()].filter((p) => p.split === "heldout").length) {
@@ -47,6 +70,9 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
   const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
   const ctx = yield* taskContextChecked("", final, options.checkpointRoot)
   yield* validateAgainstTask(ctx)
+  // A corrupt or mismatched init checkpoint fails here, before the run row exists.
+  if (final.policy.init !== null) yield* initialCheckpoint(final.policy.init, ctx.task, options.checkpointRoot)
+  for (const warning of samplingWarnings(final)) yield* Effect.logWarning(warning)
   const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)
   const runId = `${final.name}-${stamp}-${Math.random().toString(36).slice(2, 6)}`
   yield* store.createRun({
@@ -63,7 +89,7 @@ export const runToCompletion = Effect.fn("Run.runToCompletion")(function*(runId:
   const store = yield* RunStore
   const run = yield* store.getRun(runId)
   const stored = run.config as RunConfig & { checkpointRoot: string }
-  const config = yield* decodeRunConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot")))
+  const config = yield* decodeStoredConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot")))
   const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot, engine?.backend ?? run.backend)
   yield* store.setRunStatus(run.runId, "running")
   if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)

@@ -117,13 +117,24 @@ export const PairingConfig = Schema.Struct({
 })
 export type PairingConfig = typeof PairingConfig.Type
 
-export const LossName = Schema.Literals(["sigmoid", "ipo", "hinge", "robust", "kto", "simpo", "rdpo", "sft"])
+/** The preference losses (SCIENCE.md table): trained on pairs (kto: on each pair's two sides, labelled). */
+export const PreferenceLossName = Schema.Literals(["sigmoid", "ipo", "hinge", "robust", "kto", "simpo", "rdpo", "sft"])
+export type PreferenceLossName = typeof PreferenceLossName.Type
+
+/** The policy-gradient objectives (README "RL objectives"): every sample with its advantage, no pairing. */
+export const PolicyGradientName = Schema.Literals(["rloo", "ppo_clip"])
+export type PolicyGradientName = typeof PolicyGradientName.Type
+
+export const LossName = Schema.Literals([...PreferenceLossName.literals, ...PolicyGradientName.literals])
 export type LossName = typeof LossName.Type
 
+export const isPolicyGradient = (name: LossName): name is PolicyGradientName =>
+  (PolicyGradientName.literals as ReadonlyArray<string>).includes(name)
+
 export const LossConfig = Schema.Struct({
-  /** Loss name (SCIENCE.md table). */
+  /** Loss name: a preference loss (SCIENCE.md table) or a policy-gradient objective (rloo, ppo_clip). */
   type: def(LossName, "sigmoid"),
-  /** β: strength of the KL regulariser (τ for ipo). */
+  /** β: strength of the KL regulariser (τ for ipo; the KL coefficient of rloo and ppo_clip, TRL's kl_coef). */
   beta: def(Positive, 0.1),
   /** ε for cDPO (sigmoid) and rDPO (robust). */
   labelSmoothing: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(0.5)), 0),
@@ -136,7 +147,14 @@ export const LossConfig = Schema.Struct({
   /** KTO weight on undesirable examples λ_U. */
   ktoLambdaU: def(Positive, 1),
   /** Weight of an NLL term on the chosen, mixed into any pairwise loss. */
-  sftWeight: def(NonNegative, 0)
+  sftWeight: def(NonNegative, 0),
+  /**
+   * rloo, ppo_clip: where the KL to π_ref goes. reward: r ← r − β·KL per completion before the
+   * leave-one-out baseline (TRL's RLOOTrainer); loss: β·Σ_t k3 per completion added to the loss (GRPO).
+   */
+  klMode: def(Schema.Literals(["reward", "loss"]), "reward"),
+  /** ppo_clip: the ratio π_θ/π_old is clipped to [1 − ε, 1 + ε]; its passes over a round's samples are training.epochs. */
+  ppoClipEpsilon: def(Positive, 0.2)
 })
 export type LossConfig = typeof LossConfig.Type
 
@@ -149,9 +167,9 @@ export const ReferenceConfig = Schema.Struct({
 export type ReferenceConfig = typeof ReferenceConfig.Type
 
 export const TrainingConfig = Schema.Struct({
-  /** Passes over the round's pairs. */
+  /** Passes over the round's pairs (rloo, ppo_clip: over its samples). */
   epochs: def(PositiveInt, 1),
-  /** Pairs per optimizer step (after accumulation). */
+  /** Pairs (rloo, ppo_clip: samples) per optimizer step (after accumulation). */
   batchSize: def(PositiveInt, 16),
   /** Micro-batches accumulated per step. */
   gradAccum: def(PositiveInt, 1),
@@ -228,43 +246,110 @@ export type RunConfigInput = typeof RunConfig.Encoded
 const formatPath = (path: ReadonlyArray<PropertyKey>) =>
   path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
 
-/**
- * First leaf issue of a decode failure, as (JSON path relative to the decoded value, e.g.
- * ".loss.beta", and a message). Shared by every schema decoded from a user's JSON.
- */
-export const firstIssue = (issue: SchemaIssue.Issue, path: ReadonlyArray<PropertyKey> = []): { path: string; message: string } => {
-  switch (issue._tag) {
-    case "Pointer":
-      return firstIssue(issue.issue, [...path, ...issue.path])
-    case "Composite":
-    case "AnyOf":
-      return issue.issues.length > 0 ? firstIssue(issue.issues[0]!, path) : { path: formatPath(path), message: String(issue) }
-    case "Filter":
-    case "Encoding":
-      return firstIssue(issue.issue, path)
-    case "UnexpectedKey":
-      return { path: formatPath(path), message: "unknown field: remove it or check its spelling" }
-    case "MissingKey":
-      return { path: formatPath(path), message: "missing required field" }
-    default:
-      return { path: formatPath(path), message: String(issue) }
-  }
+const standardIssues = SchemaIssue.makeFormatterStandardSchemaV1()
+
+/** The value at `path` inside `input` (undefined when the path leaves it). */
+const valueAt = (input: unknown, path: ReadonlyArray<PropertyKey>): unknown =>
+  path.reduce<unknown>((v, k) => (typeof v === "object" && v !== null ? (v as Record<PropertyKey, unknown>)[k] : undefined), input)
+
+/** A found value as the user wrote it, kept short. */
+const shown = (value: unknown): string => {
+  const text = value === undefined ? "nothing" : JSON.stringify(value) ?? String(value)
+  return text.length > 60 ? `${text.slice(0, 57)}…` : text
 }
+
+/**
+ * First issue of a decode failure, as (JSON path relative to the decoded value, e.g.
+ * ".loss.beta", and a message that says what was expected and what was found). Shared by every
+ * schema decoded from a user's JSON; `input` is the decoded value, for the "found" half.
+ */
+export const firstIssue = (issue: SchemaIssue.Issue, input?: unknown): { path: string; message: string } => {
+  const first = standardIssues(issue).issues[0]
+  const path = (first?.path ?? []).map((p) => (typeof p === "object" && p !== null ? (p as { key: PropertyKey }).key : p))
+  const where = formatPath(path)
+  const message = first?.message ?? String(issue)
+  if (message === "Expected no excess property") return { path: where, message: "unknown field: remove it or check its spelling" }
+  if (message === "Missing key") return { path: where, message: "missing required field" }
+  // "Expected a value greater than 0" → "expected a value greater than 0, found 0"
+  const expected = message.replace(/^Expected/, "expected")
+  return { path: where, message: `${expected}, found ${shown(valueAt(input, path))}` }
+}
+
+const configError = (file: string | undefined, path: string, message: string) =>
+  new ConfigError({ message: `${file ?? "config"}: ${path}: ${message}`, path, ...(file ? { file } : {}) })
+
+const hasKey = (input: unknown, key: string) => typeof input === "object" && input !== null && Object.hasOwn(input, key)
+
+/**
+ * Checks across fields, which the schema cannot express. `written` is what the user wrote (before
+ * defaults): a section given explicitly for an objective that ignores it is an error, not a no-op.
+ */
+const crossFieldIssue = (config: RunConfig, written: unknown): { path: string; message: string } | undefined => {
+  const loss = config.loss.type
+  if (isPolicyGradient(loss)) {
+    if (config.sampling.samplesPerPrompt < 2) {
+      return {
+        path: "$.sampling.samplesPerPrompt",
+        message: `loss.type "${loss}" needs at least 2 samples per prompt (got ${config.sampling.samplesPerPrompt}): its baseline is the ` +
+          `mean reward of the prompt's other samples, and with one sample there is none. Set it to 2 or more (4–8 is usual)`
+      }
+    }
+    if (hasKey(written, "pairing")) {
+      return {
+        path: "$.pairing",
+        message: `loss.type "${loss}" trains on every sample with its advantage and makes no preference pairs: ` +
+          `remove the pairing section, or choose a preference loss (sigmoid, ipo, …) to use it`
+      }
+    }
+  }
+  return undefined
+}
+
+const decodeWith = (input: unknown, file: string | undefined, written: unknown): Effect.Effect<RunConfig, ConfigError> =>
+  Schema.decodeUnknownEffect(RunConfig)(input, { onExcessProperty: "error", errors: "all" }).pipe(
+    Effect.mapError((error) => {
+      const at = firstIssue(error.issue, input)
+      return configError(file, "$" + at.path, at.message)
+    }),
+    Effect.flatMap((config) => {
+      const issue = crossFieldIssue(config, written)
+      return issue ? Effect.fail(configError(file, issue.path, issue.message)) : Effect.succeed(config)
+    })
+  )
 
 /** Decode a parsed experiment JSON; unknown fields are errors. `file` names the source in messages. */
 export const decodeRunConfig = (input: unknown, file?: string): Effect.Effect<RunConfig, ConfigError> =>
-  Schema.decodeUnknownEffect(RunConfig)(input, { onExcessProperty: "error", errors: "all" }).pipe(
-    Effect.mapError((error) => {
-      const at = firstIssue(error.issue)
-      const path = "$" + at.path
-      const message = at.message
-      return new ConfigError({
-        message: `${file ?? "config"}: ${path}: ${message}`,
-        path,
-        ...(file ? { file } : {})
-      })
-    })
-  )
+  decodeWith(input, file, input)
+
+/**
+ * Decode a config stored with a run (runs.config): it was checked as the user wrote it when the
+ * run was created, and it now holds every default, so only the checks on values apply again.
+ */
+export const decodeStoredConfig = (input: unknown): Effect.Effect<RunConfig, ConfigError> =>
+  decodeWith(input, "stored config", {})
+
+/**
+ * What a policy-gradient run should know about its sampling (PolicyGradient.ts in the optimizer):
+ * with temperature ≠ 1 or a logits processor on, samples are not drawn from the policy the loss
+ * differentiates, and neither RLOO nor PPO corrects for it. Empty for preference losses.
+ */
+export const samplingWarnings = (config: RunConfig): Array<string> => {
+  if (!isPolicyGradient(config.loss.type)) return []
+  const s = config.sampling
+  const off = [
+    s.temperature !== 1 && `sampling.temperature ${s.temperature}`,
+    s.topK !== 0 && `sampling.topK ${s.topK}`,
+    s.topP !== 1 && `sampling.topP ${s.topP}`,
+    s.minP !== 0 && `sampling.minP ${s.minP}`,
+    s.repetitionPenalty !== 1 && `sampling.repetitionPenalty ${s.repetitionPenalty}`
+  ].filter((x): x is string => x !== false)
+  if (off.length === 0) return []
+  return [
+    `loss.type "${config.loss.type}" with ${off.join(", ")}: samples come from a processed distribution, not from the policy ` +
+      `being trained, and the importance ratios use the policy's own (temperature-1) log-probs, so the gradient is biased ` +
+      `towards the sampling distribution. Use temperature 1 and no truncation for on-policy RL (README "RL objectives")`
+  ]
+}
 
 /** Parse JSON text then decode; syntax errors name the file too. */
 export const parseRunConfig = (text: string, file?: string): Effect.Effect<RunConfig, ConfigError> =>

@@ -4,134 +4,44 @@
  * transaction, and closes it, so that another process can query a live run between writes.
  */
 import type { DuckDBConnection } from "@duckdb/node-api"
-import { Context, Effect, Layer } from "effect"
-import { existsSync, mkdirSync } from "node:fs"
+import { Context, Effect, Layer, Ref, Semaphore } from "effect"
+import { existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
-import type { EvalRecord, PreferencePair, Prompt, StoredRollout, TrainStepMetrics } from "./Domain.ts"
 import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
-import { type Access, connect, exec, inTurn, readAll, readAllStatements, transaction } from "./internal/store/connection.ts"
+import { type Access, connect, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
 import * as Decode from "./internal/store/decode.ts"
 import { currentVersion, migrate, schemaVersion } from "./internal/store/migrations.ts"
 import { writeStage } from "./internal/store/write.ts"
+import { AdvantageRow, CheckpointRow, PairRow, type QueryResult, RoundRow, RunRow, type RunStatus, ScoreRow } from "./StoreRows.ts"
+import type { RolloutPurpose, RolloutWrite, StageWrite } from "./StoreRows.ts"
+
+export {
+  AdvantageRow, CheckpointRow, type PairFilterRow, PairRow, type QueryResult, RolloutPurpose, type RolloutWrite, RoundRow, RunRow,
+  RunStatus, ScoreRow, Stage, stages, type StageTiming, type StageWrite, type StepSampleRow, type TrainStepRow
+} from "./StoreRows.ts"
 
 /** Where runs go unless `--db` says otherwise; one file holds many runs. */
 export const defaultDbFile = "runs/odpo.duckdb"
 
 export interface LayerOptions {
-  /** How long a call waits for another process's write lock on the file before StoreLocked (ms). Default 5000. */
+  /**
+   * How long a call waits for another process's lock on the file before StoreLocked (ms). Default
+   * 30 000: other odpo processes hold it only to write a stage, or to copy the file for a query
+   * (measured on a busy 2-core machine: about 0.25 s + 9 ms per MB, so some 3 GB within the wait).
+   */
   readonly lockTimeoutMs?: number
-}
-
-export type RunStatus = "running" | "finished" | "failed"
-
-/** Stages of a round in order; rounds.stage holds the last one finished. */
-export const stages = ["started", "rollouts", "scores", "pairs", "train", "eval"] as const
-export type Stage = (typeof stages)[number]
-
-export interface RunRow {
-  readonly runId: string
-  readonly name: string
-  readonly experiment: string
-  /** The decoded RunConfig, as JSON. */
-  readonly config: unknown
-  readonly seed: number
-  readonly pairSource: string
-  readonly loss: string
-  readonly beta: number
-  readonly status: RunStatus
-  readonly createdAt: string
-  readonly codeVersion: string
-  /** The engine the run last started or resumed on (null before migration 3's runs). */
-  readonly backend: string | null
-  readonly device: string | null
-}
-
-export interface RoundRow {
-  readonly runId: string
-  readonly round: number
-  /** Policy this round samples from / trains (π_{r−1}); its output is policy of round r+1. */
-  readonly policyCkpt: string
-  readonly refCkpt: string
-  /** Policy produced by this round's training (null until trained). */
-  readonly outputCkpt: string | null
-  readonly stage: Stage
-  readonly startedAt: string
-  readonly finishedAt: string | null
-}
-
-export interface CheckpointRow {
-  readonly ckptId: string
-  readonly path: string
-  readonly parent: string | null
-  readonly runId: string
-  readonly round: number
-  readonly nParams: number
-}
-
-/** Purpose of a rollout: a round's training samples, or evaluation samples of policy / reference. */
-export type RolloutPurpose = "train" | "eval" | "eval_ref"
-
-export interface RolloutWrite extends StoredRollout {
-  readonly purpose: RolloutPurpose
-}
-
-export interface ScoreRow {
-  readonly rolloutId: string
-  readonly source: string
-  readonly reward: number
-  readonly goldReward: number | null
-}
-
-export interface PairFilterRow {
-  readonly runId: string
-  readonly round: number
-  /** candidates, ties, duplicates, margin, kept … */
-  readonly filter: string
-  readonly count: number
-}
-
-export interface TrainStepRow extends TrainStepMetrics {
-  readonly runId: string
-  readonly round: number
-}
-
-/** Everything one stage writes; it lands in one transaction with the round's new stage. */
-export interface StageWrite {
-  readonly runId: string
-  readonly round: number
-  readonly stage: Stage
-  /** Round fields to set with the stage (policy/ref at "started", output at "train"). */
-  readonly round_?: { readonly policyCkpt?: string; readonly refCkpt?: string; readonly outputCkpt?: string }
-  readonly prompts?: ReadonlyArray<Prompt>
-  readonly checkpoints?: ReadonlyArray<CheckpointRow>
-  readonly rollouts?: ReadonlyArray<RolloutWrite>
-  readonly scores?: ReadonlyArray<ScoreRow>
-  readonly pairs?: ReadonlyArray<PreferencePair>
-  readonly pairFilters?: ReadonlyArray<PairFilterRow>
-  readonly trainSteps?: ReadonlyArray<TrainStepRow>
-  readonly evals?: ReadonlyArray<EvalRecord>
-  /** How long the stage took (stage_times). */
-  readonly timing?: StageTiming
-}
-
-export interface StageTiming {
-  readonly backend: string | null
-  readonly wallSeconds: number
-  readonly cpuSeconds: number
-}
-
-/**
- * A query's result. Values are plain JS: integers as numbers (bigint only beyond 2^53), DOUBLE /
- * FLOAT as numbers, lists as arrays, structs as objects, timestamps as ISO-8601 strings (UTC),
- * columns of DuckDB's JSON type parsed (e.g. runs.config, train_steps.metrics), NULL as null.
- */
-export interface QueryResult {
-  readonly columns: ReadonlyArray<string>
-  /** Rows of plain JS values (numbers, strings, arrays, null). */
-  readonly rows: ReadonlyArray<ReadonlyArray<unknown>>
+  /** Create the file (and its directory) when missing. Default true; read commands pass false, so a mistyped --db says so. */
+  readonly create?: boolean
 }
 
 export type StoreFailure = StoreError | StoreLocked
+
+export interface QueryOptions {
+  /** Run on the file itself, in one transaction, and allow statements that change it. */
+  readonly write?: boolean
+  /** Read a snapshot, and allow `COPY (…) TO 'file'` (writes files, never the database). */
+  readonly files?: boolean
+}
 
 export class RunStore extends Context.Service<RunStore, {
   /** The database file. */
@@ -147,17 +57,24 @@ export class RunStore extends Context.Service<RunStore, {
   readonly recordStage: (write: StageWrite) => Effect.Effect<void, StoreFailure>
   readonly readRollouts: (runId: string, round: number, purpose: RolloutPurpose) => Effect.Effect<ReadonlyArray<RolloutWrite>, StoreFailure>
   readonly readScores: (runId: string, round: number, purpose: RolloutPurpose) => Effect.Effect<ReadonlyArray<ScoreRow>, StoreFailure>
-  readonly readPairs: (runId: string, round: number) => Effect.Effect<ReadonlyArray<PreferencePair>, StoreFailure>
+  readonly readPairs: (runId: string, round: number) => Effect.Effect<ReadonlyArray<PairRow>, StoreFailure>
+  /** A policy-gradient round's advantages, in the order they were written. */
+  readonly readAdvantages: (runId: string, round: number) => Effect.Effect<ReadonlyArray<AdvantageRow>, StoreFailure>
   readonly readCheckpoint: (ckptId: string) => Effect.Effect<CheckpointRow | null, StoreFailure>
   /**
-   * Any SQL (`odpo query`); errors carry DuckDB's message and change nothing. A SELECT / WITH /
-   * FROM / DESCRIBE / SHOW / SUMMARIZE / PRAGMA / EXPLAIN / VALUES / TABLE opens the file
-   * read-only (it cannot write, and it can share the file with other readers); anything else runs
-   * read-write in one transaction. Several statements run in order; the last one's rows are returned.
+   * Any SQL (`odpo query`); errors carry DuckDB's message and change nothing. Several statements
+   * run in order; the last one's rows are returned. By default it reads a snapshot of the file
+   * (so a long query never holds up a run's writes) and refuses any statement that would write;
+   * with `write: true` every statement runs on the file itself, in one transaction; with
+   * `files: true` it reads a snapshot but may also write files with `COPY (…) TO` (odpo export).
    */
-  readonly query: (sql: string) => Effect.Effect<QueryResult, StoreFailure>
+  readonly query: (sql: string, options?: QueryOptions) => Effect.Effect<QueryResult, StoreFailure>
 }>()("@odpo/core/RunStore") {
-  /** The store on `file` (created with its parent directory when missing). */
+  /**
+   * The store on `file` (created with its parent directory when missing, unless `create: false`).
+   * Provide one layer per file in a process: DuckDB's file lock does not exclude two opens within
+   * one process, so the layer makes this process's calls on its file take turns.
+   */
   static layer = (file: string = defaultDbFile, options: LayerOptions = {}): Layer.Layer<RunStore, StoreError> =>
     Layer.effect(RunStore, make(file, options))
 }
@@ -168,40 +85,65 @@ const readOnlySql = /^(select|with|from|describe|show|summarize|pragma|explain|v
 export const isReadOnlySql = (sql: string): boolean =>
   readOnlySql.test(sql.replace(/^(\s|\(|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, ""))
 
+/** SQL with nothing but blanks, comments and semicolons. */
+const isEmptySql = (sql: string) => sql.replace(/\s|;|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\//g, "").length === 0
+
 /** The RunStore service on one file: every call opens the file, works, and closes it. */
 export const make = Effect.fnUntraced(function*(file: string, options: LayerOptions = {}) {
-  const lockTimeoutMs = options.lockTimeoutMs ?? 5000
+  const lockTimeoutMs = options.lockTimeoutMs ?? 30_000
+  if (options.create === false) {
+    if (!existsSync(file)) {
+      return yield* new StoreError({ message: `no run store at ${file}: check --db (\`odpo run\` creates one)` })
+    }
+    if (statSync(file).isDirectory()) return yield* new StoreError({ message: `${file} is a directory, not a run store: give --db a .duckdb file` })
+  }
   yield* Effect.try({
     try: () => mkdirSync(dirname(file), { recursive: true }),
     catch: (cause) => new StoreError({ message: `cannot create the directory of the run store ${file}: ${String(cause)}`, cause })
   })
 
+  // This process's calls on the file take turns (see `layer`); the layer owns the turn and the flag.
+  const turn = yield* Semaphore.make(1)
   // A read-only open cannot migrate: a new or old file is first brought up to date by a write open.
-  let upToDate = false
+  const upToDate = yield* Ref.make(false)
   const ensureCurrent = Effect.gen(function*() {
-    if (upToDate && existsSync(file)) return
+    if ((yield* Ref.get(upToDate)) && existsSync(file)) return
     if (existsSync(file)) {
       const version = yield* Effect.scoped(Effect.flatMap(connect(file, "read", lockTimeoutMs), schemaVersion))
-      if (version >= currentVersion) return void (upToDate = true)
+      if (version >= currentVersion) return yield* Ref.set(upToDate, true)
     }
     yield* Effect.scoped(Effect.flatMap(connect(file, "write", lockTimeoutMs), (conn) => migrate(conn, file)))
-    upToDate = true
+    yield* Ref.set(upToDate, true)
   })
 
-  /** Open (waiting out another process's lock), use, close; calls on this file in this process take turns. */
+  /** Open (waiting out another process's lock), use, close. */
   const withDb = <A, E>(access: Access, use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
-    inTurn(file)(Effect.scoped(Effect.gen(function*() {
+    turn.withPermit(Effect.scoped(Effect.gen(function*() {
       if (access === "read") yield* ensureCurrent
       const conn = yield* connect(file, access, lockTimeoutMs)
       if (access === "write") {
         yield* migrate(conn, file)
-        upToDate = true
+        yield* Ref.set(upToDate, true)
       }
       return yield* use(conn)
     })))
 
+  /** Copy the file under a brief read lock, then query the copy with no lock held on the file. */
+  const withSnapshot = <A, E>(use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
+    Effect.scoped(Effect.gen(function*() {
+      const copy = yield* turn.withPermit(Effect.andThen(ensureCurrent, snapshot(file, lockTimeoutMs)))
+      return yield* use(yield* connect(copy, "read", lockTimeoutMs))
+    }))
+
   const rows = (conn: DuckDBConnection, sql: string, values: ReadonlyArray<string | number>, context: string) =>
     Effect.map(readAll(conn, sql, values, context), Decode.rowObjects)
+
+  const runRows = Decode.decodeRows(RunRow, "runs")
+  const roundRows = Decode.decodeRows(RoundRow, "rounds")
+  const checkpointRows = Decode.decodeRows(CheckpointRow, "checkpoints")
+  const scoreRows = Decode.decodeRows(ScoreRow, "scores")
+  const pairRows = Decode.decodeRows(PairRow, "pairs")
+  const advantageRows = Decode.decodeRows(AdvantageRow, "advantages")
 
   const createRun = Effect.fn("RunStore.createRun")(function*(run: RunRow) {
     const context = `createRun(${run.runId})`
@@ -238,19 +180,19 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
         rows(conn, "SELECT * FROM runs WHERE run_id = $1 OR name = $1 ORDER BY run_id = $1 DESC, created_at DESC LIMIT 1", [idOrName], "getRun"),
         rows(conn, "SELECT run_id, name FROM runs ORDER BY created_at DESC LIMIT 5", [], "getRun")
       ]))
-    if (found.length > 0) return Decode.runRow(found[0])
+    if (found.length > 0) return (yield* runRows(found.slice(0, 1)))[0]!
     const known = recent.length === 0 ? `${file} holds no runs yet` : `recent runs: ${recent.map((r) => `${r.name} (${r.run_id})`).join(", ")}`
     return yield* new RunNotFound({ run: idOrName, message: `no run with id or name "${idOrName}" in ${file}; ${known}` })
   })
 
   const listRuns = Effect.fn("RunStore.listRuns")(function*() {
     const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM runs ORDER BY created_at, run_id", [], "listRuns"))
-    return found.map(Decode.runRow)
+    return yield* runRows(found)
   })
 
   const listRounds = Effect.fn("RunStore.listRounds")(function*(runId: string) {
     const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM rounds WHERE run_id = $1 ORDER BY round", [runId], "listRounds"))
-    return found.map(Decode.roundRow)
+    return yield* roundRows(found)
   })
 
   const recordStage = Effect.fn("RunStore.recordStage")(function*(write: StageWrite) {
@@ -261,7 +203,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   const readRollouts = Effect.fn("RunStore.readRollouts")(function*(runId: string, round: number, purpose: RolloutPurpose) {
     const found = yield* withDb("read", (conn) =>
       rows(conn, "SELECT * FROM rollouts WHERE run_id = $1 AND round = $2 AND purpose = $3 ORDER BY rowid", [runId, round, purpose], "readRollouts"))
-    return found.map(Decode.rolloutRow)
+    return yield* Decode.rolloutRows(found)
   })
 
   const readScores = Effect.fn("RunStore.readScores")(function*(runId: string, round: number, purpose: RolloutPurpose) {
@@ -273,28 +215,35 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
         [runId, round, purpose],
         "readScores"
       ))
-    return found.map(Decode.scoreRow)
+    return yield* scoreRows(found)
   })
 
   const readPairs = Effect.fn("RunStore.readPairs")(function*(runId: string, round: number) {
     const found = yield* withDb("read", (conn) =>
       rows(conn, "SELECT * FROM pairs WHERE run_id = $1 AND round = $2 ORDER BY rowid", [runId, round], "readPairs"))
-    return found.map(Decode.pairRow)
+    return yield* pairRows(found)
+  })
+
+  const readAdvantages = Effect.fn("RunStore.readAdvantages")(function*(runId: string, round: number) {
+    const found = yield* withDb("read", (conn) =>
+      rows(conn, "SELECT * FROM advantages WHERE run_id = $1 AND round = $2 ORDER BY rowid", [runId, round], "readAdvantages"))
+    return yield* advantageRows(found)
   })
 
   const readCheckpoint = Effect.fn("RunStore.readCheckpoint")(function*(ckptId: string) {
     const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM checkpoints WHERE ckpt_id = $1", [ckptId], "readCheckpoint"))
-    return found.length > 0 ? Decode.checkpointRow(found[0]) : null
+    return found.length > 0 ? (yield* checkpointRows(found))[0]! : null
   })
 
-  const query = Effect.fn("RunStore.query")(function*(sql: string) {
-    const run = (conn: DuckDBConnection) => Effect.map(readAllStatements(conn, sql), Decode.toQueryResult)
-    if (isReadOnlySql(sql)) return yield* withDb("read", run)
-    return yield* withDb("write", (conn) => transaction(conn, run(conn)))
+  const query = Effect.fn("RunStore.query")(function*(sql: string, options: QueryOptions = {}) {
+    if (isEmptySql(sql)) return yield* new StoreError({ message: `the SQL is empty: give a statement, e.g. "SELECT name, status FROM runs"` })
+    const run = (access: QueryAccess) => (conn: DuckDBConnection) => Effect.map(readAllStatements(conn, sql, access), Decode.toQueryResult)
+    if (options.write !== true) return yield* withSnapshot(run(options.files === true ? "files" : "read"))
+    return yield* withDb("write", (conn) => transaction(conn, run("write")(conn)))
   })
 
   return RunStore.of({
     file, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
-    readRollouts, readScores, readPairs, readCheckpoint, query
+    readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, query
   })
 })

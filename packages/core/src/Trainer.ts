@@ -2,7 +2,7 @@
 import { Context, Effect, Layer } from "effect"
 import { join } from "node:path"
 import { fnv1a } from "./Seeds.ts"
-import type { CheckpointRef, Sequence, TrainingPair, TrainStepMetrics } from "./Domain.ts"
+import type { CheckpointRef, Sequence, TrainingPair, TrainingSample, TrainStepMetrics } from "./Domain.ts"
 import type { CheckpointCorrupt, CheckpointNotFound, InvalidInput, NonFiniteLoss } from "./Errors.ts"
 import type { LossConfig, SftConfig, TrainingConfig } from "./RunConfig.ts"
 
@@ -11,8 +11,10 @@ export interface TrainRequest {
   readonly policy: CheckpointRef
   /** The round's π_ref (KTO's z₀ needs it on mismatched pairs; pairwise losses use the cached log-probs). */
   readonly reference?: CheckpointRef
-  /** The round's preference pairs with reference log-probs; each objective makes its items from them. */
+  /** The round's preference pairs with reference log-probs; each preference objective makes its items from them. */
   readonly pairs: ReadonlyArray<TrainingPair>
+  /** The round's samples with their advantages: what the policy-gradient objectives (rloo, ppo_clip) train on. */
+  readonly samples?: ReadonlyArray<TrainingSample>
   /** The loss, which picks the objective (optimizer's objectives table). */
   readonly loss: LossConfig
   readonly training: TrainingConfig
@@ -26,6 +28,11 @@ export interface TrainRequest {
 export interface TrainResult {
   readonly checkpoint: CheckpointRef
   readonly steps: ReadonlyArray<TrainStepMetrics>
+  /**
+   * Per step, the indices of the items it trained on: into `samples` for the policy-gradient
+   * objectives, into `pairs` for pairwise losses (kto: its labelled examples, chosen and rejected of each pair).
+   */
+  readonly stepItems?: ReadonlyArray<ReadonlyArray<number>>
 }
 
 export interface SftRequest {
@@ -49,7 +56,7 @@ export interface SequenceStats {
 export type TrainerError = InvalidInput | NonFiniteLoss | CheckpointNotFound | CheckpointCorrupt
 
 export class Trainer extends Context.Service<Trainer, {
-  /** One round of preference optimisation (E epochs over the pairs). */
+  /** One round of training: E epochs over the pairs (preference losses) or the samples (rloo, ppo_clip). */
   readonly train: (request: TrainRequest) => Effect.Effect<TrainResult, TrainerError>
   /** Supervised fine-tuning on demonstrations (prompt masked): how π₀ is made. */
   readonly sft: (request: SftRequest) => Effect.Effect<TrainResult, TrainerError>
@@ -71,17 +78,24 @@ export class Trainer extends Context.Service<Trainer, {
 }>()("@odpo/core/Trainer") {
   /**
    * A model-free trainer for testing the round loop: a "trained" checkpoint is a new id derived
-   * from its inputs (so equal inputs give equal ids), one step per batch of pairs with loss ln 2,
-   * log π_ref(y|x) = −|y|, KL 0. Pair it with Checkpoints.layerTest.
+   * from its inputs (so equal inputs give equal ids), one step per batch of items (pairs, or
+   * samples for rloo / ppo_clip, in order) with loss ln 2, log π_ref(y|x) = −|y|, KL 0. Pair it
+   * with Checkpoints.layerTest.
    */
   static readonly layerTest: Layer.Layer<Trainer> = Layer.succeed(Trainer, Trainer.of({
-    train: (request) =>
-      Effect.succeed({
-        checkpoint: testCheckpoint(request.checkpointRoot, request.policy.id, request.seed, request.pairs.length),
-        steps: Array.from({ length: request.training.epochs * Math.ceil(request.pairs.length / request.training.batchSize) }, (_, step) => ({
-          step, epoch: Math.floor(step / Math.ceil(request.pairs.length / request.training.batchSize)), metrics: { loss: Math.LN2 }
-        }))
-      }),
+    train: (request) => {
+      const n = request.samples?.length ?? request.pairs.length
+      const perEpoch = Math.ceil(n / request.training.batchSize)
+      const stepItems = Array.from({ length: request.training.epochs * perEpoch }, (_, step) => {
+        const start = (step % perEpoch) * request.training.batchSize
+        return Array.from({ length: Math.min(request.training.batchSize, n - start) }, (_, i) => start + i)
+      })
+      return Effect.succeed({
+        checkpoint: testCheckpoint(request.checkpointRoot, request.policy.id, request.seed, n),
+        steps: stepItems.map((_, step) => ({ step, epoch: Math.floor(step / perEpoch), metrics: { loss: Math.LN2 } })),
+        stepItems
+      })
+    },
     sft: (request) =>
       Effect.succeed({ checkpoint: testCheckpoint(request.checkpointRoot, request.policy.id, request.seed, "sft"), steps: [] }),
     referenceLogps: (_reference, sequences) => Effect.succeed(sequences.map((s) => -s.completionTokenIds.length)),

@@ -1,3 +1,5 @@
+export * as Advantages from "./Advantages.ts"
+export * as Diagnostics from "./Diagnostics.ts"
 export * as Domain from "./Domain.ts"
 export * as Errors from "./Errors.ts"
 export * as Progress from "./Progress.ts"

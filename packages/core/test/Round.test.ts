@@ -98,4 +98,74 @@ describe("round loop (test layers)", () => {
       assert.deepStrictEqual(yield* rowsOf(broken), yield* uninterrupted)
     }).pipe(Effect.provide(layers(db)))
   })
+
+  describe("a policy-gradient run (rloo)", () => {
+    const rlConfig = Effect.map(config, (c) => ({ ...c, name: "unit-rloo", loss: { ...c.loss, type: "rloo" as const } }))
+    const rlRows = (runId: string) =>
+      Effect.gen(function*() {
+        const store = yield* RunStore.RunStore
+        const base = yield* rowsOf(runId)
+        const advantages = yield* store.query(`SELECT rollout_id, reward, kl, rlhf_reward, baseline, advantage FROM advantages WHERE run_id = '${runId}' ORDER BY rollout_id`)
+        const used = yield* store.query(`SELECT round, step, rollout_id FROM step_samples WHERE run_id = '${runId}' ORDER BY round, step, rollout_id`)
+        const strip = (rows: ReadonlyArray<ReadonlyArray<unknown>>) => rows.map((row) => row.map((v) => (typeof v === "string" ? v.split(runId).join("RUN") : v)))
+        return { ...base, advantages: strip(advantages.rows), step_samples: strip(used.rows) }
+      })
+
+    it.live("samples → scores → advantages (no pairs) → train on every sample → eval; step_samples says which fed which step", () => {
+      const db = tempDb()
+      return Effect.gen(function*() {
+        const runId = yield* Run.createRun(yield* rlConfig, { checkpointRoot: join(db, "..", "ckpt") })
+        yield* Run.runToCompletion(runId)
+        const store = yield* RunStore.RunStore
+        const q = (sql: string) => Effect.map(store.query(sql), (x) => x.rows)
+        assert.deepStrictEqual((yield* store.listRounds(runId)).map((r) => r.stage), ["eval", "eval", "eval", "eval"])
+        assert.deepStrictEqual(
+          yield* q(`SELECT round, list(stage ORDER BY stage) FROM stage_times WHERE run_id = '${runId}' AND round = 1 GROUP BY round`),
+          [[1, ["advantages", "eval", "rollouts", "scores", "started", "train"]]]
+        )
+        assert.deepStrictEqual(yield* q(`SELECT count(*) FROM pairs WHERE run_id = '${runId}'`), [[0]])
+        // one advantage per train rollout; KL 0 (test layers: log π_old = log π_ref = −|y|), so A = r − mean of the other three
+        assert.deepStrictEqual(
+          yield* q(`SELECT a.round, count(*) FROM advantages a JOIN rollouts r USING (rollout_id) WHERE a.run_id = '${runId}' AND r.purpose = 'train' AND r.round = a.round GROUP BY a.round ORDER BY a.round`),
+          [[1, 16], [2, 16], [3, 16]]
+        )
+        const check = yield* q(`SELECT a.advantage, s.reward - (sum(s.reward) OVER w - s.reward) / 3, a.kl, sum(a.advantage) OVER w
+          FROM advantages a JOIN scores s USING (rollout_id) WHERE a.run_id = '${runId}' WINDOW w AS (PARTITION BY a.round, a.prompt_id)`)
+        assert.strictEqual(check.length, 48)
+        assert.isAbove(Math.max(...check.map((row) => Math.abs(row[0] as number))), 0.1) // rewards differ within prompts
+        for (const [a, expected, kl, sum] of check) {
+          assert.closeTo(a as number, expected as number, 1e-12)
+          assert.strictEqual(kl, 0)
+          assert.closeTo(sum as number, 0, 1e-12)
+        }
+        // 2 epochs × ⌈16 / 2⌉ steps, each of 2 samples: every rollout feeds one step per epoch
+        assert.deepStrictEqual(yield* q(`SELECT round, count(DISTINCT step), count(*) FROM step_samples WHERE run_id = '${runId}' GROUP BY round ORDER BY round`), [[1, 16, 32], [2, 16, 32], [3, 16, 32]])
+        assert.deepStrictEqual(yield* q(`SELECT DISTINCT count(*) FROM samples_used WHERE run_id = '${runId}' GROUP BY rollout_id`), [[2]])
+        assert.deepStrictEqual(yield* q(`SELECT count(*) FROM train_steps WHERE run_id = '${runId}'`), [[48]])
+      }).pipe(Effect.provide(layers(db)))
+    })
+
+    it.live("a run that fails before recording its train stage resumes from its advantages to an uninterrupted run's rows", () => {
+      const db = tempDb()
+      const root = join(db, "..", "ckpt")
+      const uninterrupted = Effect.gen(function*() {
+        const whole = yield* Run.createRun(yield* rlConfig, { checkpointRoot: root })
+        yield* Run.runToCompletion(whole)
+        return yield* rlRows(whole)
+      }).pipe(Effect.provide(layers(tempDb())))
+      return Effect.gen(function*() {
+        const broken = yield* Run.createRun(yield* rlConfig, { checkpointRoot: root })
+        const failAt = (round: number, stage: string) =>
+          Layer.succeed(Round.BeforeRecord, (r: number, s: string) => (r === round && s === stage ? Effect.die("crash") : Effect.void))
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(Run.runToCompletion(broken).pipe(Effect.provide(failAt(2, "train"))))))
+        assert.strictEqual((yield* (yield* RunStore.RunStore).listRounds(broken))[2]!.stage, "advantages")
+        assert.isTrue(Exit.isFailure(yield* Effect.exit(Run.runToCompletion(broken).pipe(Effect.provide(failAt(3, "advantages"))))))
+        yield* Run.runToCompletion(broken)
+        const rows = yield* rlRows(broken)
+        assert.lengthOf(rows.advantages, 48)
+        assert.lengthOf(rows.step_samples, 96)
+        assert.deepStrictEqual(rows, yield* uninterrupted)
+      }).pipe(Effect.provide(layers(db)))
+    })
+  })
 })

@@ -1,15 +1,15 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { spawn } from "node:child_process"
 import { createHash } from "node:crypto"
-import { mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join } from "node:path"
 import { fileURLToPath } from "node:url"
 import type { Prompt } from "../src/Domain.ts"
 import { connect, exec } from "../src/internal/store/connection.ts"
 import { currentVersion, migrate, migrations } from "../src/internal/store/migrations.ts"
-import { defaultDbFile, isReadOnlySql, RunStore, type RolloutWrite, type RunRow, type StageWrite } from "../src/RunStore.ts"
+import { defaultDbFile, RunStore, type RolloutWrite, type RunRow, type StageWrite } from "../src/RunStore.ts"
 
 const tempDb = (name = "odpo.duckdb") => join(mkdtempSync(join(tmpdir(), "odpo-store-")), "nested", "dir", name)
 const fixture = join(dirname(fileURLToPath(import.meta.url)), "fixtures", "hold-store.mjs")
@@ -40,13 +40,8 @@ const withStore = <A, E>(file: string, body: (store: RunStore["Service"]) => Eff
 const sha = (file: string) => createHash("sha256").update(readFileSync(file)).digest("hex")
 
 describe("RunStore", () => {
-  it("classifies read-only SQL and has a default file", () => {
+  it("has a default file", () => {
     assert.strictEqual(defaultDbFile, "runs/odpo.duckdb")
-    assert.isTrue(isReadOnlySql("  -- hi\n/* c */ (SELECT 1)"))
-    assert.isTrue(isReadOnlySql("with x as (select 1) select * from x"))
-    assert.isTrue(isReadOnlySql("FROM runs"))
-    assert.isFalse(isReadOnlySql("insert into runs values (1)"))
-    assert.isFalse(isReadOnlySql("selectx"))
   })
 
   it.effect("round-trips 10,000 rollouts with token and log-prob lists", () =>
@@ -225,17 +220,65 @@ describe("RunStore", () => {
         assert.strictEqual(e1._tag, "StoreError")
         assert.match(e1.message, /^Binder Error: Referenced column "nope" not found/)
         // A write followed by a failing statement is rolled back as a whole.
-        const e2 = yield* Effect.flip(store.query("UPDATE runs SET name = 'changed'; SELECT nope FROM runs"))
+        const e2 = yield* Effect.flip(store.query("UPDATE runs SET name = 'changed'; SELECT nope FROM runs", { write: true }))
         assert.match(e2.message, /Referenced column "nope"/)
         assert.strictEqual((yield* store.getRun("a")).name, "a")
-        // A statement that starts as a read opens the file read-only: it cannot write.
-        const e3 = yield* Effect.flip(store.query("SELECT 1; CREATE TABLE sneaky (i INTEGER)"))
-        assert.include(e3.message, "read-only")
-        assert.strictEqual(yield* count(store, "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'sneaky'"), 0)
         // Several statements: the last one's rows.
-        const last = yield* store.query("UPDATE runs SET status = 'failed'; SELECT status FROM runs")
+        const last = yield* store.query("UPDATE runs SET status = 'failed'; SELECT status FROM runs", { write: true })
         assert.deepStrictEqual(last.rows, [["failed"]])
       })))
+
+  it.effect("query reads only unless asked to write: DROP, DELETE, UPDATE, ATTACH and COPY are refused with a message and change nothing", () =>
+    Effect.gen(function*() {
+      const file = tempDb()
+      yield* withStore(file, (store) => store.createRun(run("a", "a")))
+      const before = sha(file)
+      const dir = dirname(file)
+      const refused = [
+        ["DROP TABLE runs", "statement 1 would write"],
+        ["SELECT 1; DELETE FROM runs", "statement 2 would write"],
+        ["UPDATE runs SET name = 'x'", "statement 1 would write"],
+        [`ATTACH '${join(dir, "new.duckdb")}' AS other`, "statement 1 would write"],
+        [`COPY runs TO '${join(dir, "runs.csv")}'`, "statement 1 would write"],
+        ["CREATE TABLE sneaky (i INTEGER)", "statement 1 would write"]
+      ]
+      for (const [sql, which] of refused) {
+        const e = yield* Effect.flip(withStore(file, (store) => store.query(sql!)))
+        assert.strictEqual(e._tag, "StoreError")
+        assert.include(e.message, `odpo query reads only, and ${which}`, sql)
+        assert.include(e.message, "nothing was changed. Pass --write to change the database on purpose")
+      }
+      assert.strictEqual(sha(file), before)
+      assert.deepStrictEqual(readdirSync(dir), ["odpo.duckdb"]) // no attached file, no CSV, no snapshot left
+      const empty = yield* Effect.flip(withStore(file, (store) => store.query("  -- nothing\n ; ")))
+      assert.include(empty.message, "the SQL is empty")
+      const written = yield* withStore(file, (store) => store.query("UPDATE runs SET name = 'b'; SELECT name FROM runs", { write: true }))
+      assert.deepStrictEqual(written.rows, [["b"]])
+    }))
+
+  it.effect("a read command on a missing file or a directory says so and creates nothing", () =>
+    Effect.gen(function*() {
+      const file = tempDb("typo.duckdb")
+      const missing = yield* Effect.flip(Effect.provide(Effect.asVoid(RunStore), RunStore.layer(file, { create: false })))
+      assert.strictEqual(missing.message, `no run store at ${file}: check --db (\`odpo run\` creates one)`)
+      assert.isFalse(existsSync(dirname(file)))
+      const dir = mkdtempSync(join(tmpdir(), "odpo-store-"))
+      const isDir = yield* Effect.flip(Effect.provide(Effect.asVoid(RunStore), RunStore.layer(dir, { create: false })))
+      assert.include(isDir.message, "is a directory, not a run store")
+    }))
+
+  it.effect("a truncated file is a StoreError that says so, names the file and what to do", () =>
+    Effect.gen(function*() {
+      const file = tempDb()
+      yield* withStore(file, (store) => store.createRun(run("a", "a")))
+      const bytes = readFileSync(file)
+      writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)))
+      for (const op of [(s: RunStore["Service"]) => s.createRun(run("b", "b")), (s: RunStore["Service"]) => s.query("SELECT 1")]) {
+        const e = yield* Effect.flip(withStore(file, op))
+        assert.strictEqual(e._tag, "StoreError")
+        assert.include(e.message, `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db`)
+      }
+    }))
 
   it.effect("opening a file at the current version writes nothing; a version-1 file migrates", () =>
     Effect.gen(function*() {
@@ -260,24 +303,25 @@ describe("RunStore", () => {
       assert.deepStrictEqual(migrated[0].rows, migrations.map((m) => [m.version]))
       assert.deepStrictEqual(migrated[1].rows, [["r", 0, "started"]])
 
-      yield* withStore(old, (store) => store.query("INSERT INTO schema_version (version, name) VALUES (99, 'future')"))
+      yield* withStore(old, (store) => store.query("INSERT INTO schema_version (version, name) VALUES (99, 'future')", { write: true }))
       const newer = yield* Effect.flip(withStore(old, (store) => store.setRunStatus("r", "finished")))
       assert.include(newer.message, `schema version 99, newer than this odpo knows (${currentVersion}): upgrade odpo`)
     }))
 
-  // Two real processes: the child holds DuckDB's write lock on the file, as a run writing a stage does.
-  const holdInChild = (file: string, holdMs: number) =>
+  // Two real processes: the child holds DuckDB's lock on the file (write: as a run writing a stage
+  // does; read: as a reader of the file does) until the test closes its stdin.
+  const holdInChild = (file: string, mode: "write" | "read" = "write") =>
     Effect.acquireRelease(
       Effect.promise(() =>
-        new Promise<{ pid: number; exited: Promise<void> }>((resolve, reject) => {
-          const child = spawn(process.execPath, [fixture, file, String(holdMs)], { stdio: ["ignore", "pipe", "inherit"] })
+        new Promise<{ pid: number; release: () => void; exited: Promise<void> }>((resolve, reject) => {
+          const child = spawn(process.execPath, [fixture, file, mode], { stdio: ["pipe", "pipe", "inherit"] })
           const exited = new Promise<void>((done) => child.on("exit", () => done()))
           child.stdout.on("data", (d: Buffer) => {
-            if (String(d).includes("held")) resolve({ pid: child.pid!, exited })
+            if (String(d).includes("held")) resolve({ pid: child.pid!, release: () => child.stdin.end(), exited })
           })
           child.on("exit", (code) => reject(new Error(`hold-store fixture exited early (${code})`)))
         })),
-      (h) => Effect.promise(() => h.exited)
+      (h) => Effect.promise(() => (h.release(), h.exited))
     )
 
   it.live("waits for another process's lock, then reads; fails with StoreLocked naming the PID after lockTimeoutMs", () =>
@@ -285,21 +329,22 @@ describe("RunStore", () => {
       const file = tempDb()
       yield* withStore(file, (store) => store.createRun(run("a", "a")))
 
-      const waited = yield* Effect.scoped(Effect.gen(function*() {
-        yield* holdInChild(file, 1500)
-        const t0 = Date.now()
-        const r = yield* withStore(file, (store) => store.query("SELECT name FROM runs"), 10_000)
+      yield* Effect.scoped(Effect.gen(function*() {
+        const holder = yield* holdInChild(file)
+        const reading = yield* Effect.forkChild(withStore(file, (store) => store.query("SELECT name FROM runs"), 600_000))
+        // Still waiting while the child holds the lock (a slower machine only waits longer) …
+        yield* Effect.sleep(300)
+        assert.isUndefined(reading.pollUnsafe())
+        // … and reads once it lets go.
+        holder.release()
+        const r = yield* Fiber.join(reading)
         assert.deepStrictEqual(r.rows, [["a"]])
-        return Date.now() - t0
       }))
-      assert.isAbove(waited, 800) // it had to wait for the child to let go
 
       yield* Effect.scoped(Effect.gen(function*() {
-        const holder = yield* holdInChild(file, 1200)
-        const t0 = Date.now()
+        const holder = yield* holdInChild(file)
         const err = yield* Effect.flip(withStore(file, (store) => store.query("SELECT 1"), 300))
         assert.strictEqual(err._tag, "StoreLocked")
-        assert.isAtLeast(Date.now() - t0, 300)
         assert.include(err.message, `PID ${holder.pid}`)
         assert.include(err.message, "Retry when that run finishes its stage")
       }))

@@ -3,13 +3,13 @@
  * plus `odpo: {sha256, dtype, format_version, meta}`) and tokenizer.json. The id is the SHA-256 of
  * the safetensors bytes, so equal weights share one directory and a modified file is caught on load.
  */
-import { Effect, Layer } from "effect"
+import { Effect } from "effect"
 import { createHash, randomBytes } from "node:crypto"
 import { existsSync } from "node:fs"
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
-import { Checkpoints, type Domain, Errors, type RunConfig, type Tokenizer as TokenizerModule } from "@odpo/core"
-import { Gpt, type GptConfig, parameterCount, parameterShapes, validateConfig } from "./Gpt.ts"
+import { type Domain, Errors, type Tokenizer as TokenizerModule } from "@odpo/core"
+import { Gpt, type GptConfig, parameterShapes, validateConfig } from "./Gpt.ts"
 import * as Safetensors from "./Safetensors.ts"
 import { loadTokenizer, saveTokenizer } from "./TokenizerFile.ts"
 
@@ -33,8 +33,8 @@ export const FORMAT_VERSION = 1
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
 /** The weights as safetensors bytes, in parameterShapes order (F16 halves the file; it loads back as f32). */
-export const serializeModel = (model: Gpt, dtype: "F32" | "F16" = "F32"): Uint8Array => {
-  const weights = model.weights()
+export const serializeModel = async (model: Gpt, dtype: "F32" | "F16" = "F32"): Promise<Uint8Array> => {
+  const weights = await model.weights()
   return Safetensors.serialize(
     parameterShapes(model.config).map(([name, shape]) => ({ name, shape, dtype, data: weights.get(name)! })),
     { format: "pt" } // what transformers expects to find in a safetensors header
@@ -104,7 +104,7 @@ export const saveCheckpoint = (
     const tmp = join(rootAbs, `.tmp-${process.pid}-${randomBytes(6).toString("hex")}`)
     const io = <A>(what: string, f: () => Promise<A>) =>
       Effect.tryPromise({ try: f, catch: (cause) => corrupt(rootAbs, `cannot ${what} under ${rootAbs}: ${String(cause)}`, cause) })
-    const bytes = serializeModel(model, dtype)
+    const bytes = yield* io("read the weights", () => serializeModel(model, dtype))
     const sha = sha256Hex(bytes)
     const dir = join(rootAbs, sha)
     const ref: CheckpointRef = { id: sha, path: dir }
@@ -144,7 +144,7 @@ const isIntact = (dir: string, sha: string): Effect.Effect<boolean> =>
     }
   })
 
-const requireFile = (dir: string, name: string): Effect.Effect<string, CheckpointNotFound> => {
+export const requireFile = (dir: string, name: string): Effect.Effect<string, CheckpointNotFound> => {
   const file = join(dir, name)
   if (existsSync(file)) return Effect.succeed(file)
   return Effect.fail(
@@ -168,7 +168,7 @@ export const readCheckpointConfig = (dir: string): Effect.Effect<{ ref: Checkpoi
     })
     const odpo = raw.odpo as { sha256?: unknown } | undefined
     if (typeof odpo !== "object" || odpo === null || typeof odpo.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(odpo.sha256)) {
-      return yield* corrupt(file, `${file} has no odpo.sha256: it is not an odpo checkpoint (for a Hugging Face GPT-2 directory use Gpt2Import.loadHfGpt2)`)
+      return yield* corrupt(file, `${file} has no odpo.sha256: it is not an odpo checkpoint (a Hugging Face GPT-2 directory is converted when named as policy.init or odpo sample --policy)`)
     }
     const config: GptConfig = {
       vocabSize: raw.vocabSize as number,
@@ -216,27 +216,3 @@ export const checkTokenizer = (tokenizer: Tokenizer, config: GptConfig, file: st
       })
     )
 
-const info = (ref: CheckpointRef, config: GptConfig, tokenizer: Tokenizer): Checkpoints.CheckpointInfo =>
-  ({ ref, model: config as RunConfig.ModelConfig, nParams: parameterCount(config), tokenizerVocabSize: tokenizer.vocabSize })
-
-/** core's Checkpoints service on safetensors checkpoint directories. */
-export const layer: Layer.Layer<Checkpoints.Checkpoints> = Layer.succeed(Checkpoints.Checkpoints, Checkpoints.Checkpoints.of({
-  initialize: (model, tokenizer, seed, root) =>
-    Effect.acquireUseRelease(
-      Effect.sync(() => Gpt.init(model, seed)),
-      (gpt) => saveCheckpoint(root, gpt, tokenizer),
-      (gpt) => Effect.sync(() => gpt.dispose())
-    ),
-  describe: (path) =>
-    Effect.gen(function*() {
-      const { ref, config } = yield* readCheckpointConfig(path)
-      const file = yield* requireFile(ref.path, "tokenizer.json")
-      const tokenizer = yield* loadTokenizer(file).pipe(Effect.mapError((e) => corrupt(file, e.message, e)))
-      return info(ref, config, tokenizer)
-    }),
-  verify: (path) =>
-    Effect.map(loadCheckpoint(path), (loaded) => {
-      loaded.model.dispose()
-      return info(loaded.ref, loaded.config, loaded.tokenizer)
-    })
-}))

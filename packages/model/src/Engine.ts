@@ -12,6 +12,7 @@ import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { Errors, type RunConfig } from "@odpo/core"
 import { encodeOnnxModel } from "./OnnxWriter.ts"
+import * as WebGpu from "./WebGpu.ts"
 
 const { BackendUnavailable } = Errors
 type BackendUnavailable = Errors.BackendUnavailable
@@ -26,6 +27,8 @@ export interface EngineInfo {
   readonly backend: BackendName
   /** e.g. "cpu (pure JS)", an adapter's vendor/device/driver, "onnxruntime cpu, 2 threads". */
   readonly device: string
+  /** One line the user should see, e.g. that webgpu runs on a software adapter. */
+  readonly warning?: string
 }
 
 /** The npm package that registers each native backend, and how to install it. */
@@ -73,6 +76,39 @@ const activate = (name: TfjsBackend): Effect.Effect<EngineInfo, BackendUnavailab
     },
     catch: (cause) =>
       new BackendUnavailable({ backend: name, message: `tfjs backend "${name}" failed to initialise: ${String(cause)}`, cause })
+  })
+
+/** How to get a WebGPU adapter, for the error that says none was found. */
+const webgpuHelp = "On an NVIDIA machine: the Vulkan loader (Debian: apt-get install libvulkan1) and the driver's ICD " +
+  "(VK_DRIVER_FILES=…/nvidia_icd.json); without a GPU: Mesa's llvmpipe (apt-get install libegl1 libegl-mesa0 libgl1-mesa-dri). " +
+  "Or use --backend cpu."
+
+/**
+ * tfjs on Dawn. `hardwareOnly` (auto): a software adapter does not count. Otherwise the best
+ * adapter, hardware first, else llvmpipe through OpenGL with a warning.
+ */
+const activateWebGpu = (hardwareOnly: boolean): Effect.Effect<EngineInfo, BackendUnavailable> =>
+  Effect.tryPromise({
+    try: async () => {
+      tf.env().set("PROD", true)
+      const { adapter, hardwareMissing } = await WebGpu.activate(!hardwareOnly)
+      const device = WebGpu.describeAdapter(adapter)
+      return {
+        backend: "webgpu" as const,
+        device,
+        ...(adapter.software
+          ? { warning: `webgpu runs on a software adapter (${adapter.device || "CPU"}): correct but slow${hardwareMissing ? `; no hardware adapter: ${hardwareMissing}` : ""}` }
+          : {})
+      }
+    },
+    catch: (cause) =>
+      new BackendUnavailable({
+        backend: "webgpu",
+        message: cause instanceof WebGpu.NoAdapter
+          ? `webgpu: no ${hardwareOnly ? "hardware " : ""}adapter: ${cause.message}. ${webgpuHelp}`
+          : `webgpu: the adapter was found but tfjs's webgpu backend did not start on it: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`,
+        cause
+      })
   })
 
 /** onnxruntime engines: the execution provider behind each backend name. */
@@ -141,18 +177,22 @@ export interface EngineOptions {
 }
 
 /**
- * Select and activate a backend. `auto` takes the first of tensorflow-gpu, tensorflow, onnx
- * (onnxruntime on the CPU), cpu that loads; naming one explicitly fails with instructions when it
- * is absent. Returns the name taken and its device.
+ * Select and activate a backend. `auto` takes a hardware WebGPU adapter, then the first of
+ * tensorflow-gpu, tensorflow, onnx (onnxruntime on the CPU), cpu that loads; naming one
+ * explicitly fails with instructions when it is absent. Returns the name taken and its device.
  */
 export const selectBackend = (choice: BackendChoice, options: EngineOptions = {}): Effect.Effect<EngineInfo, BackendUnavailable> => {
   const threads = options.threads ?? 0
   if (choice === "cpu") return activate("cpu")
+  if (choice === "webgpu") return activateWebGpu(false)
   if (isOnnxBackend(choice)) return activateOnnx(choice, threads)
   if (choice !== "auto") {
     if (!(choice in nativePackages)) {
       return Effect.fail(
-        new BackendUnavailable({ backend: choice, message: `backend "${choice}" is not available in this build: use auto, onnx, onnx-webgpu, tensorflow-gpu, tensorflow or cpu` })
+        new BackendUnavailable({
+          backend: choice,
+          message: `backend "${choice}" is not available in this build: use auto, webgpu, onnx, onnx-webgpu, tensorflow-gpu, tensorflow or cpu`
+        })
       )
     }
     return loadNative(choice as Exclude<TfjsBackend, "cpu">).pipe(Effect.andThen(activate(choice as TfjsBackend)))
@@ -160,6 +200,8 @@ export const selectBackend = (choice: BackendChoice, options: EngineOptions = {}
   const attempt = (name: Exclude<TfjsBackend, "cpu">) =>
     loadNative(name).pipe(Effect.andThen(activate(name)), Effect.option)
   return Effect.gen(function*() {
+    const gpu = yield* Effect.option(activateWebGpu(true))
+    if (gpu._tag === "Some") return gpu.value
     for (const name of ["tensorflow-gpu", "tensorflow"] as const) {
       const taken = yield* attempt(name)
       if (taken._tag === "Some") return taken.value

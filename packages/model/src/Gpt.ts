@@ -11,6 +11,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 import { Seeds } from "@odpo/core"
+import { fusedGelu } from "./WebGpuKernels.ts"
 
 const { mulberry32 } = Seeds
 
@@ -112,9 +113,10 @@ export const validateConfig = (c: GptConfig): string | undefined => {
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 
-/** GPT-2's GELU (tanh approximation, "gelu_new"). */
+/** GPT-2's GELU (tanh approximation, "gelu_new"); one fused kernel on webgpu (WebGpuKernels.ts). */
 export const gelu = (x: tf.Tensor): tf.Tensor =>
-  tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))))
+  fusedGelu(x) ??
+    tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(tf.mul(SQRT_2_OVER_PI, tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x)))))))
 
 /** LayerNorm over the last axis, ε = 1e-5 as GPT-2. */
 export const layerNorm = (x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor => {
@@ -159,11 +161,14 @@ export class Gpt {
     return parameterCount(this.config)
   }
 
-  /** Weights as plain arrays, by name (for checkpoints and copies). */
-  weights(): Map<string, Float32Array> {
-    const out = new Map<string, Float32Array>()
-    for (const [name] of parameterShapes(this.config)) out.set(name, this.p(name).dataSync() as Float32Array)
-    return out
+  /**
+   * Weights as plain arrays, by name (for checkpoints and copies). Async: a GPU backend reads
+   * back without blocking (tfjs's webgpu backend cannot read synchronously in Node at all).
+   */
+  async weights(): Promise<Map<string, Float32Array>> {
+    const names = parameterShapes(this.config).map(([name]) => name)
+    const data = await Promise.all(names.map((name) => this.p(name).data()))
+    return new Map(names.map((name, i) => [name, data[i] as Float32Array]))
   }
 
   /** Overwrite the weights (same config). */
@@ -177,8 +182,8 @@ export class Gpt {
     }
   }
 
-  clone(): Gpt {
-    return new Gpt(this.config, this.weights())
+  async clone(): Promise<Gpt> {
+    return new Gpt(this.config, await this.weights())
   }
 
   dispose(): void {

@@ -1,6 +1,14 @@
-/** A Hugging Face tokenizer.json (BPE, WordPiece, Unigram…) behind our Tokenizer interface, via @huggingface/tokenizers. */
-import { Tokenizer as HfLib } from "@huggingface/tokenizers"
+/**
+ * A Hugging Face tokenizer.json (BPE, WordPiece, Unigram, WordLevel) behind our Tokenizer
+ * interface. Encoding runs the file's added tokens, normalizer, pre-tokenizer and model as
+ * Hugging Face's `tokenizers` does (internal/tokenizers/); decoding uses @huggingface/tokenizers.
+ */
+import * as HfLibrary from "@huggingface/tokenizers"
 import type { Tokenizer as TokenizerModule } from "@odpo/core"
+import { addedTokens, splitOnAdded } from "./internal/tokenizers/AddedTokens.ts"
+import { model } from "./internal/tokenizers/Models.ts"
+import { normalizer } from "./internal/tokenizers/Normalizers.ts"
+import { preTokenizer } from "./internal/tokenizers/PreTokenizers.ts"
 
 type Tokenizer = TokenizerModule.Tokenizer
 
@@ -23,13 +31,51 @@ const tokenName = (t: unknown): string | undefined =>
   ? (t as { content: string }).content
   : undefined
 
+/**
+ * Text → ids without specials added: added tokens found first (in the raw text, then in the
+ * normalized text), each remaining piece normalized, pre-tokenized, and each word through the model.
+ */
+const encoder = (json: Record<string, unknown>): ((text: string) => number[]) => {
+  const added = addedTokens(json.added_tokens)
+  const raw = added.filter((t) => !t.normalized)
+  const normalizedAdded = added.filter((t) => t.normalized)
+  // Precompiled (SentencePiece's charsmap) is the one normalizer left to the library.
+  const normalize = normalizer(json.normalizer as Record<string, unknown> | null, (j) => {
+    if (j.type !== "Precompiled") throw new Error(`normalizer ${JSON.stringify(j.type)} is not supported`)
+    // Exported at run time, missing from the package's type files.
+    const Precompiled = (HfLibrary as unknown as { PrecompiledNormalizer: new (j: unknown) => { normalize: (t: string) => string } }).PrecompiledNormalizer
+    const precompiled = new Precompiled(j)
+    return (t) => precompiled.normalize(t)
+  })
+  const preTokenize = preTokenizer(json.pre_tokenizer as Record<string, unknown> | null)
+  const toIds = model(json.model as Record<string, unknown>)
+  return (text) => {
+    const ids: Array<number> = []
+    let first = true
+    for (const segment of splitOnAdded(text, raw)) {
+      if ("token" in segment) {
+        ids.push(segment.token.id)
+        first = false
+        continue
+      }
+      for (const piece of splitOnAdded(normalize(segment.text), normalizedAdded)) {
+        if ("token" in piece) ids.push(piece.token.id)
+        else for (const word of preTokenize([piece.text], first)) ids.push(...toIds(word))
+        first = false
+      }
+    }
+    return ids
+  }
+}
+
 export class HfTokenizer implements Tokenizer {
   readonly kind = "hf" as const
   readonly vocabSize: number
   readonly bosId: number | null
   readonly eosId: number | null
   readonly padId: number
-  private readonly lib: HfLib
+  private readonly lib: HfLibrary.Tokenizer
+  readonly encode: (text: string) => number[]
 
   /**
    * `json` is the parsed tokenizer.json; `config` the optional tokenizer_config.json (it names the
@@ -39,7 +85,11 @@ export class HfTokenizer implements Tokenizer {
   constructor(readonly json: Record<string, unknown>, readonly config: HfTokenizerConfig = {}) {
     // The library insists on every top-level key; tokenizer.json files written by hand often omit the null ones.
     const full = { added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...json }
-    this.lib = new HfLib(full, { clean_up_tokenization_spaces: false, ...config })
+    // The library reads a WordLevel's unk_token from its options (for decoding ids it does not know).
+    const modelJson = json.model as Record<string, unknown>
+    const unk = typeof modelJson.unk_token === "string" ? { unk_token: modelJson.unk_token } : {}
+    this.lib = new HfLibrary.Tokenizer(full, { clean_up_tokenization_spaces: false, ...unk, ...config })
+    this.encode = encoder(full)
     const vocab = this.lib.get_vocab(true)
     // vocabSize is one past the largest id (vocab ids may leave gaps; the model still needs a row per id).
     let max = -1
@@ -61,15 +111,6 @@ export class HfTokenizer implements Tokenizer {
     this.eosId = find(config.eos_token, EOS_NAMES)
     // GPT-2 has no pad token: padding positions are masked anyway, so EOS (or 0) serves.
     this.padId = find(config.pad_token, PAD_NAMES) ?? this.eosId ?? 0
-  }
-
-  encode = (text: string): number[] => {
-    const enc: { ids: number[]; tokens: string[] } = this.lib.encode(text, { add_special_tokens: false })
-    const bad = enc.ids.findIndex((id: unknown) => typeof id !== "number")
-    if (bad >= 0) {
-      throw new Error(`HfTokenizer: token ${JSON.stringify(enc.tokens[bad])} is not in the vocabulary and the tokenizer has no unk_token`)
-    }
-    return enc.ids
   }
 
   decode = (ids: ReadonlyArray<number>): string =>

@@ -114,14 +114,32 @@ export const tokenEntropy = (policy: Gpt, batch: SequenceBatch): tf.Tensor2D => 
   return tf.mul(tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), -1)), batch.targetMask) as tf.Tensor2D
 }
 
-/** Convenience: summed completion log-probs of sequences as numbers, batched. */
-export const scoreSequences = (model: Gpt, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): number[] => {
-  const out: number[] = []
+/** Summed completion log-probs of sequences as numbers, batched; one read-back per batch. */
+export const scoreSequences = async (model: Gpt, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): Promise<Array<number>> => {
+  const out: Array<number> = []
   for (let i = 0; i < seqs.length; i += batchSize) {
     const batch = makeBatch(seqs.slice(i, i + batchSize), padId, model.config.contextLength)
-    const values = tf.tidy(() => sequenceLogProbs(model, batch).dataSync())
+    const logps = tf.tidy(() => sequenceLogProbs(model, batch))
     disposeBatch(batch)
+    const values = await logps.data()
+    logps.dispose()
     out.push(...Array.from(values))
+  }
+  return out
+}
+
+/** Per-token completion log-probs of sequences as numbers, batched: row i holds |y_i| values. */
+export const scoreTokens = async (model: Gpt, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): Promise<number[][]> => {
+  const out: number[][] = []
+  for (let i = 0; i < seqs.length; i += batchSize) {
+    const part = seqs.slice(i, i + batchSize)
+    const batch = makeBatch(part, padId, model.config.contextLength)
+    const logps = tf.tidy(() => tokenLogProbs(model, batch))
+    disposeBatch(batch)
+    const rows = (await logps.array()) as number[][]
+    logps.dispose()
+    // completion token k of sequence b is predicted at position P_b − 1 + k
+    part.forEach((s, b) => out.push(rows[b]!.slice(s.promptTokenIds.length - 1, s.promptTokenIds.length - 1 + s.completionTokenIds.length)))
   }
   return out
 }

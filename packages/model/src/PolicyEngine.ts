@@ -37,6 +37,8 @@ export interface PolicyEngine {
   readonly backend: string
   /** log π(y|x) summed over completion tokens, per sequence (no gradient). */
   readonly sequenceLogps: (model: Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number) => Effect.Effect<Array<number>>
+  /** log π(y_t | x, y_<t) of each completion token, per sequence (no gradient): π_ref's side of a per-token KL. */
+  readonly tokenLogps: (model: Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number) => Effect.Effect<Array<Array<number>>>
   /** Per sequence: Σ exact KL(π ‖ π_ref) over the vocabulary, Σ entropy, log π(y|x). */
   readonly sequenceStats: (
     policy: Gpt,

@@ -3,20 +3,20 @@ import type { Domain, Trainer } from "@odpo/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import type { Gpt } from "./Gpt.ts"
-import { disposeBatch, makeBatch, nextTokenLogProbs, scoreSequences, tokenLogProbs } from "./LogProbs.ts"
+import { disposeBatch, makeBatch, nextTokenLogProbs, scoreSequences, scoreTokens, tokenLogProbs } from "./LogProbs.ts"
 import type { PolicyEngine } from "./PolicyEngine.ts"
 
 /** Sequences per forward when scoring without gradient. */
 const SCORE_BATCH = 64
 const STATS_BATCH = 32
 
-const sequenceStats = (policy: Gpt, reference: Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number): Array<Trainer.SequenceStats> => {
+const sequenceStats = async (policy: Gpt, reference: Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number): Promise<Array<Trainer.SequenceStats>> => {
   const contextLength = Math.min(policy.config.contextLength, reference.config.contextLength)
   const out: Array<Trainer.SequenceStats> = []
   for (let i = 0; i < seqs.length; i += STATS_BATCH) {
     const batch = makeBatch(seqs.slice(i, i + STATS_BATCH), padId, contextLength)
     // One forward of each model per batch serves all three statistics; one read-back.
-    const rows = tf.tidy(() => {
+    const stacked = tf.tidy(() => {
       const lp = nextTokenLogProbs(policy, batch)
       const lq = nextTokenLogProbs(reference, batch)
       const probs = tf.exp(lp)
@@ -28,9 +28,11 @@ const sequenceStats = (policy: Gpt, reference: Gpt, seqs: ReadonlyArray<Domain.S
         masked(tf.sum(tf.mul(probs, tf.sub(lp, lq)), -1)),
         masked(tf.neg(tf.sum(tf.mul(probs, lp), -1))),
         masked(tf.sum(tf.mul(lp, targets), -1))
-      ], 1).arraySync() as Array<[number, number, number]>
+      ], 1)
     })
     disposeBatch(batch)
+    const rows = (await stacked.array()) as Array<[number, number, number]>
+    stacked.dispose()
     for (const [kl, entropy, logp] of rows) out.push({ kl, entropy, logp })
   }
   return out
@@ -38,8 +40,9 @@ const sequenceStats = (policy: Gpt, reference: Gpt, seqs: ReadonlyArray<Domain.S
 
 export const tfjsPolicyEngine: PolicyEngine = {
   backend: "tfjs",
-  sequenceLogps: (model, seqs, padId) => Effect.sync(() => scoreSequences(model, seqs, padId, SCORE_BATCH)),
-  sequenceStats: (policy, reference, seqs, padId) => Effect.sync(() => sequenceStats(policy, reference, seqs, padId)),
+  sequenceLogps: (model, seqs, padId) => Effect.promise(() => scoreSequences(model, seqs, padId, SCORE_BATCH)),
+  tokenLogps: (model, seqs, padId) => Effect.promise(() => scoreTokens(model, seqs, padId, SCORE_BATCH)),
+  sequenceStats: (policy, reference, seqs, padId) => Effect.promise(() => sequenceStats(policy, reference, seqs, padId)),
   gradients: (model, seqs, loss, { padId, dropoutSeed }) =>
     Effect.sync(() => {
       const batch = makeBatch(seqs, padId, model.config.contextLength)

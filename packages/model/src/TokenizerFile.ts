@@ -11,8 +11,8 @@ type TokenizerError = Errors.TokenizerError
 const { CharTokenizer } = TokenizerModule
 type Tokenizer = TokenizerModule.Tokenizer
 
-/** The tokenizer.json model types @huggingface/tokenizers implements. */
-const HF_MODELS = ["BPE", "WordPiece", "Unigram"]
+/** The tokenizer.json model types HfTokenizer implements. */
+const HF_MODELS = ["BPE", "WordPiece", "Unigram", "WordLevel"]
 
 const where = (file?: string) => (file ? ` in ${file}` : "")
 
@@ -45,8 +45,7 @@ export const tokenizerFromJson = (json: unknown, file?: string, config?: HfToken
       if (typeof model !== "object" || model === null) {
         throw new Error(`no "model" object${where(file)}: expected a Hugging Face tokenizer.json or {"odpo": "char", "symbols": [...]}`)
       }
-      // The library quietly falls back to a "Legacy" model for a type it does not know: refuse instead.
-      if (model.type !== undefined && !HF_MODELS.includes(model.type as string)) {
+      if (!HF_MODELS.includes(model.type as string)) {
         throw new Error(`model type ${JSON.stringify(model.type)}${where(file)} is not supported (${HF_MODELS.join(", ")})`)
       }
       return new HfTokenizer(j, config)

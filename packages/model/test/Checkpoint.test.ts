@@ -43,8 +43,8 @@ describe("Checkpoint", () => {
       assert.deepStrictEqual(loaded.config, config)
       assert.strictEqual(loaded.tokenizer.vocabSize, 9)
       assert.deepStrictEqual(loaded.tokenizer.encode("fab"), [8, 3, 4])
-      const a = model.weights()
-      for (const [name, w] of loaded.model.weights()) assert.deepStrictEqual(Array.from(w), Array.from(a.get(name)!), name)
+      const a = yield* Effect.promise(() => model.weights())
+      for (const [name, w] of yield* Effect.promise(() => loaded.model.weights())) assert.deepStrictEqual(Array.from(w), Array.from(a.get(name)!), name)
       // Same logits from the reloaded model.
       const ids = tf.tensor2d([[1, 3, 4, 5]], [1, 4], "int32")
       const l1 = tf.tidy(() => model.forward(ids).logits.dataSync())
@@ -77,8 +77,9 @@ describe("Checkpoint", () => {
       assert.isAbove(size(f32.path), 4 * nParams)
       const loaded = yield* loadCheckpoint(f16.path)
       let maxRel = 0
-      for (const [name, w] of loaded.model.weights()) {
-        const orig = model.weights().get(name)!
+      const origWeights = yield* Effect.promise(() => model.weights())
+      for (const [name, w] of yield* Effect.promise(() => loaded.model.weights())) {
+        const orig = origWeights.get(name)!
         w.forEach((v, i) => {
           assert.strictEqual(v, f16BitsToF32(f32ToF16Bits(orig[i]!)), name)
           if (Math.abs(orig[i]!) > 1e-4) maxRel = Math.max(maxRel, Math.abs(v - orig[i]!) / Math.abs(orig[i]!))

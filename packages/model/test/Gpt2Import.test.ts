@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { loadCheckpoint, saveCheckpoint } from "../src/Checkpoint.ts"
 import type { Gpt } from "../src/Gpt.ts"
 import { loadHfGpt2 } from "../src/Gpt2Import.ts"
-import { tinyConfig, tinyTokenizerJson, type TinyGpt2Options, writeTinyGpt2 } from "./fixtures/gpt2Tiny.ts"
+import { tinyConfig, tinyTokenizerJson, tinyWordLevelJson, tinyWords, type TinyGpt2Options, writeTinyGpt2 } from "./fixtures/gpt2Tiny.ts"
 
 interface Reference {
   readonly safetensors_sha256: string
@@ -89,8 +89,33 @@ describe("Gpt2Import", () => {
       assert.strictEqual(back.ref.id, ref.id)
       assert.isBelow(maxDiff(back.model), 1e-4)
       // … but loadCheckpoint refuses a plain Hugging Face directory, pointing at the import.
-      assert.match(yield* errorOf(loadCheckpoint(tinyDir())), /CheckpointCorrupt: .*config\.json has no odpo\.sha256: .*use Gpt2Import\.loadHfGpt2/)
+      assert.match(yield* errorOf(loadCheckpoint(tinyDir())), /CheckpointCorrupt: .*config\.json has no odpo\.sha256: .*a Hugging Face GPT-2 directory is converted when named as policy\.init/)
       for (const m of [hf.model, ours.model, back.model]) m.dispose()
+    }))
+
+  it.effect("a GPT-2 directory with a WordLevel tokenizer loads, maps unknown words to [UNK], and scores as PyTorch does", () =>
+    Effect.gen(function*() {
+      const dir = tinyDir()
+      writeFileSync(join(dir, "tokenizer.json"), JSON.stringify(tinyWordLevelJson()))
+      const loaded = yield* loadHfGpt2(dir)
+      assert.strictEqual(loaded.tokenizer.vocabSize, 50)
+      assert.strictEqual(loaded.tokenizer.eosId, 49)
+      // The reference's second sequence, [49, 19, 7, 4, 26, 0, 13, 3, 48], written as text: mixed case,
+      // spaces around, and an unknown word ("Zebra") for the last id.
+      const words = [19, 7, 4, 26, 0, 13, 3].map((i) => tinyWords[i]!)
+      const text = `<|endoftext|> ${words.map((w, i) => (i % 2 === 0 ? w.toUpperCase() : w)).join(" ")}  Zebra `
+      const ids = loaded.tokenizer.encode(text)
+      assert.deepStrictEqual(ids, [...reference.sequences[1]!])
+      const ours = logitsOf(loaded.model, ids)
+      let worst = 0
+      ours.forEach((row, t) => row.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - reference.logits[1]![t]![i]!)))))
+      assert.isBelow(worst, 1e-4)
+      // It survives the trip into an odpo checkpoint.
+      const ref = yield* saveCheckpoint(mkdtempSync(join(tmpdir(), "odpo-gpt2-")), loaded.model, loaded.tokenizer)
+      const back = yield* loadCheckpoint(ref.path)
+      assert.deepStrictEqual(back.tokenizer.encode(text), ids)
+      loaded.model.dispose()
+      back.model.dispose()
     }))
 
   it.effect("names a missing tensor, a wrong shape, an untied head, an unsupported config and a tokenizer of the wrong size", () =>

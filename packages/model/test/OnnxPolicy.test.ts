@@ -2,6 +2,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
+import * as ort from "onnxruntime-node"
 import { Gpt, type GptConfig, initialParameters, parameterShapes } from "../src/Gpt.ts"
 import * as LogProbs from "../src/LogProbs.ts"
 import * as OnnxPolicy from "../src/onnx/OnnxPolicy.ts"
@@ -47,7 +48,7 @@ describe("OnnxPolicy", () => {
       const model = new Gpt(config, weights)
       const seqs = sequences(21, 0)
       const onnx = yield* OnnxPolicy.sequenceLogps(sessions, { config, weights }, seqs, 0, 8)
-      const tfjs = LogProbs.scoreSequences(model, seqs, 0, 64)
+      const tfjs = yield* Effect.promise(() => LogProbs.scoreSequences(model, seqs, 0, 64))
       assert.isBelow(maxDiff(onnx, tfjs), 1e-4)
       // the distributions are far from uniform: log-probs spread over several nats
       assert.isAbove(Math.max(...tfjs) - Math.min(...tfjs), 5)
@@ -72,7 +73,7 @@ describe("OnnxPolicy", () => {
         tf.sum(LogProbs.tokenKl(p, q, batch), -1).dataSync(),
         tf.sum(LogProbs.tokenEntropy(p, batch), -1).dataSync()
       ])
-      const logp = LogProbs.scoreSequences(p, seqs, 0)
+      const logp = yield* Effect.promise(() => LogProbs.scoreSequences(p, seqs, 0))
       assert.isBelow(maxDiff(stats.map((s) => s.kl), kl!), 1e-4)
       assert.isBelow(maxDiff(stats.map((s) => s.entropy), entropy!), 1e-4)
       assert.isBelow(maxDiff(stats.map((s) => s.logp), logp), 1e-4)
@@ -144,6 +145,18 @@ describe("OnnxPolicy", () => {
       model.dispose()
     }).pipe(Effect.scoped))
 
+  it.effect("per-token completion log-probs (π_ref's side of a per-token KL) equal tfjs's scoreTokens within 1e-4", () =>
+    Effect.gen(function*() {
+      const engine = yield* engineOn(yield* pool)
+      const model = new Gpt(config, weightsOf(7))
+      const seqs = sequences(11, 5)
+      const onnx = yield* engine.tokenLogps(model, seqs, 0)
+      const tfjs = yield* Effect.promise(() => LogProbs.scoreTokens(model, seqs, 0))
+      assert.deepStrictEqual(onnx.map((r) => r.length), seqs.map((s) => s.completionTokenIds.length))
+      onnx.forEach((row, i) => assert.isBelow(maxDiff(row, tfjs[i]!), 1e-4))
+      model.dispose()
+    }).pipe(Effect.scoped))
+
   it.effect("dropout is refused for training on onnx, naming the field", () =>
     Effect.gen(function*() {
       const engine = yield* engineOn(yield* pool)
@@ -202,7 +215,7 @@ describe("OnnxPolicy", () => {
       }))
       // the pool's scope closed: its sessions are gone
       const host = yield* OnnxPolicy.makeHostBatch(seqs, 0, config.contextLength)
-      const feeds = { ...OnnxPolicy.weightFeeds({ config, weights }), ...OnnxPolicy.batchFeeds(host) }
+      const feeds = { ...OnnxPolicy.weightFeeds(ort, { config, weights }), ...OnnxPolicy.batchFeeds(ort, host) }
       const error = yield* Effect.flip(Effect.tryPromise(() => released.run(feeds)))
       assert.match(String(error.cause ?? error), /release|dispos|invalid|session/i)
       model.dispose()

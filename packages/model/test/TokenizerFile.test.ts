@@ -80,7 +80,7 @@ describe("TokenizerFile", () => {
       writeFileSync(bad, JSON.stringify({ version: "1.0", added_tokens: [] }))
       assert.match(yield* errorOf(loadTokenizer(bad)), /^TokenizerError: cannot build a tokenizer from .*tokenizer\.json: no "model" object in .*tokenizer\.json/)
       writeFileSync(bad, JSON.stringify({ model: { type: "Nope", vocab: {} } }))
-      assert.match(yield* errorOf(loadTokenizer(bad)), /^TokenizerError: cannot build a tokenizer from .*tokenizer\.json: model type "Nope" in .*tokenizer\.json is not supported \(BPE, WordPiece, Unigram\)/)
+      assert.match(yield* errorOf(loadTokenizer(bad)), /^TokenizerError: cannot build a tokenizer from .*tokenizer\.json: model type "Nope" in .*tokenizer\.json is not supported \(BPE, WordPiece, Unigram, WordLevel\)/)
       writeFileSync(bad, JSON.stringify({ odpo: "char", symbols: ["a", "a"] }))
       assert.match(yield* errorOf(loadTokenizer(bad)), /symbol "a" appears twice in "symbols" in .*tokenizer\.json/)
       writeFileSync(bad, JSON.stringify({ odpo: "char", symbols: "abc" }))

@@ -52,6 +52,14 @@ export const makeReferenceCache = (
   return { referenceLogps, size: () => cache.size }
 }
 
+/** log π_ref of each completion token, per sequence (not cached: a policy-gradient round asks once). */
+export const tokenLogpsWith = (engine: PolicyEngine.PolicyEngine, models: LoadedModels.LoadedModels["Service"]) =>
+  Effect.fn("Trainer.referenceTokenLogps")(function*(reference: Domain.CheckpointRef, sequences: ReadonlyArray<Domain.Sequence>) {
+    const loaded = yield* loadWith(models)(reference)
+    yield* checkSequences(sequences, loaded.config, (i) => `sequences[${i}]`)
+    return yield* engine.tokenLogps(loaded.model, sequences, loaded.tokenizer.padId)
+  })
+
 /**
  * Per sequence: Σ over completion tokens of the exact KL(π ‖ π_ref) over the vocabulary, Σ of the
  * policy's entropy, and log π(y|x).
@@ -94,8 +102,7 @@ export const emaReferenceWith = (models: LoadedModels.LoadedModels["Service"]) =
         message: `emaReference: policy ${policy.path} and reference ${reference.path} have different shapes; a soft update needs the same model config`
       })
     }
-    const pw = p.model.weights()
-    const qw = q.model.weights()
+    const [pw, qw] = yield* Effect.promise(() => Promise.all([p.model.weights(), q.model.weights()]))
     const mixed = new Map<string, Float32Array>()
     for (const [name, a] of pw) {
       const b = qw.get(name)!

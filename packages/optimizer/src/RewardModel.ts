@@ -79,12 +79,14 @@ export class RewardModel {
   }
 
   /** Scores of token-id sequences as numbers, batched. */
-  score(seqs: ReadonlyArray<ReadonlyArray<number>>, padId: number, batchSize = 64): Array<number> {
+  async score(seqs: ReadonlyArray<ReadonlyArray<number>>, padId: number, batchSize = 64): Promise<Array<number>> {
     const out: Array<number> = []
     for (let i = 0; i < seqs.length; i += batchSize) {
       const batch = makeRewardBatch(seqs.slice(i, i + batchSize), padId)
-      out.push(...tf.tidy(() => Array.from(this.scores(batch).dataSync())))
+      const scores = tf.tidy(() => this.scores(batch))
       disposeRewardBatch(batch)
+      out.push(...Array.from(await scores.data()))
+      scores.dispose()
     }
     return out
   }
@@ -181,16 +183,16 @@ export const fitRewardModel = Effect.fn("RewardModel.fit")(function*(o: FitOptio
     label: o.label ?? "reward model",
     plan: sftPlan(train.length, o.steps, batchSize, deriveSeed(o.seed, "rm-batches"))
   }).pipe(Effect.onError(() => Effect.sync(() => model.dispose())))
-  const accuracy = (set: ReadonlyArray<RewardPair>) => {
+  const accuracy = async (set: ReadonlyArray<RewardPair>) => {
     if (set.length === 0) return Number.NaN
-    const rw = model.score(set.map((p) => [...p.prompt, ...p.chosen]), padId)
-    const rl = model.score(set.map((p) => [...p.prompt, ...p.rejected]), padId)
+    const rw = await model.score(set.map((p) => [...p.prompt, ...p.chosen]), padId)
+    const rl = await model.score(set.map((p) => [...p.prompt, ...p.rejected]), padId)
     return rw.filter((r, i) => r > rl[i]!).length / set.length
   }
   return {
     model,
-    validationAccuracy: accuracy(val),
-    trainAccuracy: accuracy(train),
+    validationAccuracy: yield* Effect.promise(() => accuracy(val)),
+    trainAccuracy: yield* Effect.promise(() => accuracy(train)),
     losses: steps.map((s) => s.metrics["loss"]!)
   } satisfies FitResult
 })

@@ -27,15 +27,16 @@ const columns = (data: Float32Array, rows: number, cols: number, from: number, t
   return out
 }
 
-export const rewardModelGraph = (model: RewardModel): OnnxWriter.OnnxGraph => {
+export const rewardModelGraph = async (model: RewardModel): Promise<OnnxWriter.OnnxGraph> => {
   const { vocabSize: V, contextLength: C, dModel: D, nLayers, nHeads: H } = model.config
   const hd = D / H
-  const w = model.trunk.weights()
+  const w = await model.trunk.weights()
+  const head = (await model.head.data()) as Float32Array
   const nodes: Array<Node> = []
   const inits: Array<Init> = [
     f32("wte", [V, D], w.get("wte.weight")!),
     f32("wpe", [C, D], w.get("wpe.weight")!),
-    f32("score", [D, 1], model.head.dataSync() as Float32Array),
+    f32("score", [D, 1], head),
     i64("zero_i", [0], []), i64("one_i", [1], []), i64("axis0", [0]), i64("axis1", [1]), i64("axes12", [1, 2]), i64("axis2", [2]),
     i64("heads_shape", [0, 0, H, hd]), i64("merge_shape", [0, 0, D]),
     scalarF("zero_f", 0), scalarF("neg_inf", -1e9), scalarF("att_scale", 1 / Math.sqrt(hd)),
@@ -110,7 +111,7 @@ export const exportRewardModel = (model: RewardModel, tokenizer: Tokenizer.Token
     yield* Effect.tryPromise({
       try: async () => {
         await mkdir(dirname(outFile), { recursive: true })
-        await writeFile(outFile, OnnxWriter.encodeOnnxModel(rewardModelGraph(model), { opset: 17, producer: "odpo" }))
+        await writeFile(outFile, OnnxWriter.encodeOnnxModel(await rewardModelGraph(model), { opset: 17, producer: "odpo" }))
       },
       catch: fail
     })

@@ -8,9 +8,9 @@ import { type Domain, Trainer as CoreTrainer } from "@odpo/core"
 import { Checkpoint, type Gpt, LoadedModels, type PolicyEngine, TfjsPolicyEngine } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { demonstrationObjective, objectives, sftPlan, sftTraining } from "./objectives/index.ts"
-import { emaReferenceWith, loadWith, makeReferenceCache, sequenceStatsWith } from "./Reference.ts"
+import { emaReferenceWith, loadWith, makeReferenceCache, sequenceStatsWith, tokenLogpsWith } from "./Reference.ts"
 import { checkLoss, checkSequences, checkTraining } from "./TrainingChecks.ts"
-import { type MicroBatchGradients, policyGradients, type StepPlan, trainLoop } from "./TrainLoop.ts"
+import { type MicroBatchGradients, planSteps, policyGradients, type StepPlan, trainLoop } from "./TrainLoop.ts"
 import { Errors } from "@odpo/core"
 
 /** Train a clone of `start` (the loaded model is shared) and write it; a failed loop writes nothing. */
@@ -25,7 +25,7 @@ const trainAndSave = <Item>(o: {
   readonly plan?: ReadonlyArray<StepPlan>
 }) =>
   Effect.acquireUseRelease(
-    Effect.sync(() => o.start.model.clone()),
+    Effect.promise(() => o.start.model.clone()),
     (model) =>
       Effect.gen(function*() {
         const steps = yield* trainLoop({
@@ -44,6 +44,7 @@ export const make = (engine: PolicyEngine.PolicyEngine) =>
     const models = yield* LoadedModels.LoadedModels
     const load = loadWith(models)
     const reference = makeReferenceCache(engine, models)
+    const referenceTokenLogps = tokenLogpsWith(engine, models)
 
     const train = Effect.fn("Trainer.train")(function*(request: CoreTrainer.TrainRequest) {
       yield* checkLoss(request.loss)
@@ -52,15 +53,19 @@ export const make = (engine: PolicyEngine.PolicyEngine) =>
       const objective = objectives[request.loss.type](request.loss)
       // KTO's z₀ needs π_ref on mismatched pairs; without a named reference the starting policy stands in.
       const ref = request.reference ?? request.policy
-      const items = yield* objective.items(request.pairs, {
+      const items = yield* objective.items({ pairs: request.pairs, samples: request.samples ?? [] }, {
         contextLength: start.config.contextLength,
         vocabSize: start.config.vocabSize,
-        referenceLogps: (seqs: ReadonlyArray<Domain.Sequence>) => reference.referenceLogps(ref, seqs)
+        referenceLogps: (seqs: ReadonlyArray<Domain.Sequence>) => reference.referenceLogps(ref, seqs),
+        referenceTokenLogps: (seqs: ReadonlyArray<Domain.Sequence>) => referenceTokenLogps(ref, seqs)
       })
-      return yield* trainAndSave({
+      const t = request.training
+      const plan = planSteps(items.length, t.epochs, t.batchSize, t.gradAccum, request.seed)
+      const result = yield* trainAndSave({
         start, items, gradients: (model) => policyGradients(engine, model, start.tokenizer.padId, objective),
-        training: request.training, seed: request.seed, root: request.checkpointRoot, label: request.label ?? "train"
+        training: t, seed: request.seed, root: request.checkpointRoot, label: request.label ?? "train", plan
       })
+      return { ...result, stepItems: plan.map((step) => step.microBatches.flat()) } satisfies CoreTrainer.TrainResult
     })
 
     const sft = Effect.fn("Trainer.sft")(function*(request: CoreTrainer.SftRequest) {
@@ -68,7 +73,7 @@ export const make = (engine: PolicyEngine.PolicyEngine) =>
       if (request.demonstrations.length === 0) {
         return yield* new Errors.InvalidInput({ message: "request.demonstrations is empty: SFT needs at least one demonstration" })
       }
-      yield* checkSequences(request.demonstrations, start.config, (i) => `demonstrations[${i}]`)
+      yield* checkSequences(request.demonstrations, start.config, (i) => `demonstrations[${i}]`, "raise policy.model.contextLength (demonstrations are the task's, not sampled)")
       return yield* trainAndSave({
         start, items: request.demonstrations,
         gradients: (model) => policyGradients(engine, model, start.tokenizer.padId, demonstrationObjective),

@@ -12,7 +12,7 @@ const decodedBy = <S extends Schema.Top & { readonly DecodingServices: never }>(
   Schema.decodeUnknownEffect(schema)(value, { onExcessProperty: "error" }).pipe(
     Effect.asVoid,
     Effect.mapError((error) => {
-      const at = RunConfig.firstIssue(error.issue)
+      const at = RunConfig.firstIssue(error.issue, value)
       return new Errors.InvalidInput({ message: `${section}${at.path}: ${at.message}` })
     })
   )
@@ -34,7 +34,8 @@ export interface SequenceLimits {
 export const checkSequences = (
   seqs: ReadonlyArray<Domain.Sequence>,
   config: SequenceLimits,
-  what: (i: number) => string
+  what: (i: number) => string,
+  remedy = "lower sampling.maxNewTokens or use a model with a longer context"
 ): Effect.Effect<void, Errors.InvalidInput> => {
   for (let i = 0; i < seqs.length; i++) {
     const s = seqs[i]!
@@ -45,7 +46,7 @@ export const checkSequences = (
     if (P + C > config.contextLength) {
       return invalid(
         `${what(i)}: prompt (${P}) + completion (${C}) = ${P + C} tokens exceeds the model's context length ` +
-          `${config.contextLength}; lower sampling.maxNewTokens or use a model with a longer context`
+          `${config.contextLength}; ${remedy}`
       )
     }
     for (const id of [...s.promptTokenIds, ...s.completionTokenIds]) {

@@ -4,6 +4,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import type { RunConfig } from "@odpo/core"
 import { readFileSync } from "node:fs"
 import { join } from "node:path"
+import { close } from "./Close.ts"
 import { kto, type PairLogps, pairLosses, type PairLossName, withSftTerm } from "../src/losses/index.ts"
 
 interface PairCase {
@@ -29,16 +30,6 @@ const fixture = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures/loss
   kto: KtoCase[]
 }
 
-/** Within 1e-5 relative (float32 against float64), with an absolute floor for values near 0. */
-const close = (actual: ArrayLike<number>, expected: ReadonlyArray<number>, what: string) => {
-  assert.strictEqual(actual.length, expected.length, what)
-  for (let i = 0; i < expected.length; i++) {
-    const a = actual[i]!
-    const e = expected[i]!
-    assert.isTrue(Number.isFinite(a), `${what}[${i}] is ${a}`)
-    assert.isAtMost(Math.abs(a - e), 1e-5 * Math.abs(e) + 1e-7, `${what}[${i}]: ${a} vs ${e}`)
-  }
-}
 
 describe("pairwise losses vs PyTorch", () => {
   assert.isAtLeast(fixture.pairwise.length, 20)

@@ -23,7 +23,8 @@ const seq = (i: number, salt: number): Domain.Sequence => ({
 })
 
 const lossConfig = (type: RunConfig.LossName): RunConfig.LossConfig => ({
-  type, beta: type === "simpo" ? 2 : 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1.2, sftWeight: 0
+  type, beta: type === "simpo" ? 2 : 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1.2, sftWeight: 0,
+  klMode: "reward", ppoClipEpsilon: 0.2
 })
 
 const training: RunConfig.TrainingConfig = {
@@ -38,11 +39,18 @@ const roundItems = (type: RunConfig.LossName, reference: Gpt.Gpt) =>
     const refChosen = yield* tfjs.sequenceLogps(reference, raw.map(([c]) => c), 0)
     const refRejected = yield* tfjs.sequenceLogps(reference, raw.map(([, r]) => r), 0)
     const pairs = raw.map(([chosen, rejected], i): Domain.TrainingPair => ({ chosen, rejected, refChosenLogp: refChosen[i]!, refRejectedLogp: refRejected[i]! }))
+    // rloo / ppo_clip train on samples with advantages; π_old's token log-probs from the reference
+    const sampleSeqs = raw.flatMap(([c, r]) => [c, r])
+    const old = yield* tfjs.tokenLogps(reference, sampleSeqs, 0)
+    const samples = sampleSeqs.map((sequence, i): Domain.TrainingSample => ({
+      sequence, advantage: ((i * 7) % 5) / 2 - 1, oldTokenLogprobs: old[i]!.map((x, t) => x + 0.05 * Math.sin(i + t)), rlhfReward: 0
+    }))
     const objective = objectives[type](lossConfig(type))
-    const items = yield* objective.items(pairs, {
+    const items = yield* objective.items({ pairs, samples }, {
       contextLength: config.contextLength,
       vocabSize: config.vocabSize,
-      referenceLogps: (seqs) => tfjs.sequenceLogps(reference, seqs, 0)
+      referenceLogps: (seqs) => tfjs.sequenceLogps(reference, seqs, 0),
+      referenceTokenLogps: (seqs) => tfjs.tokenLogps(reference, seqs, 0)
     })
     return { objective, items }
   })
@@ -53,7 +61,7 @@ const onnxEngine = Effect.gen(function*() {
 })
 
 describe("training on the onnx engine", () => {
-  for (const type of ["sigmoid", "ipo", "kto", "simpo", "sft"] as const) {
+  for (const type of ["sigmoid", "ipo", "kto", "simpo", "sft", "rloo", "ppo_clip"] as const) {
     it.effect(`${type}: the step's loss, metrics and every parameter's gradient equal tfjs's (1e-4 of the largest entry)`, () =>
       Effect.gen(function*() {
         const engine = yield* onnxEngine
@@ -90,9 +98,9 @@ describe("training on the onnx engine", () => {
       const start = model(11)
       const trained = yield* Effect.forEach([tfjs, engine], (e) =>
         Effect.gen(function*() {
-          const m = start.clone()
+          const m = yield* Effect.promise(() => start.clone())
           const steps = yield* trainLoop({ variables: m.variables(), items, gradients: policyGradients(e, m, 0, objective), training, seed: 3, label: "test" })
-          const weights = m.weights()
+          const weights = yield* Effect.promise(() => m.weights())
           m.dispose()
           return { steps, weights }
         }))
@@ -103,7 +111,7 @@ describe("training on the onnx engine", () => {
         assert.closeTo(b.steps[i]!.metrics["grad_norm"]!, s.metrics["grad_norm"]!, 1e-4 * s.metrics["grad_norm"]!)
       })
       // Adam moves every weight by ~lr a step: the engines' weights agree far below that
-      const startWeights = start.weights()
+      const startWeights = yield* Effect.promise(() => start.weights())
       let moved = 0
       let apart = 0
       let count = 0

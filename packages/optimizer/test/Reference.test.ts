@@ -46,7 +46,7 @@ describe("Reference", () => {
       const a = yield* referenceLogps(ref, seqs)
       assert.strictEqual(cache.size(), 3)
       const loaded = yield* models.load(ref)
-      const direct = LogProbs.scoreSequences(loaded.model, seqs, 0)
+      const direct = yield* Effect.promise(() => LogProbs.scoreSequences(loaded.model, seqs, 0))
       a.forEach((x, i) => assert.closeTo(x, direct[i]!, 1e-6))
       assert.isBelow(a[0]!, 0)
       // same sequences again, plus one new: only the new one is added
@@ -87,9 +87,9 @@ describe("Reference", () => {
       const q = yield* save(15)
       const ema = yield* emaReference(p, q, 0.25, root)
       const loaded = yield* Checkpoint.loadCheckpoint(ema.path)
-      const P = (yield* models.load(p)).model.weights()
-      const Q = (yield* models.load(q)).model.weights()
-      const E = loaded.model.weights()
+      const pm = (yield* models.load(p)).model
+      const qm = (yield* models.load(q)).model
+      const [P, Q, E] = yield* Effect.promise(() => Promise.all([pm.weights(), qm.weights(), loaded.model.weights()]))
       for (const name of ["wte.weight", "h.0.attn.c_attn.weight", "ln_f.bias"]) {
         const e = E.get(name)!, a = P.get(name)!, b = Q.get(name)!
         for (let i = 0; i < e.length; i += 7) assert.closeTo(e[i]!, 0.25 * a[i]! + 0.75 * b[i]!, 1e-7)

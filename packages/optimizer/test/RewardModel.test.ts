@@ -30,10 +30,10 @@ const separable = (n: number, seed: number): Array<RewardPair> => {
 }
 
 describe("RewardModel", () => {
-  it("a row's score is the head on Gpt.hidden at its last real token, whatever the padding and batch mates", () => {
+  it("a row's score is the head on Gpt.hidden at its last real token, whatever the padding and batch mates", async () => {
     const rm = RewardModel.init({ ...config, vocabSize: 8 }, 3)
-    const alone = rm.score([[1, 6, 7]], 0)[0]!
-    const batched = rm.score([[1, 3, 4, 5, 2], [1, 6, 7]], 0)[1]! // right-padded to 5 beside a longer row
+    const alone = (await rm.score([[1, 6, 7]], 0))[0]!
+    const batched = (await rm.score([[1, 3, 4, 5, 2], [1, 6, 7]], 0))[1]! // right-padded to 5 beside a longer row
     assert.closeTo(batched, alone, 1e-5)
     const byHand = tf.tidy(() => {
       const ids = tf.tensor2d([[1, 6, 7]], [1, 3], "int32")
@@ -60,7 +60,7 @@ describe("RewardModel", () => {
       assert.strictEqual(tok.vocabSize, 8)
       // a right-padded batch of mixed lengths
       const seqs = pairs.slice(0, 12).flatMap((p) => [[...p.prompt, ...p.chosen], [...p.prompt, ...p.rejected]])
-      const expected = fit.model.score(seqs, 0)
+      const expected = yield* Effect.promise(() => fit.model.score(seqs, 0))
       const T = Math.max(...seqs.map((s) => s.length))
       const ids = new BigInt64Array(seqs.length * T)
       const mask = new BigInt64Array(seqs.length * T)

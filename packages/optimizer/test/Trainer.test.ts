@@ -14,7 +14,8 @@ import { policyGradients, stepGradients } from "../src/TrainLoop.ts"
 const tokenizer = new Tokenizer.CharTokenizer({ symbols: ["a", "b", "c", "d", "e"] }) // vocab 8
 const config: Gpt.GptConfig = { vocabSize: 8, contextLength: 8, dModel: 16, nLayers: 1, nHeads: 2, dropout: 0 }
 const loss = (o: Partial<RunConfig.LossConfig> = {}): RunConfig.LossConfig => ({
-  type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0, ...o
+  type: "sigmoid", beta: 0.1, labelSmoothing: 0, simpoGamma: 1, rdpoAlpha: 0, ktoLambdaD: 1, ktoLambdaU: 1, sftWeight: 0,
+  klMode: "reward", ppoClipEpsilon: 0.2, ...o
 })
 const training = (o: Partial<RunConfig.TrainingConfig> = {}): RunConfig.TrainingConfig => ({
   epochs: 1, batchSize: 16, gradAccum: 1, learningRate: 1e-3, warmupSteps: 0, schedule: "constant",
@@ -99,7 +100,7 @@ describe("Trainer", () => {
     assert.strictEqual(last["learning_rate"], 1e-2)
     // the new checkpoint: log π(y_w) − log π(y_l) rose on every pair
     const trained = await Effect.runPromise(Checkpoint.loadCheckpoint(result.checkpoint.path))
-    const after = LogProbs.scoreSequences(trained.model, pairs.flatMap((p) => [p.chosen, p.rejected]), 0)
+    const after = await LogProbs.scoreSequences(trained.model, pairs.flatMap((p) => [p.chosen, p.rejected]), 0)
     pairs.forEach((p, i) => assert.isAbove(after[2 * i]! - after[2 * i + 1]!, p.refChosenLogp - p.refRejectedLogp))
     trained.model.dispose()
   })
@@ -145,7 +146,7 @@ describe("Trainer", () => {
     const demos = Array.from({ length: 40 }, (_, i) => seq(i % 5, (i + 1) % 5))
     const heldOut = [0, 1, 2, 3, 4].map((x) => seq(x, (x + 1) % 5))
     const start = await Effect.runPromise(Checkpoint.loadCheckpoint(policy.path))
-    const nll0 = heldOutNll(start.model, heldOut, 0)
+    const nll0 = await heldOutNll(start.model, heldOut, 0)
     start.model.dispose()
     const tensorsBefore = tf.memory().numTensors
     const result = await run(withTrainer((t) =>
@@ -154,7 +155,7 @@ describe("Trainer", () => {
     assert.strictEqual(result.steps.length, 40)
     assert.deepStrictEqual(Object.keys(result.steps[0]!.metrics).sort(), ["grad_norm", "learning_rate", "loss"])
     const trained = await Effect.runPromise(Checkpoint.loadCheckpoint(result.checkpoint.path))
-    const nll1 = heldOutNll(trained.model, heldOut, 0)
+    const nll1 = await heldOutNll(trained.model, heldOut, 0)
     assert.isBelow(nll1, nll0 * 0.5)
     assert.closeTo(result.steps[0]!.metrics["loss"]!, nll0, 0.05) // step 0 is measured before any update
     trained.model.dispose()

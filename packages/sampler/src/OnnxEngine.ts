@@ -8,18 +8,25 @@
 import type { Tokenizer as TokenizerModule } from "@odpo/core"
 import { Onnx } from "@odpo/model"
 import { Effect } from "effect"
-import * as ort from "onnxruntime-node"
+import type * as Ort from "onnxruntime-node"
 import { decodeRows, leftPad, type LogitsSource, uniquePrompts } from "./Decoding.ts"
 import type { GeneratedRow, GenerationBatch, GenerationEngine } from "./GenerationEngine.ts"
 
 type Tokenizer = TokenizerModule.Tokenizer
 type HostModel = Onnx.OnnxPolicy.HostModel
 
-/** The prefill and decode sessions of one model shape (from an OnnxSessions pool). */
+/** The prefill and decode sessions of one model shape, and onnxruntime itself (from an OnnxSessions pool). */
 export interface DecodeSessions {
-  readonly prefill: ort.InferenceSession
-  readonly decode: ort.InferenceSession
+  readonly prefill: Ort.InferenceSession
+  readonly decode: Ort.InferenceSession
+  readonly ort: Onnx.OnnxSessions.OrtModule
 }
+
+/** A pool's prefill and decode sessions for a model shape. */
+export const decodeSessions = (pool: Onnx.OnnxSessions.OnnxSessions, config: Onnx.OnnxPolicy.HostModel["config"]) =>
+  Effect.gen(function*() {
+    return { prefill: yield* pool.session("prefill", config), decode: yield* pool.session("decode", config), ort: pool.ort } satisfies DecodeSessions
+  })
 
 /** Free slots a cache gets beyond what it needs when it (re)grows: decoding then re-lays it out every GROW steps. */
 const GROW = 16
@@ -61,7 +68,8 @@ const selectLogits = (x: Float32Array, V: number, rows: ReadonlyArray<number>): 
 export const kvCacheSource = (model: HostModel, sessions: DecodeSessions, padId: number): LogitsSource => {
   const { contextLength: C, nLayers: L, nHeads: H, dModel: D, vocabSize: V } = model.config
   const hd = D / H
-  const weights = Onnx.OnnxPolicy.weightFeeds(model)
+  const { ort } = sessions
+  const weights = Onnx.OnnxPolicy.weightFeeds(ort, model)
   let keys: Array<CacheTensor> = []
   let values: Array<CacheTensor> = []
   let slots = 0 // S of the cache tensors
@@ -108,7 +116,7 @@ export const kvCacheSource = (model: HostModel, sessions: DecodeSessions, padId:
     }
     const slotMask = new Float32Array(B * slots)
     rowPad.forEach((p, b) => slotMask.fill(1, b * slots + p - trim, b * slots + used))
-    const past: Record<string, ort.Tensor> = {}
+    const past: Record<string, Ort.Tensor> = {}
     for (let i = 0; i < L; i++) {
       past[`past.${i}.key`] = new ort.Tensor("float32", keys[i]!, [B, H, slots, hd])
       past[`past.${i}.value`] = new ort.Tensor("float32", values[i]!, [B, H, slots, hd])

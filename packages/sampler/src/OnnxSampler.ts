@@ -17,12 +17,12 @@ export const make = (options: SamplingOptions = {}) =>
     return Sampler.Sampler.of({
       sample: Effect.fn("Sampler.sample")(function*(request: Sampler.SampleRequest) {
         const policy = yield* models.load(request.policy)
-        const model = Onnx.OnnxPolicy.hostModelOf(policy.model)
+        const model = yield* Onnx.OnnxPolicy.hostModelOf(policy.model)
         // A checkpoint the exporter cannot take names its field (the loader has checked its shapes already).
         yield* Onnx.OnnxPolicy.checkModel(model, "inference").pipe(
           Effect.mapError((e) => new Errors.CheckpointCorrupt({ path: request.policy.path, message: `${request.policy.path}: ${e.message}` }))
         )
-        const sessions = { prefill: yield* pool.session("prefill", model.config), decode: yield* pool.session("decode", model.config) }
+        const sessions = yield* OnnxEngine.decodeSessions(pool, model.config)
         return yield* sampleWith(OnnxEngine.make(model, sessions, policy.tokenizer), policy.ref.id, request, options)
       })
     })

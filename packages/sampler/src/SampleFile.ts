@@ -100,9 +100,8 @@ const sampleFileScoped = Effect.fn("SampleFile.sampleFile")(function*(
     ? TfjsEngine.make(policy.model, policy.tokenizer, options)
     : yield* Effect.gen(function*() {
       const pool = yield* Onnx.OnnxSessions.make(options.onnx!)
-      const config = policy.model.config
-      const sessions = { prefill: yield* pool.session("prefill", config), decode: yield* pool.session("decode", config) }
-      return OnnxEngine.make(Onnx.OnnxPolicy.hostModelOf(policy.model), sessions, policy.tokenizer)
+      const model = yield* Onnx.OnnxPolicy.hostModelOf(policy.model)
+      return OnnxEngine.make(model, yield* OnnxEngine.decodeSessions(pool, model.config), policy.tokenizer)
     })
   const request: Sampler.SampleRequest = {
     policy: policy.ref,

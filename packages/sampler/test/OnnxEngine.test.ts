@@ -9,13 +9,12 @@ import { config, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
 
 const { rowSeed } = Seeds
 
-const hostModel = (model: Gpt.Gpt): Onnx.OnnxPolicy.HostModel => ({ config: model.config, weights: model.weights() })
 
 /** The prefill and decode sessions of `cfg`, released when the test's scope closes. */
 const decodeSessions = (cfg: Gpt.GptConfig) =>
   Effect.gen(function*() {
     const pool = yield* Onnx.OnnxSessions.make({ provider: "cpu", threads: 1 })
-    return { prefill: yield* pool.session("prefill", cfg), decode: yield* pool.session("decode", cfg) }
+    return yield* OnnxEngine.decodeSessions(pool, cfg)
   })
 
 const rowsFor = (prompts: Record<string, Array<number>>, n: number, seed: number): Array<GenerationRow> =>
@@ -32,7 +31,7 @@ describe("OnnxEngine", () => {
       const V = config.vocabSize
       // 1, 3, 9 and 14 tokens; two identical prompts share one prefill row
       const prompts = [prompt(""), prompt("ab"), prompt("abcdefgh"), prompt("abcdefghabcde"), prompt("ab")]
-      const onnx = OnnxEngine.kvCacheSource(hostModel(model), sessions, tokenizer.padId)
+      const onnx = OnnxEngine.kvCacheSource(yield* Onnx.OnnxPolicy.hostModelOf(model), sessions, tokenizer.padId)
       const tfjs = TfjsEngine.kvCacheSource(model, tokenizer.padId)
       let a = yield* Effect.promise(() => onnx.start(prompts))
       let b = yield* Effect.promise(() => tfjs.start(prompts))
@@ -72,7 +71,7 @@ describe("OnnxEngine", () => {
       const model = tinyPolicy(3, 20, cfg)
       const sessions = yield* decodeSessions(cfg)
       const prompts = [prompt(""), prompt("abcd"), prompt("ab")]
-      const onnx = OnnxEngine.kvCacheSource(hostModel(model), sessions, tokenizer.padId)
+      const onnx = OnnxEngine.kvCacheSource(yield* Onnx.OnnxPolicy.hostModelOf(model), sessions, tokenizer.padId)
       const tfjs = TfjsEngine.kvCacheSource(model, tokenizer.padId)
       let a = yield* Effect.promise(() => onnx.start(prompts))
       let b = yield* Effect.promise(() => tfjs.start(prompts))
@@ -100,7 +99,8 @@ describe("OnnxEngine", () => {
       const sessions = yield* decodeSessions(config)
       const rows = rowsFor({ short: prompt(""), mid: prompt("abc"), long: prompt("hgfedcba") }, 40, 7)
       const batch = { rows, params: params({ temperature: 0.9, topK: 6, topP: 0.95, repetitionPenalty: 1.1, maxNewTokens: 7 }) }
-      const onnx = yield* Effect.promise(() => OnnxEngine.generateRows(hostModel(model), sessions, tokenizer, batch))
+      const host = yield* Onnx.OnnxPolicy.hostModelOf(model)
+      const onnx = yield* Effect.promise(() => OnnxEngine.generateRows(host, sessions, tokenizer, batch))
       const tfjs = yield* Effect.promise(() => TfjsEngine.generateRows(model, tokenizer, batch))
       let tokens = 0
       let divergent = 0

@@ -9,7 +9,7 @@ import { Effect, type Scope } from "effect"
 import { existsSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
-import * as ort from "onnxruntime-node"
+import type * as Ort from "onnxruntime-node"
 import { embeddingRows } from "./OnnxInspect.ts"
 import type { RewardSource } from "./RewardSource.ts"
 import type { OnnxSpec } from "./RewardSpec.ts"
@@ -28,7 +28,7 @@ const REQUIRED_INPUTS = ["input_ids", "attention_mask"] as const
 const OPTIONAL_INPUTS = ["token_type_ids"] as const
 const OUTPUT = "logits"
 
-const describe = (meta: ReadonlyArray<ort.InferenceSession.ValueMetadata>) =>
+const describe = (meta: ReadonlyArray<Ort.InferenceSession.ValueMetadata>) =>
   meta.map((m) => (m.isTensor ? `${m.name} (${m.type})` : `${m.name} (non-tensor)`)).join(", ") || "none"
 
 /** The model's tokenizer: the spec's file, else tokenizer.json beside the model, else the task's. */
@@ -46,7 +46,7 @@ const resolveTokenizer = (spec: OnnxSpec, fallback: Tokenizer.Tokenizer | undefi
 }
 
 /** Checks names and element types against the layout above; a mismatch names what was expected and found. */
-const checkSignature = (session: ort.InferenceSession, file: string) =>
+const checkSignature = (session: Ort.InferenceSession, file: string) =>
   Effect.gen(function*() {
     const inputs = session.inputMetadata
     const names = inputs.map((m) => m.name)
@@ -93,6 +93,9 @@ export const openOnnxRewardModel = (
       catch: (cause) => new OnnxError({ file, cause, message: `cannot read reward model ${file}: ${(cause as Error).message}: check the reward spec's "path"` })
     })
     const tokenizer = yield* resolveTokenizer(spec, fallbackTokenizer)
+    // onnxruntime's native library loads with the first ONNX model, not with the scorer (a run
+    // with no ONNX reward never loads it).
+    const ort: typeof Ort = yield* Effect.promise(() => import("onnxruntime-node"))
     const session = yield* Effect.acquireRelease(
       Effect.tryPromise({
         try: () =>
@@ -149,7 +152,7 @@ export const openOnnxRewardModel = (
           if (row.length === 0) mask[r * seq] = 1n // an empty input still attends to one (pad) token
         })
         const dims = [batch.length, seq]
-        const feeds: Record<string, ort.Tensor> = {
+        const feeds: Record<string, Ort.Tensor> = {
           input_ids: new ort.Tensor("int64", ids, dims),
           attention_mask: new ort.Tensor("int64", mask, dims)
         }

@@ -87,7 +87,7 @@ export const decodeRewardSpec = (input: unknown, path = "$", file?: string): Eff
     const schema = SCHEMAS[type as keyof typeof SCHEMAS] as Schema.Codec<unknown, unknown>
     const decoded = yield* Schema.decodeUnknownEffect(schema)(input, { onExcessProperty: "error", errors: "all" }).pipe(
       Effect.mapError((error) => {
-        const issue = firstIssue(error.issue)
+        const issue = firstIssue(error.issue, input)
         return fail(where, path + issue.path, issue.message, file)
       })
     )

@@ -2,7 +2,7 @@
 // the cache skips the session, and bad models fail with errors that say what is wrong.
 import { assert, describe, it } from "@effect/vitest"
 import { Tasks, type Domain } from "@odpo/core"
-import { OnnxWriter } from "@odpo/model"
+import { OnnxWriter, TokenizerFile } from "@odpo/model"
 import { Effect } from "effect"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -61,6 +61,35 @@ describe("OnnxRewardModel", () => {
       const long = item("food is great. staff is awful. room is ok. ", "bed is nice. bar is slow. view is big.")
       const padded = (yield* model.score([long, short, long]))[1]!
       assert.closeTo(padded, alone, 1e-6)
+    })))
+
+  it.effect("a reward model with a WordLevel tokenizer.json loads beside it and scores unknown words as [UNK]", () =>
+    Effect.scoped(Effect.gen(function*() {
+      // Written by hand in tokenizer.json's format, as `tokenizers`' WordLevel trainer writes it.
+      const words = ["the", "film", "was", "great", "dull", ".", "!"]
+      const wordLevel = yield* TokenizerFile.tokenizerFromJson({
+        version: "1.0",
+        added_tokens: [{ id: 0, content: "[UNK]", special: true, normalized: false }, { id: 1, content: "<s>", special: true, normalized: false }],
+        normalizer: { type: "Lowercase" },
+        pre_tokenizer: { type: "Whitespace" },
+        post_processor: null,
+        decoder: null,
+        model: { type: "WordLevel", vocab: Object.fromEntries([["[UNK]", 0], ["<s>", 1], ...words.map((w, i) => [w, i + 2])]), unk_token: "[UNK]" }
+      })
+      const wlDir = mkdtempSync(join(tmpdir(), "odpo-onnx-rm-wl-"))
+      const wlPath = join(wlDir, "model.onnx")
+      const wlWeights = randomBagOfWords({ vocabSize: wordLevel.vocabSize, dim: 4, labels: 1, pairs: false, seed: 3 })
+      yield* writeBagOfWordsRewardModel(wlPath, { tokenizer: wordLevel, weights: wlWeights })
+      const model = yield* openOnnxRewardModel(yield* (decodeRewardSpec({ type: "onnx", path: wlPath }) as Effect.Effect<OnnxSpec, never>))
+      assert.deepStrictEqual([model.tokenizer.kind, model.tokenizer.bosId], ["hf", 1])
+      const texts = [["The film ", "was GREAT!"], ["  the plot ", "was dull. "], ["", "Ça va?"]] as const
+      // <s> (1, the BOS the scorer puts first), then the words; plot, ça, va and "?" are not in the vocabulary → [UNK] (0)
+      const ids = [[1, 2, 3, 4, 5, 8], [1, 2, 0, 4, 6, 7], [1, 0, 0, 0]]
+      texts.forEach(([p, c], i) => assert.deepStrictEqual([1, ...model.tokenizer.encode(p + c)], ids[i]))
+      const got = yield* model.score(texts.map(([promptText, completionText], i) => ({ promptId: `wl${i}`, promptText, completionText, completionTokenIds: [], finishReason: "eos" as const })))
+      const expected = bagOfWordsForward(wlWeights, ids)
+      expected.forEach((l, i) => assert.closeTo(got[i]!, l[0]!, 1e-5))
+      assert.isAbove(Math.abs(expected[0]![0]! - expected[1]![0]!), 1e-4)
     })))
 
   it.effect("the cache answers repeated items without running the session", () =>

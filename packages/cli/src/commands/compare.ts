@@ -3,6 +3,7 @@ import { RunStore } from "@odpo/core"
 import { Console, Effect } from "effect"
 import { Argument, Command } from "effect/cli"
 import { formats } from "../Format.ts"
+import { goldSparklines } from "../Sparkline.ts"
 import { storeLayer } from "../Services.ts"
 import { dbFlag, formatFlag } from "./shared.ts"
 
@@ -32,7 +33,8 @@ export const compare = Command.make(
     format: formatFlag
   },
   Effect.fn(function*({ runs, db, format }) {
-    const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db)))
+    const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db, { create: false })))
     yield* Console.log(formats[format](result))
+    if (format === "table") yield* Console.log(goldSparklines(result))
   })
 ).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length"))

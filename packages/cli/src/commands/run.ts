@@ -1,43 +1,80 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
 import { Errors, Run, RunConfig, RunStore } from "@odpo/core"
-import { Engine } from "@odpo/model"
+import type { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
-import { existsSync, readFileSync } from "node:fs"
 import { compareRuns } from "./compare.ts"
-import { formatTable } from "../Format.ts"
+import { formatTable, shellQuote } from "../Format.ts"
+import { goldSparklines } from "../Sparkline.ts"
 import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
-import { backendFlag, dbFlag } from "./shared.ts"
+import { noteInterrupt } from "../Errors.ts"
+import { backendFlag, dbFlag, readConfigText, useBackend } from "./shared.ts"
 
 const readConfigFile = (file: string) =>
+  Effect.flatMap(readConfigText(file, "experiment file"), (text) => RunConfig.parseRunConfig(text, file))
+
+/**
+ * The run `odpo resume` continues: the run with that id, else the newest run of that name that is
+ * not finished (a crashed or interrupted one), else the newest of that name.
+ */
+export const resumableRun = (idOrName: string) =>
   Effect.gen(function*() {
-    if (!existsSync(file)) {
-      return yield* new Errors.ConfigError({ message: `${file}: no such experiment file (see experiments/ for examples)`, file })
-    }
-    return yield* RunConfig.parseRunConfig(readFileSync(file, "utf8"), file)
+    const store = yield* RunStore.RunStore
+    const runs = yield* store.listRuns()
+    const named = runs.filter((r) => r.name === idOrName)
+    return runs.find((r) => r.runId === idOrName) ?? named.filter((r) => r.status !== "finished").at(-1) ?? named.at(-1) ??
+      (yield* store.getRun(idOrName))
   })
 
-const useBackend = (choice: Engine.BackendChoice, config: RunConfig.RunConfig) =>
+/** The command that resumes `runId`, quoted for a POSIX shell. */
+const resumeHint = (runId: string, db: string) =>
+  `odpo resume ${shellQuote(runId)}${db === RunStore.defaultDbFile ? "" : ` --db ${shellQuote(db)}`}`
+
+/** "round r, stage s": the stage an interrupted run was working on (the one after the last recorded). */
+const whereStopped = (runId: string) =>
   Effect.gen(function*() {
-    const taken = yield* Engine.selectBackend(choice, { threads: config.engine.threads })
-    // The onnx graphs have no dropout: a run that asks for it trains on tfjs or changes the field.
-    if (Engine.isOnnxBackend(taken.backend) && config.policy.model.dropout > 0) {
+    const store = yield* RunStore.RunStore
+    const rounds = yield* store.listRounds(runId)
+    const last = rounds[rounds.length - 1]
+    if (!last) return "round 0, stage started"
+    // A preference round makes pairs, a policy-gradient round advantages: the run's own stage list.
+    const rl = RunConfig.isPolicyGradient((yield* store.getRun(runId)).loss as RunConfig.LossName)
+    const own = RunStore.stages.filter((s) => s !== (rl ? "pairs" : "advantages"))
+    const next = last.round === 0 && last.stage === "started" ? "eval" : own[own.indexOf(last.stage) + 1]
+    return next ? `round ${last.round}, stage ${next}` : `round ${last.round + 1}, stage started`
+  })
+
+/**
+ * The engine a run goes on (engine.threads reaches onnxruntime). The onnx graphs have no dropout:
+ * a run that asks for it trains on tfjs or changes the field.
+ */
+const engineFor = (choice: RunConfig.Backend, config: RunConfig.RunConfig) =>
+  Effect.gen(function*() {
+    const engine = yield* useBackend(choice, config.engine.threads)
+    if ((engine.backend === "onnx" || engine.backend === "onnx-webgpu") && config.policy.model.dropout > 0) {
       return yield* new Errors.ConfigError({
-        message: `policy.model.dropout is ${config.policy.model.dropout}, but backend "${taken.backend}" trains without dropout: ` +
+        message: `policy.model.dropout is ${config.policy.model.dropout}, but backend "${engine.backend}" trains without dropout: ` +
           `set policy.model.dropout to 0, or choose --backend cpu`,
         path: "$.policy.model.dropout"
       })
     }
-    yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
-    return taken
+    return engine
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
-    yield* Run.runToCompletion(runId, engine)
+    yield* Run.runToCompletion(runId, engine).pipe(
+      // Ctrl-C, SIGTERM, or the launcher dying (Orphan.ts): say where, and how to go on.
+      Effect.onInterrupt(() =>
+        whereStopped(runId).pipe(
+          Effect.orElseSucceed(() => "an unfinished stage"),
+          Effect.flatMap((where) => Effect.sync(() => noteInterrupt(`interrupted in ${where}: \`${resumeHint(runId, db)}\``)))
+        ))
+    )
     yield* Console.log(`\nrun ${runId} finished (${db})`)
-    yield* Console.log(formatTable(yield* compareRuns([runId])))
+    const table = yield* compareRuns([runId])
+    yield* Console.log(`${formatTable(table)}\n${goldSparklines(table)}`)
   })
 
 export const run = Command.make(
@@ -51,7 +88,7 @@ export const run = Command.make(
   },
   Effect.fn(function*({ config: file, db, name, seed, backend }) {
     const config = yield* readConfigFile(file)
-    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend), config)
+    const engine = yield* engineFor(Option.getOrElse(backend, () => config.engine.backend), config)
     yield* Effect.gen(function*() {
       const runId = yield* Run.createRun(config, {
         ...(Option.isSome(name) ? { name: name.value } : {}),
@@ -60,11 +97,11 @@ export const run = Command.make(
         codeVersion: "0.1.0",
         engine
       })
-      yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; odpo resume ${runId} after a crash)`)
+      yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; ${resumeHint(runId, db)} after a crash)`)
       yield* finish(runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db, engine, config.engine.threads)))
+    }).pipe(Effect.provide(experimentLayer(db, {}, engine, config.engine.threads)))
   })
-).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair → train → evaluate"))
+).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair (RL: advantages) → train → evaluate"))
 
 export const resume = Command.make(
   "resume",
@@ -74,14 +111,14 @@ export const resume = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*({ run: idOrName, db, backend }) {
-    // The run's config says which engine to build the layers on: read it first.
-    const row = yield* Effect.gen(function*() {
-      const store = yield* RunStore.RunStore
-      return yield* store.getRun(idOrName)
-    }).pipe(Effect.provide(storeLayer(db)))
+    // The run's row says which engine to build the layers on: read it first.
+    const row = yield* resumableRun(idOrName).pipe(Effect.provide(storeLayer(db, { create: false })))
     const config = row.config as RunConfig.RunConfig
-    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend), config)
+    // The backend the run was on, unless told otherwise: another engine's numbers differ in the
+    // last bits, and a resumed run must end with the rows an uninterrupted one writes.
+    const recorded = RunConfig.Backend.literals.find((b) => b === row.backend)
+    const engine = yield* engineFor(Option.getOrElse(backend, () => recorded ?? config.engine.backend), config)
     yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
-    yield* finish(row.runId, db, engine).pipe(Effect.provide(experimentLayer(db, engine, config.engine.threads)))
+    yield* finish(row.runId, db, engine).pipe(Effect.provide(experimentLayer(db, { create: false }, engine, config.engine.threads)))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

@@ -1,17 +1,22 @@
 /** `odpo sample` and `odpo score`: one-off sampling and scoring from files (JSONL in and out). */
-import { RunConfig } from "@odpo/core"
-import { Engine } from "@odpo/model"
-import { SampleFile } from "@odpo/sampler"
-import { RewardSpec, ScoreFile } from "@odpo/scorer"
+import { RunConfig, RunStore } from "@odpo/core"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
+import { dirname, join, resolve } from "node:path"
 import { layerTerminal } from "../ProgressBar.ts"
-import { backendFlag } from "./shared.ts"
+import { backendFlag, useBackend } from "./shared.ts"
+
+/** Where `odpo sample` converts a Hugging Face directory to: the default run store's checkpoint root. */
+const defaultCheckpoints = join(dirname(RunStore.defaultDbFile), "checkpoints")
 
 export const sample = Command.make(
   "sample",
   {
-    policy: Flag.String("policy").pipe(Flag.withDescription("checkpoint directory of the policy")),
+    policy: Flag.String("policy").pipe(Flag.withDescription("checkpoint directory of the policy: an odpo checkpoint or a Hugging Face GPT-2 directory")),
+    checkpoints: Flag.String("checkpoints").pipe(
+      Flag.withDescription(`where a Hugging Face GPT-2 directory is converted to (once), default ${defaultCheckpoints}`),
+      Flag.withDefault(defaultCheckpoints)
+    ),
     prompts: Flag.String("prompts").pipe(Flag.withDescription("JSONL of {\"id\", \"prompt\"}")),
     n: Flag.Int("n").pipe(Flag.withDescription("completions per prompt"), Flag.withDefault(1)),
     temperature: Flag.Finite("temperature").pipe(Flag.withDescription("0 = greedy"), Flag.withDefault(1)),
@@ -19,16 +24,19 @@ export const sample = Command.make(
     topP: Flag.Finite("top-p").pipe(Flag.withDescription("in (0, 1]; 1 = off"), Flag.withDefault(1)),
     minP: Flag.Finite("min-p").pipe(Flag.withDescription("0 = off"), Flag.withDefault(0)),
     repetitionPenalty: Flag.Finite("repetition-penalty").pipe(Flag.withDescription("1 = off"), Flag.withDefault(1)),
-    maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDefault(32)),
+    maxNewTokens: Flag.Int("max-new-tokens").pipe(Flag.withDescription("longest completion, in tokens (stops earlier at EOS or a stop string)"), Flag.withDefault(32)),
     stop: Flag.String("stop").pipe(Flag.withDescription("stop string (repeatable)"), Flag.atLeast(0)),
-    seed: Flag.Int("seed").pipe(Flag.withDefault(0)),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("sampling seed: the same seed, policy and prompts give the same completions"), Flag.withDefault(0)),
     out: Flag.String("out").pipe(Flag.withDescription("rollouts JSONL to write")),
     backend: backendFlag
   },
   Effect.fn(function*(o) {
-    const engine = yield* Engine.selectBackend(Option.getOrElse(o.backend, () => "auto" as const))
+    const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
+    const [{ SampleFile }, { CheckpointStore, Engine }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
+    const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)
+    if (policy.ref.path !== resolve(o.policy)) yield* Console.error(`policy: ${o.policy} (Hugging Face GPT-2) is checkpoint ${policy.ref.path}`)
     const result = yield* SampleFile.sampleFile({
-      policyDir: o.policy,
+      policyDir: policy.ref.path,
       promptsFile: o.prompts,
       n: o.n,
       params: {
@@ -57,6 +65,7 @@ export const score = Command.make(
     mu: Flag.Finite("mu").pipe(Flag.withDescription("bandit: reward peak"), Flag.withDefault(70))
   },
   Effect.fn(function*(o) {
+    const { RewardSpec, ScoreFile } = yield* Effect.promise(() => import("@odpo/scorer"))
     const reward = yield* RewardSpec.parseRewardSpec(o.reward)
     const task = Option.isSome(o.task)
       ? yield* RunConfig.decodeRunConfig({ task: { name: o.task.value, mu: o.mu } }).pipe(Effect.map((c) => c.task))

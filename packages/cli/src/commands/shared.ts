@@ -1,6 +1,24 @@
-/** Flags several commands share. */
-import { RunConfig, RunStore } from "@odpo/core"
+/** Flags, file reading and steps several commands share. */
+import { Errors, RunConfig, RunStore } from "@odpo/core"
+import type { Engine } from "@odpo/model"
+import { Console, Effect } from "effect"
 import { Flag } from "effect/cli"
+import { readFile } from "node:fs/promises"
+
+/** A JSON config file's text; a missing file, a directory or an unreadable file is a ConfigError naming it. */
+export const readConfigText = (file: string, what: string): Effect.Effect<string, Errors.ConfigError> =>
+  Effect.tryPromise({
+    try: () => readFile(file, "utf8"),
+    catch: (cause) => {
+      const code = (cause as NodeJS.ErrnoException)?.code
+      const message = code === "ENOENT"
+        ? `${file}: no such ${what} (see experiments/ for examples)`
+        : code === "EISDIR"
+        ? `${file} is a directory, not ${/^[aeiou]/.test(what) ? "an" : "a"} ${what}: name the JSON file itself`
+        : `${file}: cannot read the ${what}: ${(cause as Error)?.message ?? String(cause)}`
+      return new Errors.ConfigError({ message, file })
+    }
+  })
 
 export const dbFlag = Flag.String("db").pipe(
   Flag.withDescription(`DuckDB file holding the runs (default ${RunStore.defaultDbFile})`),
@@ -16,3 +34,22 @@ export const backendFlag = Flag.Literals("backend", RunConfig.Backend.literals).
   Flag.withDescription("engine that runs the policy (overrides the config's engine.backend)"),
   Flag.optional
 )
+
+/**
+ * The model stack (tfjs and what builds on it) loads when a command needs it, not when `odpo`
+ * starts: `odpo --help` and `odpo query` never load it.
+ */
+export const loadModel = () => Effect.promise(() => import("@odpo/model"))
+
+/**
+ * Select the engine and say which it took, on what device (the adapter for webgpu), and any
+ * warning. `threads`: onnxruntime's intra-op threads (engine.threads; 0 = one per core).
+ */
+export const useBackend = (choice: Engine.BackendChoice, threads = 0) =>
+  Effect.gen(function*() {
+    const { Engine } = yield* loadModel()
+    const taken = yield* Engine.selectBackend(choice, { threads })
+    yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
+    if (taken.warning) yield* Console.error(`warning: ${taken.warning}`)
+    return taken
+  })

@@ -5,13 +5,11 @@
  * labelled by the gold reward, ties dropped) or from a stored run's pairs.
  */
 import { Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
-import { Engine } from "@odpo/model"
-import { RewardModelExport } from "@odpo/optimizer"
-import { Console, Effect, Schema } from "effect"
+import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command } from "effect/cli"
-import { existsSync, readFileSync } from "node:fs"
 import { layerTerminal } from "../ProgressBar.ts"
 import { storeLayer } from "../Services.ts"
+import { backendFlag, readConfigText, useBackend } from "./shared.ts"
 
 const def = RunConfig.withDefault
 
@@ -66,24 +64,28 @@ const runPairs = (run: string, db: string) =>
     return result.rows.map(([prompt, chosen, rejected]) => ({
       prompt: prompt as Array<number>, chosen: chosen as Array<number>, rejected: rejected as Array<number>
     }))
-  }).pipe(Effect.provide(storeLayer(db)))
+  }).pipe(Effect.provide(storeLayer(db, { create: false })))
 
 export const trainRm = Command.make(
   "train-rm",
-  { config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")) },
-  Effect.fn(function*({ config: file }) {
-    if (!existsSync(file)) return yield* new Errors.ConfigError({ message: `${file}: no such file`, file })
+  {
+    config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")),
+    backend: backendFlag
+  },
+  Effect.fn(function*({ config: file, backend }) {
+    const text = yield* readConfigText(file, "reward-model config")
     const json = yield* Effect.try({
-      try: () => JSON.parse(readFileSync(file, "utf8")) as unknown,
+      try: () => JSON.parse(text) as unknown,
       catch: (e) => new Errors.ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
     })
     const config = yield* Schema.decodeUnknownEffect(TrainRmConfig)(json, { onExcessProperty: "error" }).pipe(
       Effect.mapError((e) => {
-        const at = RunConfig.firstIssue(e.issue)
+        const at = RunConfig.firstIssue(e.issue, json)
         return new Errors.ConfigError({ message: `${file}: $${at.path}: ${at.message}`, path: `$${at.path}`, file })
       })
     )
-    yield* Engine.selectBackend("auto")
+    yield* useBackend(Option.getOrElse(backend, () => "auto" as const))
+    const { RewardModelExport } = yield* Effect.promise(() => import("@odpo/optimizer"))
     const task = Tasks.getTask(config.task)
     const pairs = config.source === "task" ? taskPairs(config) : yield* runPairs(config.source.run, config.source.db)
     if (pairs.length < 2) return yield* new Errors.InvalidInput({ message: `${file}: only ${pairs.length} preference pairs; need at least 2` })

@@ -6,10 +6,10 @@
 import type { Domain } from "@odpo/core"
 import { Errors } from "@odpo/core"
 import { Effect } from "effect"
-import * as ort from "onnxruntime-node"
+import type * as Ort from "onnxruntime-node"
 import { type Gpt, type GptConfig, parameterShapes, validateConfig } from "../Gpt.ts"
 import { type HostBatch, hostBatch } from "../LogProbs.ts"
-import type { Feeds, OnnxSessions } from "./OnnxSessions.ts"
+import type { Feeds, OnnxSessions, OrtModule } from "./OnnxSessions.ts"
 import { GRAD_PREFIX, REF_PREFIX } from "./PolicyGraphs.ts"
 
 const { InvalidInput, OnnxError } = Errors
@@ -26,7 +26,8 @@ export interface HostModel {
  * A Gpt's weights as host arrays, read from its tfjs Variables now (on the cpu backend the read is
  * the variable's own buffer, no copy; AdamW's next assign replaces it, so read at every call).
  */
-export const hostModelOf = (model: Gpt): HostModel => ({ config: model.config, weights: model.weights() })
+export const hostModelOf = (model: Gpt): Effect.Effect<HostModel> =>
+  Effect.map(Effect.promise(() => model.weights()), (weights) => ({ config: model.config, weights }))
 
 /** What each parameter's shape is made of, to name the config field a wrong size points at. */
 const fieldsOf = (name: string): string => {
@@ -65,7 +66,7 @@ export const checkModel = (model: HostModel, use: "inference" | "training"): Eff
 const feedCache = new WeakMap<ReadonlyMap<string, Float32Array>, Map<string, Feeds>>()
 
 /** The weights as graph feeds (names prefixed for the reference model). */
-export const weightFeeds = (model: HostModel, prefix = ""): Feeds => {
+export const weightFeeds = (ort: OrtModule, model: HostModel, prefix = ""): Feeds => {
   let byPrefix = feedCache.get(model.weights)
   if (!byPrefix) feedCache.set(model.weights, byPrefix = new Map())
   let feeds = byPrefix.get(prefix)
@@ -78,7 +79,7 @@ export const weightFeeds = (model: HostModel, prefix = ""): Feeds => {
 }
 
 /** A right-padded batch as feeds. */
-export const batchFeeds = (batch: HostBatch): Feeds => ({
+export const batchFeeds = (ort: OrtModule, batch: HostBatch): Feeds => ({
   input_ids: new ort.Tensor("int32", batch.ids, [batch.B, batch.T]),
   key_mask: new ort.Tensor("float32", batch.keyMask, [batch.B, batch.T]),
   target_mask: new ort.Tensor("float32", batch.targetMask, [batch.B, batch.T - 1])
@@ -88,7 +89,7 @@ export const batchFeeds = (batch: HostBatch): Feeds => ({
 export const makeHostBatch = (seqs: ReadonlyArray<Domain.Sequence>, padId: number, contextLength: number): Effect.Effect<HostBatch, InvalidInput> =>
   Effect.try({ try: () => hostBatch(seqs, padId, contextLength), catch: (e) => new InvalidInput({ message: (e as Error).message }) })
 
-const values = (t: ort.Tensor | undefined): Float32Array => t!.data as Float32Array
+const values = (t: Ort.Tensor | undefined): Float32Array => t!.data as Float32Array
 
 /**
  * Apply `f` to batches of at most `batchSize` sequences of similar length (less padding), and
@@ -113,7 +114,7 @@ const inBatches = <A, E>(
 
 /** Masked token log-probs [B, T−1] and their sums [B] of one batch. */
 export const batchLogps = (sessions: OnnxSessions, model: HostModel, batch: HostBatch) =>
-  Effect.map(sessions.run("logps", model.config, { ...weightFeeds(model), ...batchFeeds(batch) }), (out) => ({
+  Effect.map(sessions.run("logps", model.config, { ...weightFeeds(sessions.ort, model), ...batchFeeds(sessions.ort, batch) }), (out) => ({
     tokenLogps: values(out["token_logps"]),
     logps: values(out["logps"])
   }))
@@ -130,6 +131,25 @@ export const sequenceLogps = (
     Effect.gen(function*() {
       const batch = yield* makeHostBatch(part, padId, model.config.contextLength)
       return Array.from((yield* batchLogps(sessions, model, batch)).logps)
+    }))
+
+/** log π(y_t | x, y_<t) of each completion token, per sequence (no gradient). */
+export const sequenceTokenLogps = (
+  sessions: OnnxSessions,
+  model: HostModel,
+  seqs: ReadonlyArray<Domain.Sequence>,
+  padId: number,
+  batchSize = 64
+): Effect.Effect<Array<Array<number>>, OnnxError | InvalidInput> =>
+  inBatches(seqs, batchSize, (part) =>
+    Effect.gen(function*() {
+      const batch = yield* makeHostBatch(part, padId, model.config.contextLength)
+      const { tokenLogps } = yield* batchLogps(sessions, model, batch)
+      // completion token k of sequence b is predicted at position P_b − 1 + k
+      return part.map((s, b) => {
+        const from = b * (batch.T - 1) + s.promptTokenIds.length - 1
+        return Array.from(tokenLogps.subarray(from, from + s.completionTokenIds.length))
+      })
     }))
 
 export interface SequenceStats {
@@ -153,7 +173,11 @@ export const sequenceStats = (
   inBatches(seqs, batchSize, (part) =>
     Effect.gen(function*() {
       const batch = yield* makeHostBatch(part, padId, Math.min(policy.config.contextLength, reference.config.contextLength))
-      const out = yield* sessions.run("stats", policy.config, { ...weightFeeds(policy), ...weightFeeds(reference, REF_PREFIX), ...batchFeeds(batch) })
+      const out = yield* sessions.run("stats", policy.config, {
+        ...weightFeeds(sessions.ort, policy),
+        ...weightFeeds(sessions.ort, reference, REF_PREFIX),
+        ...batchFeeds(sessions.ort, batch)
+      })
       const [kl, entropy, logp] = [values(out["kl"]), values(out["entropy"]), values(out["logps"])]
       return Array.from(kl, (k, b) => ({ kl: k, entropy: entropy[b]!, logp: logp[b]! }))
     }))
@@ -167,9 +191,9 @@ export const gradients = (
 ): Effect.Effect<Map<string, Float32Array>, OnnxError> =>
   Effect.map(
     sessions.run("vjp", model.config, {
-      ...weightFeeds(model),
-      ...batchFeeds(batch),
-      upstream: new ort.Tensor("float32", upstream, [batch.B, batch.T - 1])
+      ...weightFeeds(sessions.ort, model),
+      ...batchFeeds(sessions.ort, batch),
+      upstream: new sessions.ort.Tensor("float32", upstream, [batch.B, batch.T - 1])
     }),
     (out) => new Map(parameterShapes(model.config).map(([name]) => [name, values(out[GRAD_PREFIX + name])]))
   )

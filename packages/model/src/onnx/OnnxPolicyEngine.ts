@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { type Gpt, parameterShapes } from "../Gpt.ts"
 import type { PolicyEngine } from "../PolicyEngine.ts"
-import { batchLogps, gradients, hostModelOf, makeHostBatch, sequenceLogps, sequenceStats } from "./OnnxPolicy.ts"
+import { batchLogps, gradients, hostModelOf, makeHostBatch, sequenceLogps, sequenceStats, sequenceTokenLogps } from "./OnnxPolicy.ts"
 import { OnnxSessionPool } from "./OnnxSessions.ts"
 
 /** Sequences per forward when scoring without gradient (onnxruntime is faster on larger batches). */
@@ -35,13 +35,18 @@ export const make = (backend: string): Effect.Effect<PolicyEngine, never, OnnxSe
     const pool = yield* OnnxSessionPool
     return {
       backend,
-      sequenceLogps: (model, seqs, padId) => Effect.orDie(sequenceLogps(pool, hostModelOf(model), seqs, padId, SCORE_BATCH)),
+      sequenceLogps: (model, seqs, padId) =>
+        Effect.orDie(Effect.flatMap(hostModelOf(model), (host) => sequenceLogps(pool, host, seqs, padId, SCORE_BATCH))),
+      tokenLogps: (model, seqs, padId) =>
+        Effect.orDie(Effect.flatMap(hostModelOf(model), (host) => sequenceTokenLogps(pool, host, seqs, padId, SCORE_BATCH))),
       sequenceStats: (policy, reference, seqs, padId) =>
-        Effect.orDie(sequenceStats(pool, hostModelOf(policy), hostModelOf(reference), seqs, padId, STATS_BATCH)),
+        Effect.orDie(Effect.gen(function*() {
+          return yield* sequenceStats(pool, yield* hostModelOf(policy), yield* hostModelOf(reference), seqs, padId, STATS_BATCH)
+        })),
       gradients: (model, seqs, loss, { padId }) =>
         Effect.orDie(Effect.gen(function*() {
           yield* noDropout(model)
-          const host = hostModelOf(model)
+          const host = yield* hostModelOf(model)
           const batch = yield* makeHostBatch(seqs, padId, model.config.contextLength)
           const { tokenLogps } = yield* batchLogps(pool, host, batch)
           const shape: [number, number] = [batch.B, batch.T - 1]

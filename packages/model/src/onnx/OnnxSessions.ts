@@ -6,7 +6,7 @@
  */
 import { Errors } from "@odpo/core"
 import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
-import * as ort from "onnxruntime-node"
+import type * as Ort from "onnxruntime-node"
 import type { GptConfig } from "../Gpt.ts"
 import { encodeOnnxModel } from "../OnnxWriter.ts"
 import { type GraphKind, graphFor } from "./PolicyGraphs.ts"
@@ -23,13 +23,19 @@ export interface OnnxOptions {
   readonly threads: number
 }
 
-export type Feeds = Record<string, ort.Tensor>
-export type Fetches = Record<string, ort.Tensor>
+/** The onnxruntime-node module: loaded when a pool is made, not when this package is imported. */
+export type OrtModule = typeof Ort
+export const loadOrt: Effect.Effect<OrtModule> = Effect.promise(() => import("onnxruntime-node"))
+
+export type Feeds = Record<string, Ort.Tensor>
+export type Fetches = Record<string, Ort.Tensor>
 
 export interface OnnxSessions {
   readonly options: OnnxOptions
+  /** onnxruntime-node itself (its Tensor class makes the feeds). */
+  readonly ort: OrtModule
   /** The session of one graph for one model shape (made on first use). */
-  readonly session: (kind: GraphKind, config: GptConfig) => Effect.Effect<ort.InferenceSession, OnnxError>
+  readonly session: (kind: GraphKind, config: GptConfig) => Effect.Effect<Ort.InferenceSession, OnnxError>
   /** Run one graph; a failure names the graph and says what onnxruntime said. */
   readonly run: (kind: GraphKind, config: GptConfig, feeds: Feeds) => Effect.Effect<Fetches, OnnxError>
 }
@@ -43,7 +49,7 @@ const shapeKey = (c: GptConfig) => `V${c.vocabSize}C${c.contextLength}D${c.dMode
  * the 2 shared cores (load ~20): a bandit round's engine work 55–80 ms without spinning against
  * 700–770 ms with it; the reference model's forward 35 against 96 ms (best of 15).
  */
-export const sessionOptions = (options: OnnxOptions): ort.InferenceSession.SessionOptions => ({
+export const sessionOptions = (options: OnnxOptions): Ort.InferenceSession.SessionOptions => ({
   executionProviders: [options.provider],
   executionMode: "sequential",
   interOpNumThreads: 1,
@@ -56,7 +62,7 @@ export const sessionOptions = (options: OnnxOptions): ort.InferenceSession.Sessi
 })
 
 /** Create a session for one graph (not cached: the pool below caches). */
-export const createSession = (kind: GraphKind, config: GptConfig, options: OnnxOptions): Effect.Effect<ort.InferenceSession, OnnxError> =>
+export const createSession = (ort: OrtModule, kind: GraphKind, config: GptConfig, options: OnnxOptions): Effect.Effect<Ort.InferenceSession, OnnxError> =>
   Effect.tryPromise({
     try: () => ort.InferenceSession.create(encodeOnnxModel(graphFor[kind](config), { opset: 17, producer: "odpo" }), sessionOptions(options)),
     catch: (cause) =>
@@ -68,7 +74,7 @@ export const createSession = (kind: GraphKind, config: GptConfig, options: OnnxO
   })
 
 /** Run a session; a failure names the graph. */
-export const runSession = (session: ort.InferenceSession, kind: GraphKind, feeds: Feeds): Effect.Effect<Fetches, OnnxError> =>
+export const runSession = (session: Ort.InferenceSession, kind: GraphKind, feeds: Feeds): Effect.Effect<Fetches, OnnxError> =>
   Effect.tryPromise({
     try: () => session.run(feeds) as Promise<Fetches>,
     catch: (cause) =>
@@ -78,7 +84,8 @@ export const runSession = (session: ort.InferenceSession, kind: GraphKind, feeds
 /** A pool of sessions, released (every one) when the scope closes. */
 export const make = (options: OnnxOptions): Effect.Effect<OnnxSessions, never, Scope.Scope> =>
   Effect.gen(function*() {
-    const sessions = new Map<string, ort.InferenceSession>()
+    const ort = yield* loadOrt
+    const sessions = new Map<string, Ort.InferenceSession>()
     const creating = yield* Semaphore.make(1)
     yield* Effect.addFinalizer(() =>
       Effect.promise(async () => {
@@ -95,11 +102,12 @@ export const make = (options: OnnxOptions): Effect.Effect<OnnxSessions, never, S
         return Semaphore.withPermits(creating, 1)(Effect.suspend(() => {
           const again = sessions.get(key)
           if (again) return Effect.succeed(again)
-          return Effect.tap(createSession(kind, config, options), (s) => Effect.sync(() => sessions.set(key, s)))
+          return Effect.tap(createSession(ort, kind, config, options), (s) => Effect.sync(() => sessions.set(key, s)))
         }))
       })
     return {
       options,
+      ort,
       session,
       run: (kind, config, feeds) => Effect.flatMap(session(kind, config), (s) => runSession(s, kind, feeds))
     } satisfies OnnxSessions

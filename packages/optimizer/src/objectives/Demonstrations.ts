@@ -22,8 +22,8 @@ export const demonstrationObjective: Objective<Domain.Sequence> = {
 }
 
 /** Mean NLL per completion token of `seqs` (no gradient): SFT's held-out measure. */
-export const heldOutNll = (model: Gpt.Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number): number => {
-  const logps = LogProbs.scoreSequences(model, seqs, padId)
+export const heldOutNll = async (model: Gpt.Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number): Promise<number> => {
+  const logps = await LogProbs.scoreSequences(model, seqs, padId)
   const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
   return -logps.reduce((a, b) => a + b, 0) / tokens
 }

@@ -27,7 +27,7 @@ export const labelledExamples = (pairs: ReadonlyArray<Domain.TrainingPair>): Arr
   ])
 
 export const ktoObjective = (config: RunConfig.LossConfig): RoundObjective<KtoItem> => ({
-  items: (pairs, env) =>
+  items: ({ pairs }, env) =>
     Effect.gen(function*() {
       if (pairs.length === 0) {
         return yield* new Errors.InvalidInput({ message: "request.pairs is empty: loss.type \"kto\" takes its labelled examples from the round's pairs" })

@@ -21,16 +21,24 @@ export interface Objective<Item> {
   readonly lossSum: (items: ReadonlyArray<Item>, logps: PolicyEngine.SequenceLogps, metrics: MetricSink) => tf.Scalar
 }
 
-/** What a preference objective may ask of the round while it turns the round's pairs into items. */
+/** What an objective may ask of the round while it turns the round's data into items. */
 export interface RoundEnv {
   /** The policy's context length and vocabulary (every sequence must fit). */
   readonly contextLength: number
   readonly vocabSize: number
   /** log π_ref(y|x) of sequences under the round's reference (cached). */
   readonly referenceLogps: (seqs: ReadonlyArray<Domain.Sequence>) => Effect.Effect<ReadonlyArray<number>, Trainer.TrainerError>
+  /** log π_ref of each completion token of sequences under the round's reference. */
+  readonly referenceTokenLogps: (seqs: ReadonlyArray<Domain.Sequence>) => Effect.Effect<ReadonlyArray<ReadonlyArray<number>>, Trainer.TrainerError>
 }
 
-/** An objective of a preference round: the round's pairs → its training items, and their loss. */
+/** A round's training data: its pairs (preference losses) and its samples with advantages (rloo, ppo_clip). */
+export interface RoundData {
+  readonly pairs: ReadonlyArray<Domain.TrainingPair>
+  readonly samples: ReadonlyArray<Domain.TrainingSample>
+}
+
+/** An objective of a round: the round's data → its training items, and their loss. */
 export interface RoundObjective<Item> extends Objective<Item> {
-  readonly items: (pairs: ReadonlyArray<Domain.TrainingPair>, env: RoundEnv) => Effect.Effect<ReadonlyArray<Item>, Errors.InvalidInput | Trainer.TrainerError>
+  readonly items: (data: RoundData, env: RoundEnv) => Effect.Effect<ReadonlyArray<Item>, Errors.InvalidInput | Trainer.TrainerError>
 }

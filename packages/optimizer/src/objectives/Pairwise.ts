@@ -11,7 +11,7 @@ import { checkPairs } from "../TrainingChecks.ts"
 import type { RoundObjective } from "./Objective.ts"
 
 export const pairwise = (lossFn: PairLossFn) => (config: RunConfig.LossConfig): RoundObjective<Domain.TrainingPair> => ({
-  items: (pairs, env) => Effect.as(checkPairs(pairs, env), pairs),
+  items: ({ pairs }, env) => Effect.as(checkPairs(pairs, env), pairs),
   sequences: (pairs) => [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)],
   lossSum: (pairs, logps, metrics) => {
     const B = pairs.length

@@ -1,9 +1,9 @@
-/** Turning DuckDB result rows into plain JS values and into the RunStore's row records. */
+/** Turning DuckDB result rows into plain JS values, and into the RunStore's row records through their Schemas (StoreRows.ts). */
 import type { DuckDBResultReader } from "@duckdb/node-api"
-import type { FinishReason } from "../../Domain.ts"
-import type { PreferencePair } from "../../Domain.ts"
-import type { CheckpointRow, QueryResult, RolloutPurpose, RolloutWrite, RoundRow, RunRow, RunStatus, ScoreRow, Stage } from "../../RunStore.ts"
-
+import { Effect, Schema } from "effect"
+import { StoreError } from "../../Errors.ts"
+import type { QueryResult, RolloutWrite } from "../../StoreRows.ts"
+import { RolloutRow } from "../../StoreRows.ts"
 /**
  * A DuckDB value as plain JS: integers as numbers when they are safe integers (BIGINT / HUGEINT
  * results such as count(*) included; larger ones stay bigint), timestamps as ISO-8601 strings
@@ -45,91 +45,28 @@ type Row = Record<string, unknown>
 export const rowObjects = (reader: DuckDBResultReader): ReadonlyArray<Row> =>
   reader.getRowObjectsJS().map((row) => toPlain(row) as Row)
 
-const str = (v: unknown): string => v as string
-const num = (v: unknown): number => v as number
-const optStr = (v: unknown): string | null => (v === null || v === undefined ? null : (v as string))
-const optNum = (v: unknown): number | null => (v === null || v === undefined ? null : (v as number))
+/** runId → run_id: a record's field names are its table's column names in camelCase. */
+const column = (field: string) => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`)
 
-export const runRow = (r: Row): RunRow => ({
-  runId: str(r.run_id),
-  name: str(r.name),
-  experiment: str(r.experiment),
-  config: parseJson(r.config),
-  seed: num(r.seed),
-  pairSource: str(r.pair_source),
-  loss: str(r.loss),
-  beta: num(r.beta),
-  status: str(r.status) as RunStatus,
-  createdAt: str(r.created_at),
-  codeVersion: str(r.code_version),
-  backend: optStr(r.backend),
-  device: optStr(r.device)
-})
+/**
+ * Decode rows of a table with a record Schema whose fields name the columns (in camelCase). A row
+ * that does not fit is a StoreError naming the table and the field (a database written by another
+ * tool, or a schema change without its migration).
+ */
+export const decodeRows = <S extends Schema.Struct<Schema.Struct.Fields>>(schema: S, table: string) => {
+  const mapping = Object.fromEntries(Object.keys(schema.fields).map((f) => [f, column(f)]))
+  const fromColumns = Schema.Array(schema.pipe(Schema.encodeKeys(mapping as never))) as unknown as Schema.Codec<ReadonlyArray<S["Type"]>, unknown>
+  const decode = Schema.decodeUnknownEffect(fromColumns)
+  return (rows: ReadonlyArray<Row>): Effect.Effect<ReadonlyArray<S["Type"]>, StoreError> =>
+    decode(rows).pipe(Effect.mapError((error) => new StoreError({ message: `a row of ${table} does not read as expected: ${error.message}`, cause: error })))
+}
 
-/** policyCkpt / refCkpt read as "" when the round's "started" write did not set them. */
-export const roundRow = (r: Row): RoundRow => ({
-  runId: str(r.run_id),
-  round: num(r.round),
-  policyCkpt: optStr(r.policy_ckpt) ?? "",
-  refCkpt: optStr(r.ref_ckpt) ?? "",
-  outputCkpt: optStr(r.output_ckpt),
-  stage: str(r.stage) as Stage,
-  startedAt: str(r.started_at),
-  finishedAt: optStr(r.finished_at)
-})
+const rollouts = decodeRows(RolloutRow, "rollouts")
 
-export const checkpointRow = (r: Row): CheckpointRow => ({
-  ckptId: str(r.ckpt_id),
-  path: str(r.path),
-  parent: optStr(r.parent),
-  runId: str(r.run_id),
-  round: num(r.round),
-  nParams: num(r.n_params)
-})
-
-/** Log-probs come back as the Float32 values stored (Math.fround of what was written). */
-export const rolloutRow = (r: Row): RolloutWrite => ({
-  rolloutId: str(r.rollout_id),
-  runId: str(r.run_id),
-  round: num(r.round),
-  purpose: str(r.purpose) as RolloutPurpose,
-  promptId: str(r.prompt_id),
-  sampleIdx: num(r.sample_idx),
-  policyCkpt: str(r.policy_ckpt),
-  tokenIds: r.token_ids as Array<number>,
-  tokenLogprobs: r.token_logprobs as Array<number>,
-  logprobSum: num(r.logprob_sum),
-  length: num(r.length),
-  finishReason: str(r.finish_reason) as FinishReason,
-  params: {
-    temperature: num(r.temperature),
-    topK: num(r.top_k),
-    topP: num(r.top_p),
-    minP: num(r.min_p),
-    repetitionPenalty: num(r.repetition_penalty),
-    maxNewTokens: num(r.max_new_tokens),
-    stop: r.stop as Array<string>
-  },
-  seed: num(r.seed),
-  text: str(r.text)
-})
-
-export const scoreRow = (r: Row): ScoreRow => ({
-  rolloutId: str(r.rollout_id),
-  source: str(r.source),
-  reward: num(r.reward),
-  goldReward: optNum(r.gold_reward)
-})
-
-export const pairRow = (r: Row): PreferencePair => ({
-  pairId: str(r.pair_id),
-  runId: str(r.run_id),
-  round: num(r.round),
-  promptId: str(r.prompt_id),
-  chosenId: str(r.chosen_id),
-  rejectedId: str(r.rejected_id),
-  margin: num(r.margin),
-  strategy: str(r.strategy),
-  refChosenLogp: optNum(r.ref_chosen_logp),
-  refRejectedLogp: optNum(r.ref_rejected_logp)
-})
+/** Rollouts: the flat sampling-parameter columns become the record's `params`. */
+export const rolloutRows = (rows: ReadonlyArray<Row>): Effect.Effect<ReadonlyArray<RolloutWrite>, StoreError> =>
+  Effect.map(rollouts(rows), (decoded) =>
+    decoded.map(({ temperature, topK, topP, minP, repetitionPenalty, maxNewTokens, stop, ...r }) => ({
+      ...r,
+      params: { temperature, topK, topP, minP, repetitionPenalty, maxNewTokens, stop }
+    })))

@@ -3,8 +3,10 @@ import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect } from "effect"
 import { StoreError } from "../../Errors.ts"
 import { exec, readAll, transaction } from "./connection.ts"
+import { reportViews } from "./reportViews.ts"
 import { enginesV3, tablesV1 } from "./schema.ts"
 import { viewsV2 } from "./views.ts"
+import { policyGradientSql } from "./policyGradient.ts"
 
 export interface Migration {
   readonly version: number
@@ -16,7 +18,9 @@ export interface Migration {
 export const migrations: ReadonlyArray<Migration> = [
   { version: 1, name: "tables", sql: tablesV1 },
   { version: 2, name: "views", sql: viewsV2 },
-  { version: 3, name: "engines and stage times", sql: enginesV3 }
+  { version: 3, name: "engines and stage times", sql: enginesV3 },
+  { version: 4, name: "report views", sql: reportViews },
+  { version: 5, name: "policy gradient", sql: policyGradientSql }
 ]
 
 export const currentVersion = migrations[migrations.length - 1].version

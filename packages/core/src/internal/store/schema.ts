@@ -1,4 +1,5 @@
 /** Migration 1 of the run store: the tables of DESIGN.md "The run store" (frozen: change them in a new migration). */
+import { policyGradientKeys } from "./policyGradient.ts"
 
 /**
  * Column order matters: stage writes append whole rows through DuckDB's appender, so the
@@ -173,7 +174,8 @@ export const primaryKeys = {
   pair_filters: ["run_id", "round", "filter"],
   train_steps: ["run_id", "round", "step"],
   evals: ["run_id", "round", "split"],
-  stage_times: ["run_id", "round", "stage"]
+  stage_times: ["run_id", "round", "stage"],
+  ...policyGradientKeys
 } as const
 
 export type StageTable = keyof typeof primaryKeys

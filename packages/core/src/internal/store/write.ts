@@ -1,8 +1,9 @@
 /** One stage's write: every row of a StageWrite and the round's new stage marker, in one transaction. */
-import { type DuckDBConnection, DuckDBDataChunkWriter, JSToDuckDBValueConverter } from "@duckdb/node-api"
+import type { DuckDBConnection } from "@duckdb/node-api"
+import { duckdb } from "./duckdb.ts"
 import { Effect } from "effect"
 import { StoreError } from "../../Errors.ts"
-import { type Stage, stages, type StageWrite } from "../../RunStore.ts"
+import { type Stage, stages, type StageWrite } from "../../StoreRows.ts"
 import { exec, readAll, transaction } from "./connection.ts"
 import { primaryKeys, type StageTable } from "./schema.ts"
 
@@ -53,6 +54,10 @@ const tableRows = (w: StageWrite): ReadonlyArray<readonly [StageTable, ReadonlyA
   ["train_steps", (w.trainSteps ?? []).map((t) => [
     t.runId, t.round, t.step, t.epoch, ...trainStepColumns.map(([name]) => metric(t.metrics, name)), JSON.stringify(t.metrics)
   ])],
+  ["advantages", (w.advantages ?? []).map((a) => [
+    a.rolloutId, a.runId, a.round, a.promptId, a.reward, a.kl, a.rlhfReward, a.baseline, a.advantage
+  ])],
+  ["step_samples", (w.stepSamples ?? []).map((u) => [u.runId, u.round, u.step, u.rolloutId])],
   ["evals", (w.evals ?? []).map((e) => [
     e.runId, e.round, e.split, ...evalColumns.map(([name]) => metric(e.metrics, name)), JSON.stringify(e.metrics)
   ])],
@@ -79,6 +84,7 @@ export const appendRows = (
     yield* exec(conn, `CREATE OR REPLACE TEMP TABLE ${staging} AS SELECT * FROM ${table} LIMIT 0`, undefined, context)
     yield* Effect.tryPromise({
       try: async () => {
+        const { DuckDBDataChunkWriter, JSToDuckDBValueConverter } = duckdb()
         const appender = await conn.createAppender(staging, "main", "temp")
         try {
           if (appender.columnCount !== rows[0].length) {

@@ -1,0 +1,57 @@
+// Turns the files scripts/gpu/measure.sh wrote into OUT into one markdown section for
+// bench/RESULTS.md: webgpu against PyTorch CUDA on the same GPU in the same call, and issue 9's targets.
+// Usage: node scripts/gpu/report.mjs OUT
+import { existsSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+
+const out = process.argv[2]
+const read = (f) => (existsSync(join(out, f)) ? readFileSync(join(out, f), "utf8").trim() : undefined)
+/** A JSON file, or the last JSON line of a log-like file (python prints one line). */
+const json = (f) => {
+  const text = read(f)
+  if (!text) return undefined
+  try {
+    return JSON.parse(text)
+  } catch {
+    try {
+      return JSON.parse(text.split("\n").filter((l) => l.trim().startsWith("{")).pop() ?? "")
+    } catch {
+      return undefined
+    }
+  }
+}
+const fmt = (x, digits = 3) => (x === undefined || Number.isNaN(x) ? "—" : Number(x).toPrecision(digits))
+
+const bench = json("bench/results.json")?.results ?? []
+const fig = (name) => bench.find((r) => r.name === name)?.value
+const device = json("bandit-device.json")?.[0]
+const torch = { train: json("torch-train.json"), big: json("torch-train-90m.json"), decode: json("torch-decode.json"), dpo: json("torch-dpo.json") }
+const stages = json("bandit-stages.json") ?? []
+const perRound = new Map()
+for (const s of stages) if (s.round >= 1) perRound.set(s.round, (perRound.get(s.round) ?? 0) + Number(s.wall_s))
+const rounds = [...perRound.values()]
+const meanRound = rounds.length ? rounds.reduce((a, b) => a + b, 0) / rounds.length : undefined
+const round0 = (json("sentiment-stages.json") ?? []).filter((s) => s.round === 0)
+const sft = round0.length > 0 ? round0.reduce((a, s) => a + Number(s.wall_s), 0) : undefined
+
+const rows = [
+  ["train, reference model B32 (tok/s)", fig("train tokens/s (webgpu)"), torch.train?.tokens_per_s, "≥ 60,000"],
+  ["train, ~90 M (V8192 D768 L12 H12 T256 B8) (tok/s)", fig("train tokens/s, ~90 M (webgpu)"), torch.big?.tokens_per_s, "≥ 15,000"],
+  ["decode 512 × 32, real sampler (tok/s)", fig("decode tokens/s, real sampler (webgpu)"), torch.decode?.kv_tokens_per_wall_s, "≥ 60,000"],
+  ["online bandit round (s)", fig("online bandit round (webgpu)"), undefined, "≤ 1.5"]
+]
+const lines = [
+  `## GPU (${new Date().toISOString().slice(0, 10)})`,
+  ``,
+  `Device: ${read("device.txt") ?? "?"}; webgpu adapter: ${device?.device ?? "?"}; PyTorch ${torch.train?.torch ?? "—"} on ${torch.train?.device ?? "—"} (fp32, TF32 off).`,
+  ``,
+  `| figure | webgpu | PyTorch CUDA | webgpu / torch | target |`,
+  `|---|---|---|---|---|`,
+  ...rows.map(([name, w, t, target]) => `| ${name} | ${fmt(w)} | ${fmt(t)} | ${w !== undefined && t !== undefined ? fmt(w / t) : "—"} | ${target} |`),
+  ``,
+  `- \`odpo run experiments/bandit/online.json --backend webgpu\`: ${fmt(Number(read("bandit.wall_s")), 4)} s wall for the whole run (π₀ SFT + 8 rounds); rounds 1–8 ${fmt(meanRound)} s each on average (stage_times).`,
+  `- GPU-sized sentiment π₀ (experiments/sentiment/gpu-online.json): SFT and round-0 evaluation ${fmt(sft)} s.`,
+  torch.dpo ? `- PyTorch CUDA DPO step (bench/torch_dpo.py): ${fmt(torch.dpo.tokens_per_second)} tok/s.` : `- PyTorch peers: not run (see failures.txt).`,
+  ...(read("failures.txt") ? [``, `Failures: ${read("failures.txt").split("\n").join("; ")}`] : [])
+]
+console.log(lines.join("\n"))
