@@ -26,7 +26,9 @@ export type Bench = () => Promise<ReadonlyArray<BenchFigure>>
 /** Every bench, by name: a static list, so that the CLI bundle (packages/cli/build.mjs) carries them. */
 const benches: Record<string, () => Promise<{ default: Bench }>> = {
   model: () => import("./model.bench.ts"),
+  onnx: () => import("./onnx.bench.ts"),
   optimizer: () => import("./optimizer.bench.ts"),
+  round: () => import("./round.bench.ts"),
   sampler: () => import("./sampler.bench.ts"),
   scorer: () => import("./scorer.bench.ts"),
   startup: () => import("./startup.bench.ts"),

@@ -76,8 +76,7 @@ const shrink = (c: RunConfig.RunConfig): RunConfig.RunConfig => ({
   reward: c.reward.type === "onnx" ? { ...c.reward, path: tinyRewardModel() } : c.reward
 })
 
-const main = Effect.gen(function*() {
-  const engine = yield* Engine.selectBackend(backend)
+const main = (engine: Engine.EngineInfo) => Effect.gen(function*() {
   const files = jsonFiles(join(root, "experiments")).filter((f) => f.includes(filter))
   const results: Array<string> = []
   for (const file of files) {
@@ -109,6 +108,7 @@ const main = Effect.gen(function*() {
   }
   console.log(badSql === 0 ? `every README query ran on ${db}` : `${badSql} README queries failed on ${db}`)
   if (failed > 0 || badSql > 0) process.exitCode = 1
-}).pipe(Effect.provide(Services.experimentLayer(db)))
+})
 
-Effect.runPromise(main)
+// The engine first (tfjs cpu by default; `--backend onnx` runs the toy rounds on onnxruntime).
+Effect.runPromise(Effect.flatMap(Engine.selectBackend(backend), (engine) => main(engine).pipe(Effect.provide(Services.experimentLayer(db, {}, engine)))))

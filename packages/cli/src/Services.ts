@@ -1,5 +1,6 @@
-/** The composition root: the layers every command runs on, wired for one database file. */
+/** The composition root: the layers every command runs on, wired for one database file and one engine. */
 import { RunStore } from "@odpo/core"
+import type { Engine } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { dirname, join, resolve } from "node:path"
 import * as CrashPoint from "./CrashPoint.ts"
@@ -11,16 +12,29 @@ export const checkpointRootFor = (db: string) => join(dirname(resolve(db)), "che
 /** The run store on `db`; read commands pass `{create: false}`, so a mistyped --db is an error rather than a new empty file. */
 export const storeLayer = (db: string, options: RunStore.LayerOptions = {}) => RunStore.RunStore.layer(db, options)
 
-/** Everything the round loop needs; the engines load when a command builds it (not at `odpo` start). */
-export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}) =>
+/** The engine of a command that has not chosen one: tfjs on the CPU. */
+export const tfjsCpu: Engine.EngineInfo = { backend: "cpu", device: "cpu (pure JS)" }
+
+/**
+ * Everything the round loop needs; the engines load when a command builds it (not at `odpo`
+ * start). Sampler and Trainer run on the selected engine: onnxruntime's graphs (one session pool
+ * for both, released with the layer; `threads` intra-op threads) for onnx / onnx-webgpu, tfjs for
+ * every tfjs backend.
+ */
+export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}, engine: Engine.EngineInfo = tfjsCpu, threads = 0) =>
   Layer.unwrap(Effect.promise(async () => {
-    const [{ CheckpointStore, LoadedModels }, { Trainer }, { TfjsSampler }, { RewardScorer }] = await Promise.all([
-      import("@odpo/model"), import("@odpo/optimizer"), import("@odpo/sampler"), import("@odpo/scorer")
-    ])
+    const [{ CheckpointStore, Engine, LoadedModels, Onnx }, { Trainer }, { OnnxSampler, TfjsSampler }, { RewardScorer }, { Trainer: CoreTrainer }] =
+      await Promise.all([import("@odpo/model"), import("@odpo/optimizer"), import("@odpo/sampler"), import("@odpo/scorer"), import("@odpo/core")])
+    const engineLayers = Engine.isOnnxBackend(engine.backend)
+      ? Layer.mergeAll(
+        OnnxSampler.layer,
+        Layer.effect(CoreTrainer.Trainer, Effect.flatMap(Onnx.OnnxPolicyEngine.make(engine.backend), Trainer.make))
+      ).pipe(Layer.provide(Onnx.OnnxSessions.OnnxSessionPool.layer({ provider: Engine.onnxProviders[engine.backend], threads })))
+      : Layer.mergeAll(TfjsSampler.layer, Trainer.layer)
     return Layer.mergeAll(
       storeLayer(db, options),
       CheckpointStore.layer,
-      Layer.provide(Layer.mergeAll(TfjsSampler.layer, Trainer.layer), LoadedModels.LoadedModels.layer),
+      Layer.provide(engineLayers, LoadedModels.LoadedModels.layer),
       RewardScorer.layer,
       layerTerminal,
       CrashPoint.layerFromEnv()

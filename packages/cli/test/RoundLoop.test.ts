@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Run, RunConfig, RunStore } from "@odpo/core"
+import { Engine } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -119,5 +120,38 @@ describe("round loop, end to end on a tiny bandit", () => {
       assert.notStrictEqual(rounds[2]!.refCkpt, rounds[1]!.outputCkpt)
       assert.strictEqual(ref2!.parent, rounds[1]!.refCkpt)
     }).pipe(Effect.provide(experimentLayer(db)))
+  })
+
+  it.live("on the onnx engine the run records backend onnx and writes what the tfjs run writes, to float precision", () => {
+    const runOn = (engine: Engine.EngineInfo) => {
+      const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
+      return Effect.gen(function*() {
+        const config = yield* tinyConfig()
+        const runId = yield* Run.createRun(config, { checkpointRoot: checkpointRootFor(db), engine })
+        yield* Run.runToCompletion(runId, engine)
+        const store = yield* RunStore.RunStore
+        const run = yield* store.getRun(runId)
+        const t = yield* dumpRun(runId)
+        return { run, t }
+      }).pipe(Effect.provide(experimentLayer(db, {}, engine, 1)))
+    }
+    return Effect.gen(function*() {
+      const onnxEngine = yield* Engine.selectBackend("onnx", { threads: 1 })
+      const onnx = yield* runOn(onnxEngine)
+      const tfjs = yield* runOn(yield* Engine.selectBackend("cpu"))
+      assert.strictEqual(onnx.run.backend, "onnx")
+      assert.strictEqual(onnx.run.device, onnxEngine.device)
+      // same samples (the logits agree, the draws are seeded), same pairs, same held-out rewards
+      const tokens = (x: typeof onnx) => x.t.rollouts!.map((r) => `${r.round}/${r.purpose}/${r.prompt_id}/${r.sample_idx}:${String(r.token_ids)}`).sort()
+      assert.deepStrictEqual(tokens(onnx), tokens(tfjs))
+      assert.strictEqual(onnx.t.pairs!.length, tfjs.t.pairs!.length)
+      onnx.t.evals!.forEach((e, i) => {
+        const f = tfjs.t.evals![i]!
+        assert.strictEqual(e.gold_reward, f.gold_reward)
+        assert.closeTo(e.kl as number, f.kl as number, 1e-3)
+      })
+      // training on onnx (VJP graph) moved the policy as tfjs did: the step losses agree
+      onnx.t.train_steps!.forEach((s, i) => assert.closeTo(s.loss as number, tfjs.t.train_steps![i]!.loss as number, 1e-4))
+    })
   })
 })

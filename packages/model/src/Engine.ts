@@ -1,14 +1,17 @@
 /**
  * Chooses the engine at start and says which it took, and on what device. tfjs backends are
- * activated globally; onnxruntime engines are chosen per run by the layers the CLI wires.
+ * activated globally; onnxruntime engines (onnx, onnx-webgpu) are checked here and run by the
+ * Sampler/Trainer layers the CLI wires for them.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import "@tensorflow/tfjs-backend-cpu"
 import { Effect } from "effect"
 import { existsSync, readdirSync } from "node:fs"
 import { createRequire } from "node:module"
+import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { Errors, type RunConfig } from "@odpo/core"
+import { encodeOnnxModel } from "./OnnxWriter.ts"
 import * as WebGpu from "./WebGpu.ts"
 
 const { BackendUnavailable } = Errors
@@ -108,18 +111,88 @@ const activateWebGpu = (hardwareOnly: boolean): Effect.Effect<EngineInfo, Backen
       })
   })
 
+/** onnxruntime engines: the execution provider behind each backend name. */
+export const onnxProviders = { onnx: "cpu", "onnx-webgpu": "webgpu" } as const
+export type OnnxBackend = keyof typeof onnxProviders
+
+export const isOnnxBackend = (name: string): name is OnnxBackend => name in onnxProviders
+
+/** y = x + 1: enough to prove a provider loads and runs. */
+const probeModel = () =>
+  encodeOnnxModel({
+    name: "odpo_probe",
+    nodes: [{ opType: "Add", inputs: ["x", "one"], outputs: ["y"] }],
+    initializers: [{ name: "one", dataType: "float32", dims: [], data: Float32Array.of(1) }],
+    inputs: [{ name: "x", dataType: "float32", shape: [2] }],
+    outputs: [{ name: "y", dataType: "float32", shape: [2] }]
+  })
+
+const howToGetOnnx: Record<OnnxBackend, string> = {
+  onnx: "onnxruntime-node ships its CPU provider in the npm package: reinstall it (`pnpm install`), or use engine.backend \"cpu\"",
+  "onnx-webgpu": "onnxruntime-node's WebGPU provider needs a GPU adapter (NVIDIA through Vulkan: the libvulkan1 loader and the " +
+    "driver's ICD, see gpu/README.md; Apple through Metal; Windows through D3D12); or use engine.backend \"onnx\" on the CPU"
+}
+
+/**
+ * Check that onnxruntime-node loads and its provider runs a probe graph; tfjs `cpu` is activated
+ * too (the losses' tiny tensors run there). `threads` 0 = onnxruntime's default, one per core.
+ */
+const activateOnnx = (name: OnnxBackend, threads: number): Effect.Effect<EngineInfo, BackendUnavailable> =>
+  Effect.tryPromise({
+    try: async () => {
+      const ort = await import("onnxruntime-node")
+      const provider = onnxProviders[name]
+      const listed = ort.listSupportedBackends()
+      if (!listed.some((b) => b.name === provider && b.bundled)) {
+        throw new Error(`onnxruntime-node ${ort.env.versions.common} has no bundled "${provider}" provider (it lists ${listed.map((b) => b.name).join(", ")})`)
+      }
+      const session = await ort.InferenceSession.create(probeModel(), { executionProviders: [provider], logSeverityLevel: 3 })
+      try {
+        const out = await session.run({ x: new ort.Tensor("float32", Float32Array.of(1, 2), [2]) })
+        if ((out["y"]!.data as Float32Array)[1] !== 3) throw new Error(`the "${provider}" provider computed 2 + 1 = ${(out["y"]!.data as Float32Array)[1]}`)
+      } finally {
+        await session.release()
+      }
+      await Effect.runPromise(activate("cpu"))
+      const what = provider === "cpu"
+        ? `cpu (MLAS), ${threads > 0 ? threads : `${availableParallelism()} (default)`} threads`
+        : "webgpu"
+      return { backend: name, device: `onnxruntime ${ort.env.versions.common} ${what}` }
+    },
+    catch: (cause) =>
+      new BackendUnavailable({
+        backend: name,
+        message: `backend "${name}" is not available: ${onnxruntimeReason(cause)}. ${howToGetOnnx[name]}`,
+        cause
+      })
+  })
+
+/** onnxruntime's own words, without its source location ("/onnxruntime_src/…cc:136 … was false."). */
+const onnxruntimeReason = (cause: unknown) =>
+  String((cause as Error)?.message ?? cause).split("\n")[0]!.replace(/^\/\S+:\d+ .*? was false\. /, "").replace(/\.$/, "")
+
+export interface EngineOptions {
+  /** onnxruntime's intra-op threads (engine.threads); 0 = its default. */
+  readonly threads?: number
+}
+
 /**
  * Select and activate a backend. `auto` takes a hardware WebGPU adapter, then the first of
- * tensorflow-gpu, tensorflow, cpu that loads; naming one explicitly fails with instructions when
- * it is absent. Returns the name taken and its device.
+ * tensorflow-gpu, tensorflow, onnx (onnxruntime on the CPU), cpu that loads; naming one
+ * explicitly fails with instructions when it is absent. Returns the name taken and its device.
  */
-export const selectBackend = (choice: BackendChoice): Effect.Effect<EngineInfo, BackendUnavailable> => {
+export const selectBackend = (choice: BackendChoice, options: EngineOptions = {}): Effect.Effect<EngineInfo, BackendUnavailable> => {
+  const threads = options.threads ?? 0
   if (choice === "cpu") return activate("cpu")
   if (choice === "webgpu") return activateWebGpu(false)
+  if (isOnnxBackend(choice)) return activateOnnx(choice, threads)
   if (choice !== "auto") {
     if (!(choice in nativePackages)) {
       return Effect.fail(
-        new BackendUnavailable({ backend: choice, message: `backend "${choice}" is not available in this build: use auto, webgpu, tensorflow-gpu, tensorflow or cpu` })
+        new BackendUnavailable({
+          backend: choice,
+          message: `backend "${choice}" is not available in this build: use auto, webgpu, onnx, onnx-webgpu, tensorflow-gpu, tensorflow or cpu`
+        })
       )
     }
     return loadNative(choice as Exclude<TfjsBackend, "cpu">).pipe(Effect.andThen(activate(choice as TfjsBackend)))
@@ -133,6 +206,9 @@ export const selectBackend = (choice: BackendChoice): Effect.Effect<EngineInfo, 
       const taken = yield* attempt(name)
       if (taken._tag === "Some") return taken.value
     }
+    // No GPU: onnxruntime's MLAS before tfjs's pure-JS kernels
+    const onnx = yield* Effect.option(activateOnnx("onnx", threads))
+    if (onnx._tag === "Some") return onnx.value
     return yield* activate("cpu")
   })
 }

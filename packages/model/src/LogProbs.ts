@@ -21,8 +21,21 @@ export interface SequenceBatch {
   readonly length: number
 }
 
-/** Build a batch; the caller disposes it with `disposeBatch`. */
-export const makeBatch = (seqs: ReadonlyArray<Sequence>, padId: number, contextLength: number): SequenceBatch => {
+/** A SequenceBatch's contents as host arrays (what an engine other than tfjs feeds). */
+export interface HostBatch {
+  readonly B: number
+  readonly T: number
+  /** [B, T] */
+  readonly ids: Int32Array
+  /** [B, T−1] */
+  readonly targetMask: Float32Array
+  /** [B, T] */
+  readonly keyMask: Float32Array
+  readonly completionLengths: ReadonlyArray<number>
+}
+
+/** Right-pad sequences into host arrays (the layout of SequenceBatch). */
+export const hostBatch = (seqs: ReadonlyArray<Sequence>, padId: number, contextLength: number): HostBatch => {
   if (seqs.length === 0) throw new Error("empty batch")
   const T = Math.max(2, ...seqs.map((s) => s.promptTokenIds.length + s.completionTokenIds.length))
   if (T > contextLength) {
@@ -30,24 +43,30 @@ export const makeBatch = (seqs: ReadonlyArray<Sequence>, padId: number, contextL
   }
   const B = seqs.length
   const ids = new Int32Array(B * T).fill(padId)
-  const target = new Float32Array(B * (T - 1))
-  const keys = new Float32Array(B * T)
+  const targetMask = new Float32Array(B * (T - 1))
+  const keyMask = new Float32Array(B * T)
   seqs.forEach((s, b) => {
     const P = s.promptTokenIds.length
     if (P === 0) throw new Error("a sequence needs at least one prompt token (BOS) to condition on")
     const all = [...s.promptTokenIds, ...s.completionTokenIds]
     all.forEach((tok, t) => {
       ids[b * T + t] = tok
-      keys[b * T + t] = 1
+      keyMask[b * T + t] = 1
     })
     // position t predicts token t+1; completion tokens sit at P … P+C−1
-    for (let t = P - 1; t < all.length - 1; t++) target[b * (T - 1) + t] = 1
+    for (let t = P - 1; t < all.length - 1; t++) targetMask[b * (T - 1) + t] = 1
   })
+  return { B, T, ids, targetMask, keyMask, completionLengths: seqs.map((s) => s.completionTokenIds.length) }
+}
+
+/** Build a batch; the caller disposes it with `disposeBatch`. */
+export const makeBatch = (seqs: ReadonlyArray<Sequence>, padId: number, contextLength: number): SequenceBatch => {
+  const { B, T, ids, targetMask, keyMask, completionLengths } = hostBatch(seqs, padId, contextLength)
   return {
     ids: tf.tensor2d(ids, [B, T], "int32"),
-    targetMask: tf.tensor2d(target, [B, T - 1]),
-    keyMask: tf.tensor2d(keys, [B, T]),
-    completionLengths: seqs.map((s) => s.completionTokenIds.length),
+    targetMask: tf.tensor2d(targetMask, [B, T - 1]),
+    keyMask: tf.tensor2d(keyMask, [B, T]),
+    completionLengths,
     length: T
   }
 }

@@ -20,6 +20,8 @@ export type OnnxAttribute =
 
 export interface OnnxNode {
   readonly opType: string
+  /** Operator set domain; default "" (ONNX). e.g. "com.microsoft" for onnxruntime's contrib ops. */
+  readonly domain?: string
   readonly inputs: ReadonlyArray<string>
   readonly outputs: ReadonlyArray<string>
   readonly name?: string
@@ -195,6 +197,7 @@ const nodeProto = (n: OnnxNode, index: number): Message => {
   m.string(3, n.name ?? `${n.opType}_${index}`)
   m.string(4, n.opType)
   for (const [k, v] of Object.entries(n.attributes ?? {})) m.message(5, attributeProto(k, v))
+  if (n.domain) m.string(7, n.domain)
   return m
 }
 
@@ -221,7 +224,8 @@ const graphProto = (g: OnnxGraph): Message => {
 }
 
 /**
- * The bytes of an ONNX ModelProto (IR version 8, default-domain opset `opset`, 17 unless given).
+ * The bytes of an ONNX ModelProto (IR version 8, default-domain opset `opset`, 17 unless given;
+ * every other domain a node uses is imported at version 1, e.g. onnxruntime's "com.microsoft").
  * Throws on a tensor whose data does not match its dims or type: these are programming errors.
  */
 export const encodeOnnxModel = (
@@ -234,5 +238,7 @@ export const encodeOnnxModel = (
   if (options?.docString !== undefined) m.string(6, options.docString)
   m.message(7, graphProto(graph))
   m.message(8, new Message().string(1, "").int(2, options?.opset ?? 17)) // opset_import
+  const domains = new Set(graph.nodes.map((n) => n.domain ?? "").filter((d) => d !== ""))
+  for (const domain of [...domains].sort()) m.message(8, new Message().string(1, domain).int(2, 1))
   return m.finish()
 }

@@ -23,14 +23,33 @@ const zerosVariable = (x: tf.Tensor): tf.Variable => {
   return v
 }
 
+const f = Math.fround
+
 export class AdamW {
   private t = 0
-  private readonly m: tf.Variable[]
-  private readonly v: tf.Variable[]
+  private readonly m: tf.Variable[] = []
+  private readonly v: tf.Variable[] = []
+  /** The moments on the host (the cpu backend's path): Float32Arrays aligned with `variables`. */
+  private readonly hostM: Float32Array[] = []
+  private readonly hostV: Float32Array[] = []
+  readonly onHost: boolean
 
-  constructor(readonly variables: ReadonlyArray<tf.Variable>, readonly options: AdamWOptions) {
-    this.m = variables.map(zerosVariable)
-    this.v = variables.map(zerosVariable)
+  /**
+   * `onHost` (default: on tfjs's cpu backend) runs the update as one loop per parameter over its
+   * values instead of ~12 tensor ops: the same float32 roundings in the same order (bit-equal,
+   * tested), ~10× less time for a small GPT, where per-op overhead dominates.
+   */
+  constructor(readonly variables: ReadonlyArray<tf.Variable>, readonly options: AdamWOptions, onHost = tf.getBackend() === "cpu") {
+    this.onHost = onHost
+    if (onHost) {
+      for (const x of variables) {
+        this.hostM.push(new Float32Array(x.size))
+        this.hostV.push(new Float32Array(x.size))
+      }
+    } else {
+      this.m.push(...variables.map(zerosVariable))
+      this.v.push(...variables.map(zerosVariable))
+    }
   }
 
   /** Steps taken so far. */
@@ -44,6 +63,7 @@ export class AdamW {
     this.t += 1
     const bc1 = 1 - Math.pow(beta1, this.t)
     const bc2 = 1 - Math.pow(beta2, this.t)
+    if (this.onHost) return this.applyOnHost(grads, lr, bc1, bc2)
     this.variables.forEach((theta, i) => {
       tf.tidy(() => {
         const g = grads[i]!
@@ -55,6 +75,35 @@ export class AdamW {
         const update = tf.div(tf.div(m, bc1), tf.add(tf.sqrt(tf.div(v, bc2)), epsilon))
         theta.assign(tf.sub(decayed, tf.mul(lr, update)))
       })
+    })
+  }
+
+  /**
+   * The update above as tfjs's cpu kernels compute it, element by element: each op in float64,
+   * its result stored as float32 (f), scalars as float32 tensors. θ gets a new tensor (tensors
+   * may share their arrays: never write into one).
+   */
+  private applyOnHost(grads: ReadonlyArray<tf.Tensor>, lr: number, bc1: number, bc2: number): void {
+    const { beta1, beta2, epsilon, weightDecay } = this.options
+    const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2)
+    const d1 = f(bc1), d2 = f(bc2), eps = f(epsilon), rate = f(lr), keep = f(1 - lr * weightDecay)
+    this.variables.forEach((theta, i) => {
+      const g = grads[i]!.dataSync() as Float32Array
+      const old = theta.dataSync() as Float32Array
+      const m = this.hostM[i]!
+      const v = this.hostV[i]!
+      const decays = weightDecay > 0 && theta.rank >= 2
+      const next = new Float32Array(old.length)
+      for (let j = 0; j < old.length; j++) {
+        const gj = g[j]!
+        const mj = (m[j] = f(f(b1 * m[j]!) + f(c1 * gj)))
+        const vj = (v[j] = f(f(b2 * v[j]!) + f(c2 * f(gj * gj))))
+        const decayed = decays ? f(old[j]! * keep) : old[j]!
+        next[j] = f(decayed - f(rate * f(f(mj / d1) / f(f(Math.sqrt(f(vj / d2))) + eps))))
+      }
+      const updated = tf.tensor(next, theta.shape, "float32")
+      theta.assign(updated)
+      updated.dispose()
     })
   }
 

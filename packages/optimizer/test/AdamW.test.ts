@@ -5,6 +5,32 @@ import { AdamW, clipByGlobalNorm, globalNorm } from "../src/AdamW.ts"
 import { learningRateAt } from "../src/Schedule.ts"
 
 describe("AdamW", () => {
+  it("the host path (cpu backend) takes bit-equal steps to the tensor path: decay, bias correction, clipping", () => {
+    const shapes = [[5, 3], [3], [2, 4]]
+    let seed = 7
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5
+    const start = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, rand))
+    const make = () => shapes.map((s, i) => tf.variable(tf.tensor(start[i]!, s)))
+    const [a, b] = [make(), make()]
+    const o = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 }
+    const host = new AdamW(a, o, true)
+    const tensors = new AdamW(b, o, false)
+    assert.isTrue(host.onHost)
+    assert.isFalse(tensors.onHost)
+    for (let step = 0; step < 4; step++) {
+      const grads = shapes.map((s) => tf.tensor(Float32Array.from({ length: s.reduce((x, y) => x * y, 1) }, rand), s))
+      const clipped = clipByGlobalNorm(grads, globalNorm(grads), step % 2 === 1 ? 0.5 : 0)
+      host.apply(clipped, 3e-3)
+      tensors.apply(clipped, 3e-3)
+      tf.dispose([...grads, ...(clipped !== grads ? clipped : [])])
+    }
+    a.forEach((x, i) => {
+      assert.deepStrictEqual(x.dataSync(), b[i]!.dataSync())
+      assert.notDeepEqual(Array.from(x.dataSync()), Array.from(start[i]!))
+    })
+    host.dispose(); tensors.dispose(); tf.dispose([...a, ...b])
+  })
+
   it("two steps match the update written out by hand (decay on matrices only)", () => {
     const W = tf.variable(tf.tensor2d([[1, -2]]))
     const b = tf.variable(tf.tensor1d([0.5]))

@@ -40,6 +40,23 @@ export const leftPad = (rows: ReadonlyArray<ReadonlyArray<number>>, padId: numbe
   return { B, T, ids, positions, mask }
 }
 
+/** Distinct prompts in first-seen order, and each row's index among them (n samples of a prompt are prefilled once). */
+export const uniquePrompts = (prompts: ReadonlyArray<ReadonlyArray<number>>) => {
+  const index = new Map<string, number>()
+  const unique: Array<ReadonlyArray<number>> = []
+  const rowToUnique = prompts.map((p) => {
+    const key = p.join(",")
+    let u = index.get(key)
+    if (u === undefined) {
+      u = unique.length
+      index.set(key, u)
+      unique.push(p)
+    }
+    return u
+  })
+  return { unique, rowToUnique }
+}
+
 /**
  * What a tokenizer means for decoding: never draw PAD or BOS (unless it is also EOS, as GPT-2's
  * <|endoftext|>), nor ids the model has but the tokenizer does not.

@@ -1,14 +1,16 @@
 /**
- * `odpo sample` as a function: prompts.jsonl in, rollouts.jsonl out, with the tfjs engine.
+ * `odpo sample` as a function: prompts.jsonl in, rollouts.jsonl out, with the tfjs engine (or
+ * onnxruntime's, given `onnx` options).
  * Prompt lines are `{"id": "...", "prompt": "text"}` (or `prompt_id` / `text`); blank lines are
  * skipped; each prompt is tokenized with the checkpoint's tokenizer, BOS first when it has one.
  */
 import { type Domain, Errors, type Sampler, type Tokenizer } from "@odpo/core"
-import { Checkpoint } from "@odpo/model"
+import { Checkpoint, Onnx } from "@odpo/model"
 import { Effect } from "effect"
 import { existsSync } from "node:fs"
 import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { dirname, resolve } from "node:path"
+import * as OnnxEngine from "./OnnxEngine.ts"
 import { sampleWith, type SamplingOptions } from "./Sampling.ts"
 import * as TfjsEngine from "./TfjsEngine.ts"
 
@@ -25,6 +27,8 @@ export interface SampleFileOptions extends SamplingOptions, TfjsEngine.TfjsEngin
   /** Where the rollouts go, one JSON object per line (Domain.Rollout). */
   readonly out: string
   readonly label?: string
+  /** Sample on onnxruntime with this provider and threads (default: tfjs). */
+  readonly onnx?: Onnx.OnnxSessions.OnnxOptions
 }
 
 export interface SampleFileResult {
@@ -92,7 +96,13 @@ const sampleFileScoped = Effect.fn("SampleFile.sampleFile")(function*(
 ) {
   const policy = yield* Effect.acquireRelease(Checkpoint.loadCheckpoint(options.policyDir), (loaded) => Effect.sync(() => loaded.model.dispose()))
   const prompts = yield* readPrompts(options.promptsFile, policy.tokenizer)
-  const engine = TfjsEngine.make(policy.model, policy.tokenizer, options)
+  const engine = options.onnx === undefined
+    ? TfjsEngine.make(policy.model, policy.tokenizer, options)
+    : yield* Effect.gen(function*() {
+      const pool = yield* Onnx.OnnxSessions.make(options.onnx!)
+      const model = yield* Onnx.OnnxPolicy.hostModelOf(policy.model)
+      return OnnxEngine.make(model, yield* OnnxEngine.decodeSessions(pool, model.config), policy.tokenizer)
+    })
   const request: Sampler.SampleRequest = {
     policy: policy.ref,
     prompts: prompts.map(({ promptId, tokenIds }) => ({ promptId, tokenIds })),

@@ -12,7 +12,7 @@ import type { Tokenizer as TokenizerModule } from "@odpo/core"
 import { Gpt as GptModule } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { decodeRows, leftPad, type LogitsSource } from "./Decoding.ts"
+import { decodeRows, leftPad, type LogitsSource, uniquePrompts } from "./Decoding.ts"
 import type { GeneratedRow, GenerationBatch, GenerationEngine } from "./GenerationEngine.ts"
 
 type Gpt = GptModule.Gpt
@@ -46,18 +46,7 @@ export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
   let width = 0 // T of the cache tensors
 
   const start = async (prompts: ReadonlyArray<ReadonlyArray<number>>): Promise<Float32Array> => {
-    const index = new Map<string, number>()
-    const unique: Array<ReadonlyArray<number>> = []
-    const rowToUnique = prompts.map((p) => {
-      const key = p.join(",")
-      let u = index.get(key)
-      if (u === undefined) {
-        u = unique.length
-        index.set(key, u)
-        unique.push(p)
-      }
-      return u
-    })
+    const { unique, rowToUnique } = uniquePrompts(prompts)
     const { T, ids, positions, mask } = leftPad(unique, padId)
     const U = unique.length
     const out = tf.tidy(() => {

@@ -1,6 +1,8 @@
 export * as Decoding from "./Decoding.ts"
 export * as GenerationEngine from "./GenerationEngine.ts"
 export * as LogitsProcessors from "./LogitsProcessors.ts"
+export * as OnnxEngine from "./OnnxEngine.ts"
+export * as OnnxSampler from "./OnnxSampler.ts"
 export * as RowDecoder from "./RowDecoder.ts"
 export * as SampleFile from "./SampleFile.ts"
 export * as Sampling from "./Sampling.ts"

@@ -9,7 +9,8 @@ import { Argument, Command, Flag } from "effect/cli"
 import { formatTable } from "../Format.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
 import { compareRuns } from "./compare.ts"
-import { backendFlag, dbFlag, useBackend } from "./shared.ts"
+import { engineFor } from "./run.ts"
+import { backendFlag, dbFlag } from "./shared.ts"
 
 export const bon = Command.make(
   "bon",
@@ -24,7 +25,7 @@ export const bon = Command.make(
   },
   Effect.fn(function*({ config: file, db, name, seed, samples, maxN, backend }) {
     const config = yield* ConfigFile.readRunConfigFile(file)
-    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+    const engine = yield* engineFor(Option.getOrElse(backend, () => config.engine.backend), config)
     const options = { samples, maxN: Option.getOrElse(maxN, () => 2 ** Math.floor(Math.log2(Math.max(1, samples / 2)))) }
     yield* Effect.gen(function*() {
       const start: Run.StartOptions = {
@@ -37,6 +38,6 @@ export const bon = Command.make(
       const runId = yield* BestOfN.runBestOfN(config, start, options)
       yield* Console.log(`\nbest-of-n run ${runId} finished (${db}): round k holds n = 2^k`)
       yield* Console.log(formatTable(yield* compareRuns([runId])))
-    }).pipe(Effect.provide(experimentLayer(db)))
+    }).pipe(Effect.provide(experimentLayer(db, {}, engine, config.engine.threads)))
   })
 ).pipe(Command.withDescription("Best-of-n from π₀ on held-out prompts: proxy and gold reward of the proxy-best of n = 1, 2, 4, … at KL log n − (n−1)/n"))

@@ -1,12 +1,12 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
-import { ConfigFile, Run, RunConfig, RunStore } from "@odpo/core"
+import { ConfigFile, Errors, Run, RunConfig, RunStore } from "@odpo/core"
 import type { Engine } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { compareRuns } from "./compare.ts"
 import { formatTable, shellQuote } from "../Format.ts"
 import { goldSparklines } from "../Sparkline.ts"
-import { checkpointRootFor, experimentLayer } from "../Services.ts"
+import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
 import { noteInterrupt } from "../Errors.ts"
 import { backendFlag, dbFlag, useBackend } from "./shared.ts"
 
@@ -44,6 +44,23 @@ const whereStopped = (runId: string) =>
     return next ? `round ${last.round}, stage ${next}` : `round ${last.round + 1}, stage started`
   })
 
+/**
+ * The engine a run goes on (engine.threads reaches onnxruntime). The onnx graphs have no dropout:
+ * a run that asks for it trains on tfjs or changes the field.
+ */
+export const engineFor = (choice: RunConfig.Backend, config: RunConfig.RunConfig) =>
+  Effect.gen(function*() {
+    const engine = yield* useBackend(choice, config.engine.threads)
+    if ((engine.backend === "onnx" || engine.backend === "onnx-webgpu") && config.policy.model.dropout > 0) {
+      return yield* new Errors.ConfigError({
+        message: `policy.model.dropout is ${config.policy.model.dropout}, but backend "${engine.backend}" trains without dropout: ` +
+          `set policy.model.dropout to 0, or choose --backend cpu`,
+        path: "$.policy.model.dropout"
+      })
+    }
+    return engine
+  })
+
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
   Effect.gen(function*() {
@@ -71,7 +88,7 @@ export const run = Command.make(
   },
   Effect.fn(function*({ config: file, db, name, seed, backend }) {
     const config = yield* readConfigFile(file)
-    const engine = yield* useBackend(Option.getOrElse(backend, () => config.engine.backend))
+    const engine = yield* engineFor(Option.getOrElse(backend, () => config.engine.backend), config)
     yield* Effect.gen(function*() {
       const runId = yield* Run.createRun(config, {
         ...(Option.isSome(name) ? { name: name.value } : {}),
@@ -82,7 +99,7 @@ export const run = Command.make(
       })
       yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; ${resumeHint(runId, db)} after a crash)`)
       yield* finish(runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db)))
+    }).pipe(Effect.provide(experimentLayer(db, {}, engine, config.engine.threads)))
   })
 ).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair (RL: advantages) → train → evaluate"))
 
@@ -94,15 +111,14 @@ export const resume = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*({ run: idOrName, db, backend }) {
-    yield* Effect.gen(function*() {
-      const row = yield* resumableRun(idOrName)
-      const config = row.config as RunConfig.RunConfig
-      // The backend the run was on, unless told otherwise: another engine's numbers differ in the
-      // last bits, and a resumed run must end with the rows an uninterrupted one writes.
-      const recorded = RunConfig.Backend.literals.find((b) => b === row.backend)
-      const engine = yield* useBackend(Option.getOrElse(backend, () => recorded ?? config.engine.backend))
-      yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
-      yield* finish(row.runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db, { create: false })))
+    // The run's row says which engine to build the layers on: read it first.
+    const row = yield* resumableRun(idOrName).pipe(Effect.provide(storeLayer(db, { create: false })))
+    const config = row.config as RunConfig.RunConfig
+    // The backend the run was on, unless told otherwise: another engine's numbers differ in the
+    // last bits, and a resumed run must end with the rows an uninterrupted one writes.
+    const recorded = RunConfig.Backend.literals.find((b) => b === row.backend)
+    const engine = yield* engineFor(Option.getOrElse(backend, () => recorded ?? config.engine.backend), config)
+    yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
+    yield* finish(row.runId, db, engine).pipe(Effect.provide(experimentLayer(db, { create: false }, engine, config.engine.threads)))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))

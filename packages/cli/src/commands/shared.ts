@@ -41,11 +41,14 @@ export const backendFlag = Flag.Literals("backend", RunConfig.Backend.literals).
  */
 export const loadModel = () => Effect.promise(() => import("@odpo/model"))
 
-/** Select the engine and say which it took, on what device (the adapter for webgpu), and any warning. */
-export const useBackend = (choice: Engine.BackendChoice) =>
+/**
+ * Select the engine and say which it took, on what device (the adapter for webgpu), and any
+ * warning. `threads`: onnxruntime's intra-op threads (engine.threads; 0 = one per core).
+ */
+export const useBackend = (choice: Engine.BackendChoice, threads = 0) =>
   Effect.gen(function*() {
     const { Engine } = yield* loadModel()
-    const taken = yield* Engine.selectBackend(choice)
+    const taken = yield* Engine.selectBackend(choice, { threads })
     yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
     if (taken.warning) yield* Console.error(`warning: ${taken.warning}`)
     return taken

@@ -1,0 +1,160 @@
+/**
+ * The graphs the onnx engine runs, each built from GptGraph's forward: prefill and decode (KV
+ * cache, last-position logits), masked sequence log-probs, sequence statistics against a
+ * reference (exact KL, entropy), and the training step's VJP (GptBackward). Weights are graph
+ * inputs named as Gpt.ts names them (the reference's prefixed "ref."), so one graph serves every
+ * checkpoint of a shape.
+ */
+import type { GptConfig } from "../Gpt.ts"
+import { parameterShapes } from "../Gpt.ts"
+import type { OnnxGraph } from "../OnnxWriter.ts"
+import { backward } from "./GptBackward.ts"
+import { forward, logits, type Params, paramInputs } from "./GptGraph.ts"
+import { GraphBuilder, ONNX_TYPE } from "./GraphBuilder.ts"
+
+export type GraphKind = "prefill" | "decode" | "logps" | "stats" | "vjp"
+
+/** Prefix of the reference model's weights in the stats graph. */
+export const REF_PREFIX = "ref."
+/** Gradient outputs are named GRAD_PREFIX + parameter name. */
+export const GRAD_PREFIX = "grad."
+
+const INT_MAX = 2 ** 31 - 1
+
+const idsInput = (b: GraphBuilder) => b.input("input_ids", "int32", ["batch", "tokens"])
+const keyMaskInput = (b: GraphBuilder, keys: string) => b.input("key_mask", "float32", ["batch", keys])
+
+/** Last-position logits [B, V]: left padding puts every row's last token there. */
+const lastLogits = (b: GraphBuilder, p: Params, ids: string, hidden: string, V: number) => {
+  const T = b.op("Shape", [ids], { start: 1, end: 2 })
+  const last = b.op("Squeeze", [b.op("Sub", [T, b.ints([1])]), b.ints([0])])
+  const hLast = b.op("Gather", [hidden, last], { axis: 1 }, "h_last") // [B, D]
+  b.output(logits(b, p, hLast, "logits", true), "float32", ["batch", V])
+}
+
+/** Prefill: left-padded prompts → each row's last logits and every token's keys/values, present.i.key|value [B, H, T, hd]. */
+export const prefillGraph = (config: GptConfig): OnnxGraph => {
+  const { nHeads: H, dModel: D, vocabSize: V } = config
+  const b = new GraphBuilder("odpo_gpt_prefill")
+  const p = paramInputs(b, config)
+  const ids = idsInput(b)
+  const positions = b.input("positions", "int32", ["batch", "tokens"])
+  const keyMask = keyMaskInput(b, "tokens")
+  const fwd = forward(b, p, config, { ids, positions, keyMask }, "inference")
+  lastLogits(b, p, ids, fwd.hidden, V)
+  for (const { k, v } of fwd.present) {
+    b.output(k, "float32", ["batch", H, "tokens", D / H])
+    b.output(v, "float32", ["batch", H, "tokens", D / H])
+  }
+  return b.build()
+}
+
+/**
+ * Decode: one new token per row against the cache the caller keeps in S slots per row —
+ * past.i.key|value [B, H, S, hd], slot_mask [B, S] (1 where a slot holds a real token) — read in
+ * place. Out: logits [B, V] and the new token's new.i.key|value [B, H, 1, hd], which the caller
+ * writes into its next slot. Nothing proportional to the cache is copied or returned.
+ */
+export const decodeGraph = (config: GptConfig): OnnxGraph => {
+  const { nLayers, nHeads: H, dModel: D, vocabSize: V } = config
+  const hd = D / H
+  const b = new GraphBuilder("odpo_gpt_decode")
+  const p = paramInputs(b, config)
+  const ids = b.input("input_ids", "int32", ["batch", 1])
+  const positions = b.input("positions", "int32", ["batch", 1])
+  const slots = b.input("slot_mask", "float32", ["batch", "slots"])
+  const past = Array.from({ length: nLayers }, (_, i) => ({
+    k: b.input(`past.${i}.key`, "float32", ["batch", H, "slots", hd]),
+    v: b.input(`past.${i}.value`, "float32", ["batch", H, "slots", hd])
+  }))
+  const fwd = forward(b, p, config, { ids, positions, cache: { past, slotMask: slots }, cacheName: "new" }, "inference")
+  lastLogits(b, p, ids, fwd.hidden, V)
+  for (const { k, v } of fwd.present) {
+    b.output(k, "float32", ["batch", H, 1, hd])
+    b.output(v, "float32", ["batch", H, 1, hd])
+  }
+  return b.build()
+}
+
+/** Right-padded sequences: ids, key mask, and the mask of completion targets (position t predicts ids[t+1]). */
+const sequenceInputs = (b: GraphBuilder) => ({
+  ids: idsInput(b),
+  keyMask: keyMaskInput(b, "tokens"),
+  targetMask: b.input("target_mask", "float32", ["batch", "targets"])
+})
+
+/** Next-token log-distributions [B, T−1, V] (LogSoftmax, never log of softmax). */
+const nextTokenLogProbs = (b: GraphBuilder, p: Params, hidden: string, name: string) => {
+  const h = b.op("Slice", [hidden, b.ints([0]), b.ints([-1]), b.ints([1])]) // positions 0…T−2
+  return b.op("LogSoftmax", [logits(b, p, h, `${name}.logits`)], { axis: -1 }, `${name}.logp`)
+}
+
+/** ids[:, 1:] as int64 [B, T−1, 1]: the token each position predicts. */
+const targetIndex = (b: GraphBuilder, ids: string) =>
+  b.op("Unsqueeze", [b.op("Cast", [b.op("Slice", [ids, b.ints([1]), b.ints([INT_MAX]), b.ints([1])])], { to: ONNX_TYPE.int64 }), b.ints([-1])], undefined, "targets")
+
+/** log p(target) at each position, zero where masked: [B, T−1]. */
+const tokenLogProbs = (b: GraphBuilder, logp: string, targets: string, targetMask: string, name: string) =>
+  b.op("Mul", [b.op("Squeeze", [b.op("GatherElements", [logp, targets], { axis: 2 }), b.ints([-1])]), targetMask], undefined, name, true)
+
+const rowSum = (b: GraphBuilder, x: string, name: string) => b.op("ReduceSum", [x, b.ints([1])], { keepdims: 0 }, name, true)
+
+/** Masked per-token and summed completion log-probs of right-padded sequences. */
+export const logpsGraph = (config: GptConfig): OnnxGraph => {
+  const b = new GraphBuilder("odpo_gpt_logps")
+  const p = paramInputs(b, config)
+  const { ids, keyMask, targetMask } = sequenceInputs(b)
+  const fwd = forward(b, p, config, { ids, keyMask }, "inference")
+  const tokens = tokenLogProbs(b, nextTokenLogProbs(b, p, fwd.hidden, "policy"), targetIndex(b, ids), targetMask, "token_logps")
+  b.output(tokens, "float32", ["batch", "targets"])
+  b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
+  return b.build()
+}
+
+/**
+ * Per sequence, summed over completion tokens: log π(y|x), the exact KL(π ‖ π_ref) over the whole
+ * vocabulary, Σ_v π(v)(log π(v) − log π_ref(v)), and the entropy −Σ_v π(v) log π(v); the KL per
+ * token as well. The reference's weights are inputs prefixed "ref.".
+ */
+export const statsGraph = (config: GptConfig): OnnxGraph => {
+  const b = new GraphBuilder("odpo_gpt_stats")
+  const p = paramInputs(b, config)
+  const q = paramInputs(b, config, REF_PREFIX)
+  const { ids, keyMask, targetMask } = sequenceInputs(b)
+  const lp = nextTokenLogProbs(b, p, forward(b, p, config, { ids, keyMask }, "inference").hidden, "policy")
+  const lq = nextTokenLogProbs(b, q, forward(b, q, config, { ids, keyMask, cacheName: "ref.present" }, "inference").hidden, "ref")
+  const probs = b.op("Exp", [lp], undefined, "policy.probs")
+  const perToken = (x: string, name: string) => b.op("Mul", [b.op("ReduceSum", [x, b.ints([-1])], { keepdims: 0 }), targetMask], undefined, name, true)
+  const kl = perToken(b.op("Mul", [probs, b.op("Sub", [lp, lq])]), "token_kl")
+  const negEntropy = perToken(b.op("Mul", [probs, lp]), "token_neg_entropy")
+  const tokens = tokenLogProbs(b, lp, targetIndex(b, ids), targetMask, "token_logps")
+  b.output(kl, "float32", ["batch", "targets"])
+  b.output(rowSum(b, kl, "kl"), "float32", ["batch"])
+  b.output(b.op("Neg", [rowSum(b, negEntropy, "neg_entropy")], undefined, "entropy", true), "float32", ["batch"])
+  b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
+  return b.build()
+}
+
+/**
+ * The training step's vector–Jacobian product: the forward again, then the backward of the
+ * masked token log-probs, given upstream gradients dL/d(token log-prob) [B, T−1]. Outputs every
+ * parameter's gradient ("grad." + name).
+ */
+export const vjpGraph = (config: GptConfig): OnnxGraph => {
+  const b = new GraphBuilder("odpo_gpt_vjp")
+  const p = paramInputs(b, config)
+  const { ids, keyMask, targetMask } = sequenceInputs(b)
+  const upstream = b.input("upstream", "float32", ["batch", "targets"])
+  const fwd = forward(b, p, config, { ids, keyMask })
+  const grads = backward(b, p, config, fwd, { ids, targetMask, upstream }, (name) => GRAD_PREFIX + name)
+  for (const [name, shape] of parameterShapes(config)) b.output(grads.get(name)!, "float32", shape)
+  return b.build()
+}
+
+export const graphFor: Record<GraphKind, (config: GptConfig) => OnnxGraph> = {
+  prefill: prefillGraph,
+  decode: decodeGraph,
+  logps: logpsGraph,
+  stats: statsGraph,
+  vjp: vjpGraph
+}

@@ -1,0 +1,7 @@
+export * as GptBackward from "./GptBackward.ts"
+export * as GptGraph from "./GptGraph.ts"
+export * as GraphBuilder from "./GraphBuilder.ts"
+export * as OnnxPolicy from "./OnnxPolicy.ts"
+export * as OnnxPolicyEngine from "./OnnxPolicyEngine.ts"
+export * as OnnxSessions from "./OnnxSessions.ts"
+export * as PolicyGraphs from "./PolicyGraphs.ts"
