@@ -69,6 +69,13 @@ describe("round loop (test layers)", () => {
         yield* q(`SELECT round, count(*) FROM stage_times WHERE run_id = '${runId}' AND backend = 'test' GROUP BY round ORDER BY round`),
         [[0, 2], [1, 6], [2, 6], [3, 6]]
       )
+      // round_costs: each round's stage seconds add up to its total; round 0 samples and trains nothing
+      assert.deepStrictEqual(
+        yield* q(`SELECT round, backend, sample_s IS NOT NULL, train_s IS NOT NULL,
+                    abs(wall_s - (coalesce(start_s, 0) + coalesce(sample_s, 0) + coalesce(score_s, 0) + coalesce(pairs_s, 0) + coalesce(train_s, 0) + coalesce(eval_s, 0))) < 1e-9
+                  FROM round_costs WHERE run_id = '${runId}' ORDER BY round`),
+        [[0, "test", false, false, true], [1, "test", true, true, true], [2, "test", true, true, true], [3, "test", true, true, true]]
+      )
     }).pipe(Effect.provide(layers(db)))
   })
 

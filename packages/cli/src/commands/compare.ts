@@ -19,8 +19,8 @@ export const compareRuns = (idsOrNames: ReadonlyArray<string>) =>
       SELECT e.round, r.name, r.pair_source AS source, r.loss, r.beta, r.seed,
              e.gold_reward, e.reward, e.win_rate, e.kl, e.entropy, e.length, e.eos_rate,
              (SELECT count(*) FROM pairs p WHERE p.run_id = e.run_id AND p.round = e.round) AS pairs,
-             e.run_id
-      FROM evals e JOIN runs r USING (run_id)
+             c.wall_s AS seconds, e.run_id
+      FROM evals e JOIN runs r USING (run_id) LEFT JOIN round_costs c USING (run_id, round)
       WHERE e.split = 'heldout' AND e.run_id IN (${ids.map(quote).join(", ")})
       ORDER BY e.round, list_position([${ids.map(quote).join(", ")}], e.run_id)`)
   })
@@ -33,8 +33,9 @@ export const compare = Command.make(
     format: formatFlag
   },
   Effect.fn(function*({ runs, db, format }) {
+    // seconds: the round's wall time over its stages (round_costs, from stage_times)
     const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db, { create: false })))
     yield* Console.log(formats[format](result))
     if (format === "table") yield* Console.log(goldSparklines(result))
   })
-).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length"))
+).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length, and each round's seconds"))

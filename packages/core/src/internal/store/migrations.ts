@@ -5,7 +5,7 @@ import { StoreError } from "../../Errors.ts"
 import { exec, readAll, transaction } from "./connection.ts"
 import { reportViews } from "./reportViews.ts"
 import { enginesV3, pairFlipsV6, tablesV1 } from "./schema.ts"
-import { viewsV2 } from "./views.ts"
+import { roundCostsV7, viewsV2 } from "./views.ts"
 import { policyGradientSql } from "./policyGradient.ts"
 
 export interface Migration {
@@ -21,7 +21,8 @@ export const migrations: ReadonlyArray<Migration> = [
   { version: 3, name: "engines and stage times", sql: enginesV3 },
   { version: 4, name: "report views", sql: reportViews },
   { version: 5, name: "policy gradient", sql: policyGradientSql },
-  { version: 6, name: "pair label flips", sql: pairFlipsV6 }
+  { version: 6, name: "pair label flips", sql: pairFlipsV6 },
+  { version: 7, name: "round costs", sql: roundCostsV7 }
 ]
 
 export const currentVersion = migrations[migrations.length - 1].version

@@ -101,3 +101,24 @@ LEFT JOIN lengths USING (run_id, round)
 LEFT JOIN pair_lengths USING (run_id, round)
 ORDER BY rd.run_id, rd.round;
 `
+
+/**
+ * Migration 7: where a round's time goes, one row per run × round from stage_times — wall seconds
+ * per stage (pairs: pairing + reference log-probs; advantages: an RL round's counterpart) and the
+ * round's wall and CPU total, with the backend that ran it. \`odpo compare\` prints the total.
+ */
+export const roundCostsV7 = `
+CREATE OR REPLACE VIEW round_costs AS
+SELECT run_id, round, any_value(backend) AS backend,
+  sum(wall_s) FILTER (WHERE stage = 'started') AS start_s,
+  sum(wall_s) FILTER (WHERE stage = 'rollouts') AS sample_s,
+  sum(wall_s) FILTER (WHERE stage = 'scores') AS score_s,
+  sum(wall_s) FILTER (WHERE stage IN ('pairs', 'advantages')) AS pairs_s,
+  sum(wall_s) FILTER (WHERE stage = 'train') AS train_s,
+  sum(wall_s) FILTER (WHERE stage = 'eval') AS eval_s,
+  sum(wall_s) AS wall_s,
+  sum(cpu_s) AS cpu_s
+FROM stage_times
+GROUP BY run_id, round
+ORDER BY run_id, round;
+`
