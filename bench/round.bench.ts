@@ -6,7 +6,7 @@
  * seconds (stage_times). Both engines start from one π₀ (the SFT cache is shared: timing only).
  */
 import { Run, RunConfig, RunStore } from "@odpo/core"
-import { Engine } from "@odpo/model"
+import { Backend } from "@odpo/model"
 import { Effect } from "effect"
 import { existsSync, mkdtempSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -24,7 +24,7 @@ const configFile = [join(dirname(fileURLToPath(import.meta.url)), "../experiment
 const timeRounds = (backend: "onnx" | "cpu", root: string) =>
   Effect.gen(function*() {
     const config = yield* RunConfig.parseRunConfig(readFileSync(configFile!, "utf8"), configFile!)
-    const engine = yield* Engine.selectBackend(backend, { threads: THREADS })
+    const engine = yield* Backend.selectBackend(backend, { threads: THREADS })
     const db = join(mkdtempSync(join(root, `${backend}-`)), "bench.duckdb")
     return yield* Effect.gen(function*() {
       const runId = yield* Run.createRun({ ...config, rounds: ROUNDS }, { checkpointRoot: join(root, "checkpoints"), engine })

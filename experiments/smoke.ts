@@ -11,7 +11,7 @@
  */
 import { Services } from "@odpo/cli"
 import { BestOfN, ConfigFile, Run, RunConfig, RunStore } from "@odpo/core"
-import { Engine } from "@odpo/model"
+import { Backend } from "@odpo/model"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
@@ -76,7 +76,7 @@ const shrink = (c: RunConfig.RunConfig): RunConfig.RunConfig => ({
   reward: c.reward.type === "onnx" ? { ...c.reward, path: tinyRewardModel() } : c.reward
 })
 
-const main = (engine: Engine.EngineInfo) => Effect.gen(function*() {
+const main = (engine: Backend.EngineInfo) => Effect.gen(function*() {
   const files = jsonFiles(join(root, "experiments")).filter((f) => f.includes(filter))
   const results: Array<string> = []
   for (const file of files) {
@@ -111,4 +111,4 @@ const main = (engine: Engine.EngineInfo) => Effect.gen(function*() {
 })
 
 // The engine first (tfjs cpu by default; `--backend onnx` runs the toy rounds on onnxruntime).
-Effect.runPromise(Effect.flatMap(Engine.selectBackend(backend), (engine) => main(engine).pipe(Effect.provide(Services.experimentLayer(db, {}, engine)))))
+Effect.runPromise(Effect.flatMap(Backend.selectBackend(backend), (engine) => main(engine).pipe(Effect.provide(Services.experimentLayer(db, {}, engine)))))

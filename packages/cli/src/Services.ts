@@ -1,6 +1,6 @@
 /** The composition root: the layers every command runs on, wired for one database file and one engine. */
 import { RunStore } from "@odpo/core"
-import type { Engine } from "@odpo/model"
+import type { Backend } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { dirname, join, resolve } from "node:path"
 import * as CrashPoint from "./CrashPoint.ts"
@@ -13,7 +13,7 @@ export const checkpointRootFor = (db: string) => join(dirname(resolve(db)), "che
 export const storeLayer = (db: string, options: RunStore.LayerOptions = {}) => RunStore.RunStore.layer(db, options)
 
 /** The engine of a command that has not chosen one: tfjs on the CPU. */
-export const tfjsCpu: Engine.EngineInfo = { backend: "cpu", device: "cpu (pure JS)" }
+export const tfjsCpu: Backend.EngineInfo = { backend: "cpu", device: "cpu (pure JS)" }
 
 /**
  * Everything the round loop needs; the engines load when a command builds it (not at `odpo`
@@ -21,15 +21,15 @@ export const tfjsCpu: Engine.EngineInfo = { backend: "cpu", device: "cpu (pure J
  * for both, released with the layer; `threads` intra-op threads) for onnx / onnx-webgpu, tfjs for
  * every tfjs backend.
  */
-export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}, engine: Engine.EngineInfo = tfjsCpu, threads = 0) =>
+export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}, engine: Backend.EngineInfo = tfjsCpu, threads = 0) =>
   Layer.unwrap(Effect.promise(async () => {
-    const [{ CheckpointStore, Engine, LoadedModels, Onnx }, { Trainer }, { OnnxSampler, TfjsSampler }, { RewardScorer }, { Trainer: CoreTrainer }] =
+    const [{ Backend, CheckpointStore, LoadedModels, Onnx }, { Trainer }, { OnnxSampler, TfjsSampler }, { RewardScorer }, { Trainer: CoreTrainer }] =
       await Promise.all([import("@odpo/model"), import("@odpo/optimizer"), import("@odpo/sampler"), import("@odpo/scorer"), import("@odpo/core")])
-    const engineLayers = Engine.isOnnxBackend(engine.backend)
+    const engineLayers = Backend.isOnnxBackend(engine.backend)
       ? Layer.mergeAll(
         OnnxSampler.layer,
         Layer.effect(CoreTrainer.Trainer, Effect.flatMap(Onnx.OnnxPolicyEngine.make(engine.backend), Trainer.make))
-      ).pipe(Layer.provide(Onnx.OnnxSessions.OnnxSessionPool.layer({ provider: Engine.onnxProviders[engine.backend], threads })))
+      ).pipe(Layer.provide(Onnx.OnnxSessions.OnnxSessionPool.layer({ provider: Backend.onnxProviders[engine.backend], threads })))
       : Layer.mergeAll(TfjsSampler.layer, Trainer.layer)
     return Layer.mergeAll(
       storeLayer(db, options),

@@ -1,6 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Run, RunConfig, RunStore } from "@odpo/core"
-import { Engine } from "@odpo/model"
+import { Backend } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -123,7 +123,7 @@ describe("round loop, end to end on a tiny bandit", () => {
   })
 
   it.live("on the onnx engine the run records backend onnx and writes what the tfjs run writes, to float precision", () => {
-    const runOn = (engine: Engine.EngineInfo) => {
+    const runOn = (engine: Backend.EngineInfo) => {
       const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
       return Effect.gen(function*() {
         const config = yield* tinyConfig()
@@ -136,9 +136,9 @@ describe("round loop, end to end on a tiny bandit", () => {
       }).pipe(Effect.provide(experimentLayer(db, {}, engine, 1)))
     }
     return Effect.gen(function*() {
-      const onnxEngine = yield* Engine.selectBackend("onnx", { threads: 1 })
+      const onnxEngine = yield* Backend.selectBackend("onnx", { threads: 1 })
       const onnx = yield* runOn(onnxEngine)
-      const tfjs = yield* runOn(yield* Engine.selectBackend("cpu"))
+      const tfjs = yield* runOn(yield* Backend.selectBackend("cpu"))
       assert.strictEqual(onnx.run.backend, "onnx")
       assert.strictEqual(onnx.run.device, onnxEngine.device)
       // same samples (the logits agree, the draws are seeded), same pairs, same held-out rewards

@@ -22,7 +22,7 @@ export interface RunContext {
   readonly backend: string | null
 }
 
-/** The engine a run starts or resumes on, as Engine.selectBackend reports it. */
+/** The engine a run starts or resumes on, as Backend.selectBackend reports it. */
 export interface EngineInfo {
   readonly backend: string
   readonly device: string

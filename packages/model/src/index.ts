@@ -1,7 +1,7 @@
 export * as Checkpoint from "./Checkpoint.ts"
 export * as CheckpointStore from "./CheckpointStore.ts"
 export * as CpuKernels from "./CpuKernels.ts"
-export * as Engine from "./Engine.ts"
+export * as Backend from "./Backend.ts"
 export * as Gpt from "./Gpt.ts"
 export * as Gpt2Import from "./Gpt2Import.ts"
 export * as HfTokenizer from "./HfTokenizer.ts"

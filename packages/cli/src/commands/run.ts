@@ -1,6 +1,6 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
 import { ConfigFile, Errors, Run, RunConfig, RunStore } from "@odpo/core"
-import type { Engine } from "@odpo/model"
+import type { Backend } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { compareRuns } from "./compare.ts"
@@ -62,7 +62,7 @@ export const engineFor = (choice: RunConfig.Backend, config: RunConfig.RunConfig
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */
-const finish = (runId: string, db: string, engine: Engine.EngineInfo) =>
+const finish = (runId: string, db: string, engine: Backend.EngineInfo) =>
   Effect.gen(function*() {
     yield* Run.runToCompletion(runId, engine).pipe(
       // Ctrl-C, SIGTERM, or the launcher dying (Orphan.ts): say where, and how to go on.

@@ -32,7 +32,7 @@ export const sample = Command.make(
   },
   Effect.fn(function*(o) {
     const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
-    const [{ SampleFile }, { CheckpointStore, Engine }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
+    const [{ SampleFile }, { CheckpointStore, Backend }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
     const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)
     if (policy.ref.path !== resolve(o.policy)) yield* Console.error(`policy: ${o.policy} (Hugging Face GPT-2) is checkpoint ${policy.ref.path}`)
     const result = yield* SampleFile.sampleFile({
@@ -46,7 +46,7 @@ export const sample = Command.make(
       seed: o.seed,
       out: o.out,
       label: "sample",
-      ...(Engine.isOnnxBackend(engine.backend) ? { onnx: { provider: Engine.onnxProviders[engine.backend], threads: 0 } } : {})
+      ...(Backend.isOnnxBackend(engine.backend) ? { onnx: { provider: Backend.onnxProviders[engine.backend], threads: 0 } } : {})
     }).pipe(Effect.provide(layerTerminal))
     yield* Console.log(`${result.rollouts} rollouts of ${result.prompts} prompts from ${result.policy.id.slice(0, 12)} → ${result.out}`)
   })

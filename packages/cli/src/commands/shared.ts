@@ -1,6 +1,6 @@
 /** Flags, file reading and steps several commands share. */
 import { Errors, RunConfig, RunStore } from "@odpo/core"
-import type { Engine } from "@odpo/model"
+import type { Backend } from "@odpo/model"
 import { Console, Effect } from "effect"
 import { Flag } from "effect/cli"
 import { readFile } from "node:fs/promises"
@@ -45,10 +45,10 @@ export const loadModel = () => Effect.promise(() => import("@odpo/model"))
  * Select the engine and say which it took, on what device (the adapter for webgpu), and any
  * warning. `threads`: onnxruntime's intra-op threads (engine.threads; 0 = one per core).
  */
-export const useBackend = (choice: Engine.BackendChoice, threads = 0) =>
+export const useBackend = (choice: Backend.BackendChoice, threads = 0) =>
   Effect.gen(function*() {
-    const { Engine } = yield* loadModel()
-    const taken = yield* Engine.selectBackend(choice, { threads })
+    const { Backend } = yield* loadModel()
+    const taken = yield* Backend.selectBackend(choice, { threads })
     yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
     if (taken.warning) yield* Console.error(`warning: ${taken.warning}`)
     return taken

@@ -1,9 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { selectBackend } from "../src/Engine.ts"
+import { selectBackend } from "../src/Backend.ts"
 
-describe("Engine", () => {
+describe("Backend", () => {
   it.effect("auto takes onnxruntime's CPU provider where no GPU or native tfjs backend is built, with tfjs cpu beside it", () =>
     Effect.gen(function*() {
       const taken = yield* selectBackend("auto", { threads: 2 })
