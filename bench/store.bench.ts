@@ -6,9 +6,7 @@
 import { mkdtempSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { migrate } from "../packages/core/src/internal/store/migrations.ts"
-import { connect } from "../packages/core/src/internal/store/connection.ts"
-import { RunStore, type RolloutWrite } from "../packages/core/src/RunStore.ts"
+import { RunStore } from "@odpo/core"
 import type { Bench } from "./run.ts"
 // The workspace root depends on the same versions as core: pnpm links one copy, so these are the
 // module instances core's code uses (and the CLI bundle keeps @duckdb/node-api external by name).
@@ -18,6 +16,8 @@ import { Effect } from "effect"
 
 const N = 20_000
 const T = 32
+
+type RolloutWrite = RunStore.RolloutWrite
 
 const makeRollouts = (): Array<RolloutWrite> =>
   Array.from({ length: N }, (_, i) => {
@@ -37,10 +37,10 @@ const values = (r: RolloutWrite): Array<unknown> => [
   r.params.maxNewTokens, r.params.stop, r.seed, r.text
 ]
 
-/** A fresh migrated database file; returns its connection and a closer. */
+/** A fresh database file at the store's schema (the RunStore layer migrates it on its first write); its connection and a closer. */
 const fresh = async (dir: string, name: string) => {
   const file = join(dir, name)
-  await Effect.runPromise(Effect.scoped(Effect.flatMap(connect(file, "write", 5000), (c) => migrate(c, file))))
+  await Effect.runPromise(Effect.provide(Effect.flatMap(RunStore.RunStore, (s) => s.setRunEngine("none", "none", "none")), RunStore.RunStore.layer(file)))
   const db = await DuckDBInstance.create(file)
   const conn = await db.connect()
   return { file, conn, close: () => (conn.closeSync(), db.closeSync()) }
@@ -91,9 +91,9 @@ const bench: Bench = async () => {
     const tStage = await timed(() =>
       Effect.runPromise(
         Effect.gen(function*() {
-          const store = yield* RunStore
+          const store = yield* RunStore.RunStore
           yield* store.recordStage({ runId: "bench", round: 1, stage: "rollouts", rollouts: rows })
-        }).pipe(Effect.provide(RunStore.layer(storeFile)))
+        }).pipe(Effect.provide(RunStore.RunStore.layer(storeFile)))
       ))
     return [
       { name: "appender", value: N / tAppender, unit: "rollouts/s", note: `${N} rollouts × ${T} tokens, one transaction` },
