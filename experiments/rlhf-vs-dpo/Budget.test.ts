@@ -1,11 +1,10 @@
 // The four arms of each task decode, and differ only in the objective: the same prompts, samples, rounds, model and evaluation, and the same gradient steps per round.
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
-import { RunConfig } from "@odpo/core"
-import { readFileSync } from "node:fs"
+import { ConfigFile, RunConfig } from "@odpo/core"
 import { join } from "node:path"
 
-const load = (file: string) => RunConfig.parseRunConfig(readFileSync(join(import.meta.dirname, file), "utf8"), file)
+const load = (file: string) => ConfigFile.readRunConfigFile(join(import.meta.dirname, file))
 
 /** Optimizer steps per round: E passes over the round's items (a pair per prompt for max_min DPO, every sample for RL). */
 const stepsPerRound = (c: RunConfig.RunConfig) => {
