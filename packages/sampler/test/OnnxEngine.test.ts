@@ -5,7 +5,7 @@ import { Effect } from "effect"
 import type { GenerationRow } from "../src/GenerationEngine.ts"
 import * as OnnxEngine from "../src/OnnxEngine.ts"
 import * as TfjsEngine from "../src/TfjsEngine.ts"
-import { config, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
+import { config, driveTogether, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
 
 const { rowSeed } = Seeds
 
@@ -33,29 +33,7 @@ describe("OnnxEngine", () => {
       const prompts = [prompt(""), prompt("ab"), prompt("abcdefgh"), prompt("abcdefghabcde"), prompt("ab")]
       const onnx = OnnxEngine.kvCacheSource(yield* Onnx.OnnxPolicy.hostModelOf(model), sessions, tokenizer.padId)
       const tfjs = TfjsEngine.kvCacheSource(model, tokenizer.padId)
-      let a = yield* Effect.promise(() => onnx.start(prompts))
-      let b = yield* Effect.promise(() => tfjs.start(prompts))
-      let lengths = prompts.map((p) => p.length)
-      let steps = 0
-      let compared = 0
-      let worst = 0
-      while (lengths.length > 0) {
-        assert.strictEqual(a.length, lengths.length * V)
-        for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!))
-        compared += a.length
-        const keep: Array<number> = []
-        const tokens: Array<number> = []
-        lengths.forEach((len, r) => {
-          if (len >= C || (steps === 2 && r === 1)) return
-          keep.push(r)
-          tokens.push(3 + ((steps + r) % 8))
-        })
-        if (keep.length === 0) break
-        lengths = keep.map((r) => lengths[r]! + 1)
-        a = yield* Effect.promise(() => onnx.next(keep, tokens))
-        b = yield* Effect.promise(() => tfjs.next(keep, tokens))
-        steps++
-      }
+      const { worst, steps, compared } = yield* Effect.promise(() => driveTogether(onnx, tfjs, prompts, C, V))
       assert.isBelow(worst, 1e-4)
       assert.strictEqual(steps, C - 1)
       // steps each row was compared at: to the full context from 1, 3 (the copy), 9 and 14 tokens; row 1 left at step 2

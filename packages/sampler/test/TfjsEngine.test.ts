@@ -8,7 +8,7 @@ import { Seeds } from "@odpo/core"
 const { rowSeed } = Seeds
 import { sampleWith } from "../src/Sampling.ts"
 import { generateRows, kvCacheSource, make, recomputeSource } from "../src/TfjsEngine.ts"
-import { config, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
+import { config, driveTogether, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
 
 const rowsFor = (prompts: Record<string, Array<number>>, n: number, seed = 0): Array<GenerationRow> =>
   Object.entries(prompts).flatMap(([promptId, ids]) =>
@@ -37,29 +37,9 @@ describe("TfjsEngine", () => {
     const prompts = [prompt(""), prompt("ab"), prompt("abcdefgh"), prompt("abcdefghabcde")] // 1, 3, 9, 14 tokens
     const cached = kvCacheSource(model, tokenizer.padId)
     const full = recomputeSource(model, tokenizer.padId)
-    let a = await cached.start(prompts)
-    let b = await full.start(prompts)
-    let lengths = prompts.map((p) => p.length)
-    let steps = 0
-    let compared = 0
-    while (lengths.length > 0) {
-      assert.strictEqual(a.length, lengths.length * V)
-      for (let i = 0; i < a.length; i++) assert.closeTo(a[i]!, b[i]!, 1e-5)
-      compared += a.length
-      // Next token: the row's argmax (never PAD); a row leaves when it fills the context, and row 1 leaves early.
-      const keep: Array<number> = []
-      const tokens: Array<number> = []
-      lengths.forEach((len, r) => {
-        if (len >= C || (steps === 2 && r === 1)) return
-        keep.push(r)
-        tokens.push(3 + ((steps + r) % 8))
-      })
-      if (keep.length === 0) break
-      lengths = keep.map((r) => lengths[r]! + 1)
-      a = await cached.next(keep, tokens)
-      b = await full.next(keep, tokens)
-      steps++
-    }
+    // Next token: a fixed function of the step (never PAD); a row leaves when it fills the context, and row 1 leaves early.
+    const { worst, steps, compared } = await driveTogether(cached, full, prompts, C, V)
+    assert.isBelow(worst, 1e-5)
     // The 1-token prompt ran to the full context even though it shared a batch with a 14-token one.
     assert.strictEqual(steps, C - 1)
     // live rows per step: 4 at first; the 14-token row leaves after 2 steps, row 1 at step 2, the 9-token row after 7

@@ -29,3 +29,41 @@ export const params = (over: Partial<{
   maxNewTokens: number
   stop: ReadonlyArray<string>
 }> = {}) => ({ temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, maxNewTokens: 8, stop: [], ...over })
+
+/**
+ * Drive two LogitsSources with the same rows step by step — each row's next token a fixed function
+ * of the step, a row leaving when it fills the context (and row 1 at step 2, early) — and measure
+ * how far their logits ever are apart. Returns the worst gap, the steps taken and the logits compared.
+ */
+export const driveTogether = async (
+  a: { start: (p: ReadonlyArray<ReadonlyArray<number>>) => Promise<Float32Array>; next: (keep: ReadonlyArray<number>, tokens: ReadonlyArray<number>) => Promise<Float32Array> },
+  b: typeof a,
+  prompts: ReadonlyArray<ReadonlyArray<number>>,
+  contextLength: number,
+  vocabSize: number
+): Promise<{ worst: number; steps: number; compared: number }> => {
+  let x = await a.start(prompts)
+  let y = await b.start(prompts)
+  let lengths = prompts.map((p) => p.length)
+  let steps = 0
+  let compared = 0
+  let worst = 0
+  while (lengths.length > 0) {
+    if (x.length !== lengths.length * vocabSize || y.length !== x.length) throw new Error(`step ${steps}: ${x.length} / ${y.length} logits for ${lengths.length} rows`)
+    for (let i = 0; i < x.length; i++) worst = Math.max(worst, Math.abs(x[i]! - y[i]!))
+    compared += x.length
+    const keep: Array<number> = []
+    const tokens: Array<number> = []
+    lengths.forEach((len, r) => {
+      if (len >= contextLength || (steps === 2 && r === 1)) return
+      keep.push(r)
+      tokens.push(3 + ((steps + r) % 8))
+    })
+    if (keep.length === 0) break
+    lengths = keep.map((r) => lengths[r]! + 1)
+    x = await a.next(keep, tokens)
+    y = await b.next(keep, tokens)
+    steps++
+  }
+  return { worst, steps, compared }
+}
