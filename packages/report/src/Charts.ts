@@ -42,7 +42,8 @@ export const charts: ReadonlyArray<Chart> = [
     c.gold_reward::DOUBLE AS "gold reward", c.reward::DOUBLE AS "proxy reward"
   FROM run_compare c JOIN run_arms a USING (run_id)
   WHERE c.run_id IN ${inList(runs)}`, ["gold reward", "proxy reward"]),
-    spec: (rows, ctx) => band(rows, ctx, { x: "round", xTitle: "round", yTitle: "reward", colorBy: "arm", panelsBy: "metric" })
+    // Own y scales: a learned proxy (a reward model's logit) need not live on the gold reward's scale.
+    spec: (rows, ctx) => band(rows, ctx, { x: "round", xTitle: "round", yTitle: "reward", colorBy: "arm", panelsBy: "metric", independentY: true })
   },
   {
     id: "frontier",
