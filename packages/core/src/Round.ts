@@ -72,8 +72,6 @@ export const record = Effect.fnUntraced(function*(ctx: RunContext, clock: Clock,
   yield* (yield* RunStore).recordStage({ ...write, timing: { backend: ctx.backend, ...clock() } })
 })
 
-// ── round 0: make π₀ (SFT when no initial checkpoint is named) and evaluate it ──────────────
-
 // ── the stages of a round ──────────────────────────────────────────────────────────────────
 
 /** Rollouts: K completions per round prompt from the sampling policy (π_{r−1}, or older). */
