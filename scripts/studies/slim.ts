@@ -1,7 +1,8 @@
 /**
  * A study's results database small enough to commit: every table of SOURCE except the bulky
- * per-sample ones (rollouts, scores, pairs, prompts, step_samples), in a new DEST created by the
- * run store itself (so it is at the store's current schema and its views work on what is kept).
+ * per-sample ones (rollouts, scores, pairs, prompts, advantages, step_samples), in a new DEST
+ * created by the run store itself (so it is at the store's current schema and its views work on
+ * what is kept).
  * With --eval, the held-out samples (rollouts of purpose 'eval', their scores and prompts) are
  * kept too, so that `eval_extremes` works. SOURCE is attached read-only: slim a finished study.
  *
@@ -22,9 +23,10 @@ if (source === undefined || dest === undefined || !existsSync(source)) {
   process.exit(2)
 }
 
-// Small per-run or per-round tables: kept whole. The policy-gradient advantages are one row per
-// train sample of an RL round (a few thousand per run), kept because `samples_used` is not.
-const kept = ["runs", "rounds", "checkpoints", "pair_filters", "train_steps", "evals", "stage_times", "advantages"]
+// Small per-run or per-round tables: kept whole. The policy-gradient advantages are per sample
+// too (one row per train rollout of an RL round: ~1 MB for the 12 RL runs of rlhf-vs-dpo), so
+// they are left out with the rest; `policy_gradient_steps` reads train_steps and still works.
+const kept = ["runs", "rounds", "checkpoints", "pair_filters", "train_steps", "evals", "stage_times"]
 const sql = [
   `ATTACH '${source.replaceAll("'", "''")}' AS src (READ_ONLY)`,
   ...kept.map((t) => `INSERT INTO ${t} BY NAME SELECT * FROM src.${t}`),
