@@ -10,7 +10,8 @@ const config = {
   background: "white",
   view: { stroke: "#ddd" },
   axis: { labelFontSize: 10, titleFontSize: 11, titleFontWeight: "normal", gridColor: "#eee" },
-  legend: { labelFontSize: 10, titleFontSize: 11, titleFontWeight: "normal" },
+  // a study's arm names (noise-sentiment-rdpo-e0.4) run past the default 160 px: keep them whole
+  legend: { labelFontSize: 10, titleFontSize: 11, titleFontWeight: "normal", labelLimit: 320 },
   header: { labelFontSize: 11 }
 }
 
