@@ -7,10 +7,11 @@ import { exportCommand, report } from "./commands/report.ts"
 import { resume, run } from "./commands/run.ts"
 import { sample, score } from "./commands/sample.ts"
 import { trainRm } from "./commands/trainRm.ts"
+import { odpoVersion } from "./Version.ts"
 
 export const odpo = Command.make("odpo").pipe(
   Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
   Command.withSubcommands([run, resume, query, compare, report, exportCommand, sample, score, trainRm, bon])
 )
 
-export const cli = Command.run(odpo, { version: "0.1.0" })
+export const cli = Command.run(odpo, { version: odpoVersion })

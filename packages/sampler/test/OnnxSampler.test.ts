@@ -1,29 +1,18 @@
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
-import { type Domain, Sampler } from "@odpo/core"
+import { assert, describe, it } from "@effect/vitest"
+import { Sampler } from "@odpo/core"
 import { Checkpoint, Gpt, LoadedModels, Onnx } from "@odpo/model"
 import { Effect, Layer } from "effect"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import * as OnnxSampler from "../src/OnnxSampler.ts"
 import * as TfjsSampler from "../src/TfjsSampler.ts"
-import { config, params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
+import { config, params, prompt, savedTinyPolicy, tokenizer } from "./fixtures.ts"
 
-const dir = mkdtempSync(join(tmpdir(), "odpo-onnx-sampler-"))
-let policy: Domain.CheckpointRef
-
-beforeAll(async () => {
-  const model = tinyPolicy(21, 8)
-  policy = await Effect.runPromise(Checkpoint.saveCheckpoint(join(dir, "ckpt"), model, tokenizer))
-  model.dispose()
-})
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
+const saved = savedTinyPolicy("odpo-onnx-sampler", 21, 8)
+const dir = saved.dir
 
 const request = (over: Partial<Sampler.SampleRequest> = {}): Sampler.SampleRequest => ({
-  policy,
+  policy: saved.policy,
   prompts: [
     { promptId: "long", tokenIds: prompt("hgfedcba") },
     { promptId: "short", tokenIds: prompt("") },
@@ -57,7 +46,7 @@ describe("OnnxSampler", () => {
         const t = tfjs[i]!
         assert.deepStrictEqual([r.promptId, r.sampleIdx, r.tokenIds, r.finishReason, r.text], [t.promptId, t.sampleIdx, t.tokenIds, t.finishReason, t.text])
         assert.closeTo(r.logprobSum, t.logprobSum, 1e-4)
-        assert.strictEqual(r.policyCkpt, policy.id)
+        assert.strictEqual(r.policyCkpt, saved.policy.id)
         assert.deepStrictEqual(small[i]!.tokenIds, r.tokenIds)
       })
       assert.isAbove(new Set(onnx.map((r) => r.tokenIds.join(","))).size, 10)

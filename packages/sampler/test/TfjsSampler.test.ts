@@ -1,29 +1,18 @@
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { assert, describe, it } from "@effect/vitest"
 import { type Domain, Progress, Sampler } from "@odpo/core"
-import { Checkpoint, LoadedModels } from "@odpo/model"
+import { LoadedModels } from "@odpo/model"
 import { Effect, Layer } from "effect"
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { sampleFile } from "../src/SampleFile.ts"
 import * as TfjsSampler from "../src/TfjsSampler.ts"
-import { params, prompt, tinyPolicy, tokenizer } from "./fixtures.ts"
+import { params, prompt, savedTinyPolicy } from "./fixtures.ts"
 
-const dir = mkdtempSync(join(tmpdir(), "odpo-sampler-"))
-let policy: Domain.CheckpointRef
-
-beforeAll(async () => {
-  const model = tinyPolicy(21)
-  policy = await Effect.runPromise(Checkpoint.saveCheckpoint(join(dir, "ckpt"), model, tokenizer))
-  model.dispose()
-})
-
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true })
-})
+const saved = savedTinyPolicy("odpo-sampler", 21)
+const dir = saved.dir
 
 const request = (over: Partial<Sampler.SampleRequest> = {}): Sampler.SampleRequest => ({
-  policy,
+  policy: saved.policy,
   // Deliberately not sorted by length: the sampler batches by length but must answer in this order.
   prompts: [
     { promptId: "long", tokenIds: prompt("hgfedcba") },
@@ -67,7 +56,7 @@ describe("TfjsSampler", () => {
       ])
       assert.deepStrictEqual(small.map((r) => r.tokenIds), big.map((r) => r.tokenIds))
       for (const r of big) {
-        assert.strictEqual(r.policyCkpt, policy.id)
+        assert.strictEqual(r.policyCkpt, saved.policy.id)
         assert.strictEqual(r.seed, 17)
         assert.strictEqual(r.params.temperature, 0.9)
         assert.strictEqual(r.length, r.tokenIds.length)
@@ -122,7 +111,7 @@ describe("sampleFile", () => {
       ].join("\n"))
       const out = join(dir, "out", "rollouts.jsonl")
       const req = request()
-      const result = yield* sampleFile({ policyDir: policy.path, promptsFile, n: 3, params: req.params, seed: 17, out })
+      const result = yield* sampleFile({ policyDir: saved.policy.path, promptsFile, n: 3, params: req.params, seed: 17, out })
       assert.deepInclude(result, { prompts: 3, rollouts: 9, out })
       const lines = readFileSync(out, "utf8").trim().split("\n").map((l) => JSON.parse(l) as Domain.Rollout)
       const viaService = yield* sample(req).pipe(Effect.provide(samplerLayer))
@@ -132,7 +121,7 @@ describe("sampleFile", () => {
 
   it.effect("bad files fail with a message naming the file (and line)", () =>
     Effect.gen(function*() {
-      const base = { policyDir: policy.path, n: 2, params: params(), seed: 1, out: join(dir, "x.jsonl") }
+      const base = { policyDir: saved.policy.path, n: 2, params: params(), seed: 1, out: join(dir, "x.jsonl") }
       const run = (promptsFile: string, over: Partial<typeof base> = {}) => Effect.flip(sampleFile({ ...base, promptsFile, ...over }))
       const empty = writeFile("empty.jsonl", "\n\n")
       let e = yield* run(empty)

@@ -1,7 +1,12 @@
 // Tiny seeded policies for the sampler tests: a char tokenizer over "abcdefgh" and a GPT whose
 // weights are scaled up from GPT-2's init so its next-token distributions are far from uniform.
-import { Tokenizer } from "@odpo/core"
-import { Gpt } from "@odpo/model"
+import { afterAll, beforeAll } from "@effect/vitest"
+import { type Domain, Tokenizer } from "@odpo/core"
+import { Checkpoint, Gpt } from "@odpo/model"
+import { Effect } from "effect"
+import { mkdtempSync, rmSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
 
 export const tokenizer = new Tokenizer.CharTokenizer({ symbols: Array.from("abcdefgh") })
 
@@ -15,6 +20,31 @@ export const tinyPolicy = (seed: number, scale = 20, cfg: Gpt.GptConfig = config
     for (let i = 0; i < data.length; i++) data[i] = data[i]! * scale
   }
   return new Gpt.Gpt(cfg, weights)
+}
+
+/**
+ * A test file's temporary directory holding `tinyPolicy(seed, scale)` saved as a checkpoint
+ * (`dir`/ckpt, saved before the file's tests, the directory removed after them).
+ */
+export const savedTinyPolicy = (prefix: string, seed: number, scale?: number) => {
+  const dir = mkdtempSync(join(tmpdir(), `${prefix}-`))
+  let ref: Domain.CheckpointRef | undefined
+  beforeAll(async () => {
+    const model = tinyPolicy(seed, scale)
+    ref = await Effect.runPromise(Checkpoint.saveCheckpoint(join(dir, "ckpt"), model, tokenizer))
+    model.dispose()
+  })
+  afterAll(() => {
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return {
+    dir,
+    /** The saved checkpoint (read inside a test: it is saved in beforeAll). */
+    get policy(): Domain.CheckpointRef {
+      if (ref === undefined) throw new Error("savedTinyPolicy: the checkpoint is saved in beforeAll; read it inside a test")
+      return ref
+    }
+  }
 }
 
 /** BOS + the text's ids. */

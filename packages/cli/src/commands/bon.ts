@@ -8,6 +8,7 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatTable } from "../Format.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
+import { odpoVersion } from "../Version.ts"
 import { compareRuns } from "./compare.ts"
 import { engineFor } from "./run.ts"
 import { backendFlag, dbFlag } from "./shared.ts"
@@ -32,7 +33,7 @@ export const bon = Command.make(
         name: Option.getOrElse(name, () => `${config.name}-bon`),
         ...(Option.isSome(seed) ? { seed: seed.value } : {}),
         checkpointRoot: checkpointRootFor(db),
-        codeVersion: "0.1.0",
+        codeVersion: odpoVersion,
         engine
       }
       const runId = yield* BestOfN.runBestOfN(config, start, options)

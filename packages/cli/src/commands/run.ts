@@ -8,6 +8,7 @@ import { formatTable, shellQuote } from "../Format.ts"
 import { goldSparklines } from "../Sparkline.ts"
 import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
 import { noteInterrupt } from "../Errors.ts"
+import { odpoVersion } from "../Version.ts"
 import { backendFlag, dbFlag, useBackend } from "./shared.ts"
 
 /** The experiment file, its `extends` chain resolved (ConfigFile.ts). */
@@ -94,7 +95,7 @@ export const run = Command.make(
         ...(Option.isSome(name) ? { name: name.value } : {}),
         ...(Option.isSome(seed) ? { seed: seed.value } : {}),
         checkpointRoot: checkpointRootFor(db),
-        codeVersion: "0.1.0",
+        codeVersion: odpoVersion,
         engine
       })
       yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; ${resumeHint(runId, db)} after a crash)`)

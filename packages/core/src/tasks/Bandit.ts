@@ -4,7 +4,7 @@
  * where π₀ has almost no mass and μ = 20 where it has most.
  */
 import { CharTokenizer } from "../Tokenizer.ts"
-import { makePrompt, normal, rng, type Task } from "./Task.ts"
+import { bosOnlyPrompts, normal, rng, type Task } from "./Task.ts"
 
 /** Actions per completion. */
 export const ACTIONS = 8
@@ -38,9 +38,7 @@ export const bandit = (mu: number, sigma: number): Task => {
     tokenizer,
     // 8 actions and room for EOS
     defaultMaxNewTokens: ACTIONS + 1,
-    // The prompt is just BOS; the splits are copies of it with distinct ids.
-    prompts: (config, split) =>
-      Array.from({ length: split === "train" ? config.trainPrompts : config.heldoutPrompts }, (_, i) => makePrompt("bandit", tokenizer, split, i, "")),
+    prompts: bosOnlyPrompts("bandit", tokenizer),
     goldReward: gold,
     reward: gold,
     // Each action ~ round(N(20, 6)) clipped to [0, 99]: real mass near 20, almost none near 70 (≈ 8σ away).

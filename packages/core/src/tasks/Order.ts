@@ -7,7 +7,7 @@
  * `eval/p_worst`), read from the policy's next-token distribution, not estimated from samples.
  */
 import { CharTokenizer } from "../Tokenizer.ts"
-import { makePrompt, pick, rng, type Task } from "./Task.ts"
+import { bosOnlyPrompts, pick, rng, type Task } from "./Task.ts"
 
 /** The actions, best first. */
 export const ORDER_ACTIONS = ["a", "b", "c"] as const
@@ -27,9 +27,7 @@ export const order: Task = {
   tokenizer,
   // one action; the completion ends there (demonstrations carry no EOS, so π₀'s first token is an action)
   defaultMaxNewTokens: 1,
-  // The prompt is just BOS; the splits are copies of it with distinct ids (as the bandit's).
-  prompts: (config, split) =>
-    Array.from({ length: split === "train" ? config.trainPrompts : config.heldoutPrompts }, (_, i) => makePrompt("order", tokenizer, split, i, "")),
+  prompts: bosOnlyPrompts("order", tokenizer),
   goldReward: gold,
   reward: gold,
   // Uniform over the three actions: π₀ ≈ π_ref ≈ uniform.

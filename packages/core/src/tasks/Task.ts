@@ -45,6 +45,10 @@ export const makePrompt = (task: Task["name"], tokenizer: CharTokenizer, split: 
   tokenIds: [tokenizer.bosId, ...tokenizer.encode(text)]
 })
 
+/** A task whose prompt is just BOS: each split holds copies of it with distinct ids (the bandit, order). */
+export const bosOnlyPrompts = (task: Task["name"], tokenizer: CharTokenizer): Task["prompts"] => (config, split) =>
+  Array.from({ length: split === "train" ? config.trainPrompts : config.heldoutPrompts }, (_, i) => makePrompt(task, tokenizer, split, i, ""))
+
 /**
  * Disjoint seeded splits of a finite prompt pool: the pool is shuffled by the task seed; train
  * takes the first `trainPrompts`, heldout the last `heldoutPrompts` (so held-out prompts do not
