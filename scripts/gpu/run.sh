@@ -1,32 +1,38 @@
 #!/usr/bin/env bash
-# Runs odpo from the folder scripts/gpu/pack.sh made, on a GPU machine with no Node and no network.
+# Runs odpo from the folder scripts/gpu/pack.sh made, on a GPU machine with no Node and no network,
+# beside a checkout of this repo (the pack holds Node, the bundle and the natives; the checkout holds
+# experiments/, bench/torch_*.py and scripts/gpu/).
 #   ./run.sh odpo run experiments/bandit/online.json --backend webgpu     any odpo command
 #   ./run.sh bench --backend webgpu --out DIR                            the webgpu bench
 #   ./run.sh measure OUT_DIR                                             every GPU figure in one call
 #   ./run.sh node …                                                      the carried Node
-# Relative paths are taken from the unpacked app directory (experiments/ is there); ODPO_GPU_HOME
-# (default: <this folder>/.unpacked) is where it unpacks, once per pack.
+# Commands run in the checkout (relative paths resolve there): $ODPO_CHECKOUT, else the nearest
+# folder above the pack holding experiments/ and scripts/gpu/, else the current directory.
+# ODPO_GPU_HOME (default: <this folder>/.unpacked) is where it unpacks, once per pack.
 set -euo pipefail
 PACK="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 HOME_DIR="${ODPO_GPU_HOME:-$PACK/.unpacked}"
 APP="$HOME_DIR/app"
 NODE="$HOME_DIR/bin/node"
 
-need() { command -v "$1" >/dev/null || { echo "run.sh: needs $1 ($2)" >&2; exit 1; }; }
+# xz and tar, or Python's lzma and tarfile where the machine lacks them (a GPU image has Python).
+unxz_tar() {
+  if command -v xz >/dev/null && command -v tar >/dev/null; then xz -dc "$1" | tar -xf - -C "$2"
+  elif command -v python3 >/dev/null; then python3 -c 'import sys, tarfile
+t = tarfile.open(sys.argv[1], "r:xz")
+t.extractall(sys.argv[2], **({"filter": "fully_trusted"} if hasattr(tarfile, "fully_trusted_filter") else {}))' "$1" "$2"
+  else echo "run.sh: needs xz and tar (Debian: xz-utils) or python3 to unpack $1" >&2; exit 1; fi
+}
 
 unpack() {
-  need xz "Debian: xz-utils"
-  need tar "tar"
+  [ -f "$PACK/odpo-gpu.tar.xz" ] || { echo "run.sh: $PACK/odpo-gpu.tar.xz is missing: rebuild the pack with scripts/gpu/pack.sh" >&2; exit 1; }
   echo "run.sh: unpacking into $HOME_DIR" >&2
   rm -rf "$HOME_DIR"
-  mkdir -p "$HOME_DIR/bin"
-  xz -dc "$PACK/node.xz" > "$NODE"
+  mkdir -p "$HOME_DIR"
+  rm -rf "$HOME_DIR.tmp.$$"; mkdir -p "$HOME_DIR.tmp.$$"
+  unxz_tar "$PACK/odpo-gpu.tar.xz" "$HOME_DIR.tmp.$$"
+  mv "$HOME_DIR.tmp.$$/odpo-gpu"/* "$HOME_DIR/" && rm -rf "$HOME_DIR.tmp.$$"
   chmod +x "$NODE"
-  xz -dc "$PACK/app.tar.xz" | tar -xf - -C "$HOME_DIR"
-  (cd "$PACK/natives" && find . -name '*.xz' -print) | while read -r f; do
-    mkdir -p "$APP/node_modules/$(dirname "$f")"
-    xz -dc "$PACK/natives/$f" > "$APP/node_modules/${f%.xz}"
-  done
   # The Vulkan loader, where the machine has none: Debian's libvulkan1, unpacked here (no root).
   if ! ldconfig -p 2>/dev/null | grep -q 'libvulkan\.so\.1 '; then
     deb="$(ls "$PACK"/debs/libvulkan1_*.deb 2>/dev/null | head -1 || true)"
@@ -41,6 +47,17 @@ unpack() {
 
 if [ ! -x "$NODE" ] || [ "$(cat "$HOME_DIR/.manifest" 2>/dev/null)" != "$(sha256sum "$PACK/MANIFEST" | cut -c1-64)" ]; then unpack; fi
 
+checkout() {
+  if [ -n "${ODPO_CHECKOUT:-}" ]; then echo "$ODPO_CHECKOUT"; return; fi
+  local d="$PACK"
+  while [ "$d" != / ]; do
+    d="$(dirname "$d")"
+    if [ -d "$d/experiments" ] && [ -d "$d/scripts/gpu" ]; then echo "$d"; return; fi
+  done
+  pwd
+}
+CHECKOUT="$(checkout)"
+
 if [ -d "$HOME_DIR/vulkan" ]; then
   export LD_LIBRARY_PATH="$(find "$HOME_DIR/vulkan" -name 'libvulkan.so.1' -printf '%h\n' | head -1)${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 fi
@@ -52,11 +69,13 @@ cmd="${1:-}"
 [ $# -gt 0 ] && shift
 # measure's output folder is the caller's (relative to where run.sh was called)
 if [ "$cmd" = measure ]; then set -- "$(realpath -m "${1:-gpu-figures}")"; fi
-cd "$APP"
+cd "$CHECKOUT"
 case "$cmd" in
   odpo) exec "$NODE" "$APP/odpo.mjs" "$@" ;;
   bench) exec "$NODE" "$APP/bench.mjs" "$@" ;;
-  measure) PATH="$HOME_DIR/bin:$PATH" exec bash "$APP/scripts/gpu/measure.sh" "$@" ;;
+  measure)
+    [ -f "$CHECKOUT/scripts/gpu/measure.sh" ] || { echo "run.sh: no scripts/gpu/measure.sh in $CHECKOUT: run from a checkout, or set ODPO_CHECKOUT" >&2; exit 1; }
+    ODPO_APP="$APP" PATH="$HOME_DIR/bin:$PATH" exec bash "$CHECKOUT/scripts/gpu/measure.sh" "$@" ;;
   node) exec "$NODE" "$@" ;;
-  *) sed -n '2,9p' "$0" >&2; exit 2 ;;
+  *) sed -n '2,11p' "$0" >&2; exit 2 ;;
 esac
