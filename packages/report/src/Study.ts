@@ -1,0 +1,158 @@
+/**
+ * A study's numbers over seeds: the per-seed SQL (a metric per round, or one measure per run:
+ * a round's value, the best round, the area under the curve), and from its rows the mean of each
+ * arm with its bootstrap interval and the paired difference of two arms with its verdict.
+ */
+import { Errors } from "@odpo/core"
+import { inList, type SelectedRun } from "./Selection.ts"
+import * as Statistics from "./Statistics.ts"
+
+/** The held-out metrics of `run_compare` a study can be measured on. */
+export const metrics = ["gold_reward", "reward", "win_rate", "kl", "entropy", "length", "eos_rate"] as const
+export type Metric = (typeof metrics)[number]
+
+/**
+ * What one run contributes: the metric at a round (`round:N`), at its last round (`last`), its
+ * highest value over rounds 1 … N (`best`, `best:N`; optionally only rounds with KL ≤ maxKl), or
+ * the trapezoidal area under its curve over rounds 0 … N (`auc`, `auc:N`; units: metric × rounds).
+ */
+export type Measure =
+  | { readonly kind: "round"; readonly round: number }
+  | { readonly kind: "last" }
+  | { readonly kind: "best"; readonly upTo?: number; readonly maxKl?: number }
+  | { readonly kind: "auc"; readonly upTo?: number }
+
+/** `round:8`, `last`, `best`, `best:10`, `auc`, `auc:10` (and a KL cap for best) → a Measure; anything else names the flag and the forms. */
+export const parseMeasure = (text: string, maxKl?: number): Measure | Errors.InvalidInput => {
+  const m = /^(round|last|best|auc)(?::(\d+))?$/.exec(text.trim())
+  const bad = (why: string) =>
+    new Errors.InvalidInput({ message: `--measure "${text}": ${why}; write round:N (the metric at round N), last, best or best:N (the highest over rounds 1…N), auc or auc:N (area over rounds 0…N)` })
+  if (m === null) return bad("not a measure")
+  const n = m[2] === undefined ? undefined : Number(m[2])
+  if (maxKl !== undefined && m[1] !== "best") return bad("--max-kl applies to best only")
+  switch (m[1]) {
+    case "round":
+      return n === undefined ? bad("round needs its number") : { kind: "round", round: n }
+    case "last":
+      return n === undefined ? { kind: "last" } : bad("last takes no round")
+    case "best":
+      return { kind: "best", ...(n === undefined ? {} : { upTo: n }), ...(maxKl === undefined ? {} : { maxKl }) }
+    default:
+      return { kind: "auc", ...(n === undefined ? {} : { upTo: n }) }
+  }
+}
+
+export const describeMeasure = (metric: Metric, m: Measure): string => {
+  switch (m.kind) {
+    case "round":
+      return `${metric} at round ${m.round}`
+    case "last":
+      return `${metric} at each run's last round`
+    case "best":
+      return `best ${metric} over rounds 1…${m.upTo ?? "last"}${m.maxKl === undefined ? "" : ` with KL ≤ ${m.maxKl}`}`
+    case "auc":
+      return `area under ${metric} over rounds 0…${m.upTo ?? "last"} (trapezoid, ${metric} × rounds)`
+  }
+}
+
+/** Per-seed curve: one row per arm × seed × round (held-out evaluation), the metric as `value`. */
+export const curveSql = (runs: ReadonlyArray<SelectedRun>, metric: Metric, upTo?: number) =>
+  `SELECT a.arm, a.seed, c.round, c.${metric}::DOUBLE AS value, c.kl::DOUBLE AS kl
+FROM run_compare c JOIN run_arms a USING (run_id)
+WHERE c.run_id IN ${inList(runs)} AND c.${metric} IS NOT NULL${upTo === undefined ? "" : ` AND c.round <= ${upTo}`}
+ORDER BY a.arm, a.seed, c.round`
+
+/** Per-seed measure: one row per arm × seed, the measure as `value` and the round it was read at (`at_round`; the last round for auc). */
+export const measureSql = (runs: ReadonlyArray<SelectedRun>, metric: Metric, m: Measure) => {
+  const curve = `WITH curve AS (\n${curveSql(runs, metric, m.kind === "best" || m.kind === "auc" ? m.upTo : undefined)}\n)`
+  switch (m.kind) {
+    case "round":
+      return `${curve}\nSELECT arm, seed, value, round AS at_round FROM curve WHERE round = ${m.round} ORDER BY arm, seed`
+    case "last":
+      return `${curve}\nSELECT arm, seed, arg_max(value, round) AS value, max(round) AS at_round FROM curve GROUP BY arm, seed ORDER BY arm, seed`
+    case "best":
+      return `${curve}\nSELECT arm, seed, max(value) AS value, arg_max(round, value) AS at_round FROM curve
+WHERE round >= 1${m.maxKl === undefined ? "" : ` AND kl <= ${m.maxKl}`} GROUP BY arm, seed ORDER BY arm, seed`
+    case "auc":
+      return `${curve}, steps AS (
+  SELECT arm, seed, round, value, lag(value) OVER w AS before, lag(round) OVER w AS round_before
+  FROM curve WINDOW w AS (PARTITION BY arm, seed ORDER BY round)
+)
+SELECT arm, seed, sum((value + before) / 2 * (round - round_before)) AS value, max(round) AS at_round
+FROM steps WHERE before IS NOT NULL GROUP BY arm, seed ORDER BY arm, seed`
+  }
+}
+
+export interface SeedValue {
+  readonly arm: string
+  readonly seed: number
+  readonly value: number
+  /** The curve's round (per-round rows), or the round the measure was read at. */
+  readonly round: number
+}
+
+const num = (x: unknown) => (typeof x === "bigint" ? Number(x) : Number(x))
+
+/** Query rows (column → value) of curveSql or measureSql → SeedValues. */
+export const seedValues = (rows: ReadonlyArray<Record<string, unknown>>): Array<SeedValue> =>
+  rows.map((r) => ({ arm: String(r.arm), seed: num(r.seed), value: num(r.value), round: num(r.round ?? r.at_round) }))
+
+export interface ArmInterval extends Statistics.Interval {
+  readonly arm: string
+  readonly seeds: ReadonlyArray<number>
+}
+
+/** Mean and bootstrap interval of each arm (arms in first-seen order), from one value per seed. */
+export const perArm = (values: ReadonlyArray<SeedValue>, o: Statistics.BootstrapOptions = Statistics.defaultBootstrap): Array<ArmInterval> =>
+  [...new Set(values.map((v) => v.arm))].map((arm) => {
+    const own = values.filter((v) => v.arm === arm)
+    return { arm, seeds: own.map((v) => v.seed), ...Statistics.bootstrapInterval(own.map((v) => v.value), o) }
+  })
+
+/** Mean and interval per arm × round, from the per-seed curve. */
+export const perRound = (curve: ReadonlyArray<SeedValue>, o: Statistics.BootstrapOptions = Statistics.defaultBootstrap): Array<ArmInterval & { readonly round: number }> => {
+  return [...new Set(curve.map((v) => v.arm))].flatMap((arm) =>
+    [...new Set(curve.filter((v) => v.arm === arm).map((v) => v.round))].sort((a, b) => a - b).map((round) => {
+      const own = curve.filter((v) => v.arm === arm && v.round === round)
+      return { arm, round, seeds: own.map((v) => v.seed), ...Statistics.bootstrapInterval(own.map((v) => v.value), o) }
+    })
+  )
+}
+
+/** A claimed comparison: arm `a` minus arm `b` is `direction` than 0. */
+export interface Claim {
+  readonly a: string
+  readonly b: string
+  readonly direction: Statistics.Direction
+}
+
+/**
+ * `A>B` or `A<B` (A − B claimed above / below 0); an arm may be named in full or without the
+ * study's prefix. Unknown arms name the arms there are.
+ */
+export const parseClaim = (text: string, prefix: string, arms: ReadonlyArray<string>): Claim | Errors.InvalidInput => {
+  const m = /^([^<>]+)([<>])([^<>]+)$/.exec(text.replace(/\s+/g, ""))
+  if (m === null) return new Errors.InvalidInput({ message: `--pair "${text}": write ARM>ARM (claimed: the first above the second) or ARM<ARM` })
+  const resolve = (name: string) => (arms.includes(name) ? name : arms.includes(prefix + name) ? prefix + name : undefined)
+  const a = resolve(m[1]!)
+  const b = resolve(m[3]!)
+  if (a === undefined || b === undefined) {
+    return new Errors.InvalidInput({ message: `--pair "${text}": no arm "${a === undefined ? m[1] : m[3]}" in study ${prefix}; its arms: ${arms.join(", ")}` })
+  }
+  return { a, b, direction: m[2] === ">" ? "greater" : "less" }
+}
+
+export interface PairResult extends Statistics.Paired {
+  readonly claim: Claim
+  readonly verdict: Statistics.Verdict
+}
+
+/** The paired difference of a claim over its arms' matched seeds, and the verdict by the rule. */
+export const comparePair = (values: ReadonlyArray<SeedValue>, claim: Claim, o: Statistics.BootstrapOptions = Statistics.defaultBootstrap): PairResult => {
+  const bySeed = (arm: string) => new Map(values.filter((v) => v.arm === arm).map((v) => [v.seed, v.value]))
+  const result = Statistics.paired(bySeed(claim.a), bySeed(claim.b), o)
+  return { ...result, claim, verdict: result.n === 0 ? "not detected" : Statistics.verdict(result, claim.direction) }
+}
+
+/** How a claim reads: `A > B`. */
+export const claimText = (c: Claim) => `${c.a} ${c.direction === "greater" ? ">" : "<"} ${c.b}`
