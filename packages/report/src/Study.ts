@@ -7,9 +7,19 @@ import { Errors } from "@odpo/core"
 import { inList, type SelectedRun } from "./Selection.ts"
 import * as Statistics from "./Statistics.ts"
 
-/** The held-out metrics of `run_compare` a study can be measured on. */
-export const metrics = ["gold_reward", "reward", "win_rate", "kl", "entropy", "length", "eos_rate"] as const
-export type Metric = (typeof metrics)[number]
+/** The held-out columns of `evals` (and `run_compare`) a study can be measured on. */
+export const columns = ["gold_reward", "reward", "win_rate", "kl", "entropy", "length", "eos_rate"] as const
+
+/** A column of `evals`, or a key of its `metrics` JSON (`eval/p_best`, the order task's π(a)). */
+export type Metric = string
+
+/** The SQL of a metric over `evals e`; a name neither a column nor a metrics key (word characters and /) is an error. */
+export const metricSql = (metric: Metric): string | Errors.InvalidInput =>
+  (columns as ReadonlyArray<string>).includes(metric)
+    ? `e.${metric}::DOUBLE`
+    : /^(eval|objective)\/\w+$/.test(metric)
+    ? `(e.metrics->>'$."${metric}"')::DOUBLE`
+    : new Errors.InvalidInput({ message: `--metric "${metric}": not a held-out metric; take a column (${columns.join(", ")}) or a key of evals.metrics such as eval/p_best` })
 
 /**
  * What one run contributes: the metric at a round (`round:N`), at its last round (`last`), its
@@ -56,11 +66,14 @@ export const describeMeasure = (metric: Metric, m: Measure): string => {
 }
 
 /** Per-seed curve: one row per arm × seed × round (held-out evaluation), the metric as `value`. */
-export const curveSql = (runs: ReadonlyArray<SelectedRun>, metric: Metric, upTo?: number) =>
-  `SELECT a.arm, a.seed, c.round, c.${metric}::DOUBLE AS value, c.kl::DOUBLE AS kl
-FROM run_compare c JOIN run_arms a USING (run_id)
-WHERE c.run_id IN ${inList(runs)} AND c.${metric} IS NOT NULL${upTo === undefined ? "" : ` AND c.round <= ${upTo}`}
-ORDER BY a.arm, a.seed, c.round`
+export const curveSql = (runs: ReadonlyArray<SelectedRun>, metric: Metric, upTo?: number) => {
+  const value = metricSql(metric)
+  if (typeof value !== "string") throw value // a defect: callers check the metric with metricSql first
+  return `SELECT a.task, a.arm, a.seed, e.round, ${value} AS value, e.kl::DOUBLE AS kl
+FROM evals e JOIN run_arms a USING (run_id)
+WHERE e.split = 'heldout' AND e.run_id IN ${inList(runs)} AND ${value} IS NOT NULL${upTo === undefined ? "" : ` AND e.round <= ${upTo}`}
+ORDER BY a.arm, a.seed, e.round`
+}
 
 /** Per-seed measure: one row per arm × seed, the measure as `value` and the round it was read at (`at_round`; the last round for auc). */
 export const measureSql = (runs: ReadonlyArray<SelectedRun>, metric: Metric, m: Measure) => {
