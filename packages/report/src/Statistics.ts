@@ -118,17 +118,20 @@ export const paired = (a: ReadonlyMap<number, number>, b: ReadonlyMap<number, nu
   }
 }
 
-export type Direction = "greater" | "less"
+export type Direction = "greater" | "less" | "equal"
 export type Verdict = "holds" | "contradicted" | "not detected"
 
 /**
  * The verdict rule (experiments/README.md, "Verdicts"): a claim that A − B is `direction` than 0
  * holds when the paired interval excludes 0 on that side, is contradicted when it excludes 0 on
- * the other, and is not detected otherwise. An interval touching 0 does not exclude it.
+ * the other, and is not detected otherwise. An interval touching 0 does not exclude it. A claimed
+ * tie (`equal`) cannot hold by this rule: it is contradicted when the interval excludes 0 on
+ * either side, and otherwise no difference is detected — the interval says how large one could be.
  */
 export const verdict = (interval: Pick<Interval, "lo" | "hi">, direction: Direction): Verdict => {
   const above = interval.lo > 0
   const below = interval.hi < 0
+  if (direction === "equal") return above || below ? "contradicted" : "not detected"
   if (direction === "greater") return above ? "holds" : below ? "contradicted" : "not detected"
   return below ? "holds" : above ? "contradicted" : "not detected"
 }

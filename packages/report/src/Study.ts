@@ -23,20 +23,25 @@ export const metricSql = (metric: Metric): string | Errors.InvalidInput =>
 
 /**
  * What one run contributes: the metric at a round (`round:N`), at its last round (`last`), its
- * highest value over rounds 1 … N (`best`, `best:N`; optionally only rounds with KL ≤ maxKl), or
- * the trapezoidal area under its curve over rounds 0 … N (`auc`, `auc:N`; units: metric × rounds).
+ * highest value over rounds 0 … N (`best`, `best:N`, π₀ included; optionally only the rounds with
+ * KL ≤ maxKl: the best point within a KL budget, the frontier's measure), the
+ * trapezoidal area under its curve over rounds 0 … N (`auc`, `auc:N`; units: metric × rounds), or
+ * its change from round M to round N (`change:M:N`, the value at N minus the value at M).
  */
 export type Measure =
   | { readonly kind: "round"; readonly round: number }
   | { readonly kind: "last" }
   | { readonly kind: "best"; readonly upTo?: number; readonly maxKl?: number }
   | { readonly kind: "auc"; readonly upTo?: number }
+  | { readonly kind: "change"; readonly from: number; readonly to: number }
 
 /** `round:8`, `last`, `best`, `best:10`, `auc`, `auc:10` (and a KL cap for best) → a Measure; anything else names the flag and the forms. */
 export const parseMeasure = (text: string, maxKl?: number): Measure | Errors.InvalidInput => {
+  const change = /^change:(\d+):(\d+)$/.exec(text.trim())
+  if (change !== null && maxKl === undefined) return { kind: "change", from: Number(change[1]), to: Number(change[2]) }
   const m = /^(round|last|best|auc)(?::(\d+))?$/.exec(text.trim())
   const bad = (why: string) =>
-    new Errors.InvalidInput({ message: `--measure "${text}": ${why}; write round:N (the metric at round N), last, best or best:N (the highest over rounds 1…N), auc or auc:N (area over rounds 0…N)` })
+    new Errors.InvalidInput({ message: `--measure "${text}": ${why}; write round:N (the metric at round N), last, best or best:N (the highest over rounds 0…N), auc or auc:N (area over rounds 0…N), change:M:N (round N minus round M)` })
   if (m === null) return bad("not a measure")
   const n = m[2] === undefined ? undefined : Number(m[2])
   if (maxKl !== undefined && m[1] !== "best") return bad("--max-kl applies to best only")
@@ -59,9 +64,11 @@ export const describeMeasure = (metric: Metric, m: Measure): string => {
     case "last":
       return `${metric} at each run's last round`
     case "best":
-      return `best ${metric} over rounds 1…${m.upTo ?? "last"}${m.maxKl === undefined ? "" : ` with KL ≤ ${m.maxKl}`}`
+      return `best ${metric} over rounds 0…${m.upTo ?? "last"}${m.maxKl === undefined ? "" : ` with KL ≤ ${m.maxKl}`}`
     case "auc":
       return `area under ${metric} over rounds 0…${m.upTo ?? "last"} (trapezoid, ${metric} × rounds)`
+    case "change":
+      return `${metric} at round ${m.to} minus at round ${m.from}`
   }
 }
 
@@ -85,7 +92,10 @@ export const measureSql = (runs: ReadonlyArray<SelectedRun>, metric: Metric, m: 
       return `${curve}\nSELECT arm, seed, arg_max(value, round) AS value, max(round) AS at_round FROM curve GROUP BY arm, seed ORDER BY arm, seed`
     case "best":
       return `${curve}\nSELECT arm, seed, max(value) AS value, arg_max(round, value) AS at_round FROM curve
-WHERE round >= 1${m.maxKl === undefined ? "" : ` AND kl <= ${m.maxKl}`} GROUP BY arm, seed ORDER BY arm, seed`
+${m.maxKl === undefined ? "" : `WHERE kl <= ${m.maxKl} `}GROUP BY arm, seed ORDER BY arm, seed`
+    case "change":
+      return `${curve}\nSELECT arm, seed, max(value) FILTER (WHERE round = ${m.to}) - max(value) FILTER (WHERE round = ${m.from}) AS value, ${m.to} AS at_round
+FROM curve GROUP BY arm, seed HAVING count(*) FILTER (WHERE round IN (${m.from}, ${m.to})) = 2 ORDER BY arm, seed`
     case "auc":
       return `${curve}, steps AS (
   SELECT arm, seed, round, value, lag(value) OVER w AS before, lag(round) OVER w AS round_before
@@ -132,27 +142,36 @@ export const perRound = (curve: ReadonlyArray<SeedValue>, o: Statistics.Bootstra
   )
 }
 
-/** A claimed comparison: arm `a` minus arm `b` is `direction` than 0. */
+/**
+ * A claimed comparison: arm `a` minus arm `b` is `direction` than 0 (`equal`: a tie). `b` = "0"
+ * compares the arm's own measure with 0 (a change over rounds, say).
+ */
 export interface Claim {
   readonly a: string
   readonly b: string
   readonly direction: Statistics.Direction
 }
 
+/** The constant an arm's measure is compared with when the claim's second side is "0". */
+export const zero = "0"
+
+const operators: Record<string, Statistics.Direction> = { ">": "greater", "<": "less", "=": "equal" }
+
 /**
- * `A>B` or `A<B` (A − B claimed above / below 0); an arm may be named in full or without the
- * study's prefix. Unknown arms name the arms there are.
+ * `A>B`, `A<B` or `A=B` (A − B claimed above 0, below 0, or a tie), or `A>0` (the arm's own
+ * measure above 0); an arm may be named in full or without the study's prefix. Unknown arms name
+ * the arms there are.
  */
 export const parseClaim = (text: string, prefix: string, arms: ReadonlyArray<string>): Claim | Errors.InvalidInput => {
-  const m = /^([^<>]+)([<>])([^<>]+)$/.exec(text.replace(/\s+/g, ""))
-  if (m === null) return new Errors.InvalidInput({ message: `--pair "${text}": write ARM>ARM (claimed: the first above the second) or ARM<ARM` })
-  const resolve = (name: string) => (arms.includes(name) ? name : arms.includes(prefix + name) ? prefix + name : undefined)
+  const m = /^([^<>=]+)([<>=])([^<>=]+)$/.exec(text.replace(/\s+/g, ""))
+  if (m === null) return new Errors.InvalidInput({ message: `--pair "${text}": write ARM>ARM (claimed: the first above the second), ARM<ARM, ARM=ARM (a tie) or ARM>0` })
+  const resolve = (name: string) => (name === zero || arms.includes(name) ? name : arms.includes(prefix + name) ? prefix + name : undefined)
   const a = resolve(m[1]!)
   const b = resolve(m[3]!)
-  if (a === undefined || b === undefined) {
+  if (a === undefined || b === undefined || a === zero) {
     return new Errors.InvalidInput({ message: `--pair "${text}": no arm "${a === undefined ? m[1] : m[3]}" in study ${prefix}; its arms: ${arms.join(", ")}` })
   }
-  return { a, b, direction: m[2] === ">" ? "greater" : "less" }
+  return { a, b, direction: operators[m[2]!]! }
 }
 
 export interface PairResult extends Statistics.Paired {
@@ -163,9 +182,10 @@ export interface PairResult extends Statistics.Paired {
 /** The paired difference of a claim over its arms' matched seeds, and the verdict by the rule. */
 export const comparePair = (values: ReadonlyArray<SeedValue>, claim: Claim, o: Statistics.BootstrapOptions = Statistics.defaultBootstrap): PairResult => {
   const bySeed = (arm: string) => new Map(values.filter((v) => v.arm === arm).map((v) => [v.seed, v.value]))
-  const result = Statistics.paired(bySeed(claim.a), bySeed(claim.b), o)
+  const a = bySeed(claim.a)
+  const result = Statistics.paired(a, claim.b === zero ? new Map([...a.keys()].map((s) => [s, 0])) : bySeed(claim.b), o)
   return { ...result, claim, verdict: result.n === 0 ? "not detected" : Statistics.verdict(result, claim.direction) }
 }
 
 /** How a claim reads: `A > B`. */
-export const claimText = (c: Claim) => `${c.a} ${c.direction === "greater" ? ">" : "<"} ${c.b}`
+export const claimText = (c: Claim) => `${c.a} ${c.direction === "greater" ? ">" : c.direction === "less" ? "<" : "="} ${c.b}`

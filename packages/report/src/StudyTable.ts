@@ -11,11 +11,11 @@ const maxArmsForPairs = 6
 
 const measures = [
   { key: "last", title: "gold at last round" },
-  { key: "best", title: "best gold, rounds ≥ 1" },
+  { key: "best", title: "best gold, any round" },
   { key: "auc", title: "area under gold (× rounds)" }
 ] as const
 
-/** One row per arm × seed: gold at the last round, the best over rounds ≥ 1, the trapezoidal area over all rounds. */
+/** One row per arm × seed: gold at the last round, the best of any round (π₀ included), the trapezoidal area over all rounds. */
 const sql = (runs: ReadonlyArray<SelectedRun>) => `WITH curve AS (
 ${Study.curveSql(runs, "gold_reward")}
 ), steps AS (
@@ -23,7 +23,7 @@ ${Study.curveSql(runs, "gold_reward")}
   FROM curve WINDOW w AS (PARTITION BY arm, seed ORDER BY round)
 )
 SELECT task, arm, seed, max(round) AS last_round, arg_max(value, round) AS "last",
-  max(value) FILTER (WHERE round >= 1) AS best,
+  max(value) AS best,
   coalesce(sum((value + before) / 2 * (round - round_before)), 0) AS auc
 FROM steps GROUP BY task, arm, seed ORDER BY task, arm, seed`
 

@@ -83,6 +83,10 @@ describe("Statistics", () => {
     assert.strictEqual(Statistics.verdict({ lo: -0.2, hi: -0.01 }, "greater"), "contradicted")
     assert.strictEqual(Statistics.verdict({ lo: 0, hi: 0.2 }, "greater"), "not detected")
     assert.strictEqual(Statistics.verdict({ lo: -0.1, hi: 0.2 }, "less"), "not detected")
+    // a tie cannot hold: it is contradicted by an interval off 0 on either side
+    assert.strictEqual(Statistics.verdict({ lo: -0.1, hi: 0.2 }, "equal"), "not detected")
+    assert.strictEqual(Statistics.verdict({ lo: 0.01, hi: 0.2 }, "equal"), "contradicted")
+    assert.strictEqual(Statistics.verdict({ lo: -0.2, hi: -0.01 }, "equal"), "contradicted")
   })
 
   it("one seed has no spread to resample; none has no mean", () => {

@@ -19,12 +19,12 @@ export const studyFlags = {
     Flag.withDefault("gold_reward")
   ),
   measure: Flag.String("measure").pipe(
-    Flag.withDescription("with --study: one number per run — round:N, last, best / best:N (highest over rounds 1…N), auc / auc:N (area over rounds 0…N)"),
+    Flag.withDescription("with --study: one number per run — round:N, last, best / best:N (highest over rounds 0…N), auc / auc:N (area over rounds 0…N), change:M:N (round N minus round M)"),
     Flag.withDefault("last")
   ),
   maxKl: Flag.Finite("max-kl").pipe(Flag.withDescription("with --measure best: only rounds whose held-out KL is at most this"), Flag.optional),
   pair: Flag.String("pair").pipe(
-    Flag.withDescription("with --study: a claim ARM>ARM or ARM<ARM (arm names with or without the prefix); repeatable"),
+    Flag.withDescription("with --study: a claim ARM>ARM, ARM<ARM, ARM=ARM (a tie) or ARM>0 (arm names with or without the prefix); repeatable"),
     Flag.atLeast(0)
   ),
   resamples: Flag.Int("resamples").pipe(Flag.withDescription("with --study: bootstrap resamples"), Flag.withDefault(Statistics.defaultBootstrap.resamples)),
@@ -79,6 +79,7 @@ export const studyComparison = Effect.fn("Compare.study")(function*(o: StudyOpti
       ["claim", "seeds", "mean A", "mean B", "A − B", "lo", "hi", "p (sign-flip)", "verdict"],
       pairs.map((p) => [Study.claimText(p.claim), p.n, p.meanA, p.meanB, p.mean, p.lo, p.hi, p.p, p.verdict])
     ),
+    pairResults: pairs,
     curveSql,
     measureSql
   }
