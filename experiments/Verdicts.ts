@@ -101,13 +101,15 @@ export const studyBlock = (study: string, es: ReadonlyArray<Evaluated>): string 
   ].join("\n")
 }
 
-const marker = (name: string) => new RegExp(`(<!-- verdicts: ${name.replace(/[-]/g, "\\-")} -->\\n)[\\s\\S]*?(\\n<!-- /verdicts -->)`)
+/** A block: its opening marker, its lines (none, or each ending in a newline), its closing marker; never across another block. */
+const marker = (name: string) => new RegExp(`<!-- verdicts: ${name.replace(/-/g, "\\-")} -->\\n((?:(?!<!-- verdicts:)[\\s\\S])*?)<!-- /verdicts -->`)
 
 /** The README text with the block named `name` replaced (the markers kept); the text as it is when it has no such block. */
-export const fill = (text: string, name: string, block: string): string => text.replace(marker(name), (_, open: string, close: string) => `${open}${block}${close}`)
+export const fill = (text: string, name: string, block: string): string =>
+  text.replace(marker(name), () => `<!-- verdicts: ${name} -->\n${block}\n<!-- /verdicts -->`)
 
-/** The text between a README's markers for `name`, or undefined. */
-export const block = (text: string, name: string): string | undefined => marker(name).exec(text)?.[0].replace(/^<!-- verdicts: [^>]+ -->\n/, "").replace(/\n<!-- \/verdicts -->$/, "")
+/** The text between a README's markers for `name` (without the last newline), or undefined. */
+export const block = (text: string, name: string): string | undefined => marker(name).exec(text)?.[1]!.replace(/\n$/, "")
 
 /** Every README that takes a block, and what it should hold. */
 export const expected = (es: ReadonlyArray<Evaluated>): Array<{ readonly file: string; readonly name: string; readonly text: string }> => [

@@ -6,7 +6,6 @@
  * Usage: npx -y pnpm@12.4.2 exec tsx --import ./scripts/node20-polyfills.mjs scripts/studies/verdicts.ts [--write]
  * Without --write it prints what differs and exits 1 when a README is out of date.
  */
-import { NodeRuntime } from "@effect/platform-node"
 import { Console, Effect } from "effect"
 import { readFileSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
@@ -34,4 +33,7 @@ const main = Effect.gen(function*() {
   yield* Console.log(`${es.length} claims: every README block matches`)
 })
 
-NodeRuntime.runMain(main)
+Effect.runPromise(main).catch((e: unknown) => {
+  console.error(e instanceof Error ? e.message : String(e))
+  process.exit(1)
+})
