@@ -1,6 +1,8 @@
 """Reference numbers for packages/report/src/Statistics.ts, computed independently with numpy (and scipy).
 
 Run: /usr/bin/python3 scripts/statistics_reference.py > packages/report/test/fixtures/statistics.json
+ or: /usr/bin/python3 scripts/statistics_reference.py --diffs 0.1,0.2,… [--resamples B] [--seed S]
+     (the mean, interval and p-value of given per-seed differences, as one JSON line)
 The bootstrap draws its indices from the same stream as Statistics.bootstrapMeans (mulberry32,
 i = floor(u * n), resample after resample), so numpy's interval must match the TypeScript one to
 rounding; the sign-flip p-value is enumerated here over all 2^n sign vectors with numpy, and checked
@@ -8,6 +10,7 @@ against scipy.stats.permutation_test (permutation_type="samples", paired) where 
 """
 import itertools
 import json
+import sys
 
 import numpy as np
 
@@ -56,6 +59,13 @@ def scipy_p(a, b):
                                  permutation_type="samples", alternative="two-sided", n_resamples=np.inf)
     return float(res.pvalue)
 
+
+if __name__ == "__main__" and "--diffs" in sys.argv:
+    arg = lambda name, default: sys.argv[sys.argv.index(name) + 1] if name in sys.argv else default
+    d = [float(x) for x in arg("--diffs", "").split(",")]
+    b = bootstrap(d, int(arg("--resamples", "10000")), int(arg("--seed", "0")))
+    print(json.dumps({"n": len(d), "mean": b["mean"], "lo": b["lo"], "hi": b["hi"], "p": sign_flip_p(d)}))
+    sys.exit(0)
 
 # Fixed data: ten seeds of two arms (paired by position), three seeds, and a difference with ties.
 a10 = [0.747, 0.358, 0.760, 0.737, 0.702, 0.815, 0.690, 0.744, 0.801, 0.512]

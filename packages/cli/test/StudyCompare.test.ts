@@ -68,13 +68,17 @@ describe("odpo compare --study", () => {
       [["--pair", "mu70-online"], /--pair "mu70-online": write ARM>ARM/],
       [["--measure", "round:8", "--max-kl", "2"], /--max-kl applies to best only/],
       [["--resamples", "10"], /--resamples 10: take at least 100/],
-      [["bandit-mu70-online-s0"], /name runs or --study PREFIX, not both/]
+      [["bandit-mu70-online-s0"], /name runs or --study PREFIX, not both/],
+      [["--measure", "round:12", "--pair", "mu70-online>mu70-offline"], /--pair "bandit-mu70-online > bandit-mu70-offline": no seed has a value of gold_reward at round 12 in both arms/]
     ]
     const exits = await Promise.all(cases.map(([extra]) => odpo(["compare", "--study", "bandit-", "--db", db, ...extra])))
     cases.forEach(([extra, message], i) => {
       assert.strictEqual(exits[i]!.code, 1, `${extra.join(" ")}: ${exits[i]!.stdout}`)
       assert.match(exits[i]!.stderr, message)
     })
+    const stray = await odpo(["compare", "bandit-mu70-online-s0", "--db", db, "--pair", "a>b"])
+    assert.strictEqual(stray.code, 1)
+    assert.match(stray.stderr, /--pair, --measure and --max-kl take --study PREFIX/)
     const none = await odpo(["compare", "--study", "nope-", "--db", db])
     assert.strictEqual(none.code, 1)
     assert.match(none.stderr, /--study "nope-": no run name in .* starts with it/)

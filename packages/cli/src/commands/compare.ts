@@ -41,6 +41,9 @@ export const compare = Command.make(
       return yield* printStudy(result, format)
     }
     if (runs.length === 0) return yield* new Errors.InvalidInput({ message: "odpo compare: name at least one run (id or name), or --study PREFIX for a study's arms over seeds" })
+    if (o.pair.length > 0 || o.measure !== "last" || Option.isSome(o.maxKl)) {
+      return yield* new Errors.InvalidInput({ message: "odpo compare: --pair, --measure and --max-kl take --study PREFIX (a study's arms over seeds)" })
+    }
     // seconds: the round's wall time over its stages (round_costs, from stage_times)
     const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db, { create: false })))
     yield* Console.log(formats[format](result))

@@ -68,6 +68,12 @@ export const studyComparison = Effect.fn("Compare.study")(function*(o: StudyOpti
   const rounds = Study.perRound(curve, boot)
   const armRows = Study.perArm(values, boot)
   const pairs = claims.map((c) => Study.comparePair(values, c, boot))
+  const unmatched = pairs.find((p) => p.n === 0)
+  if (unmatched !== undefined) {
+    return yield* new Errors.InvalidInput({
+      message: `--pair "${Study.claimText(unmatched.claim)}": no seed has a value of ${Study.describeMeasure(o.metric, measure)} in both arms; pick a round both reach (or another measure)`
+    })
+  }
   const atRounds = (arm: string) => [...new Set(values.filter((v) => v.arm === arm).map((v) => v.round))].join(" ")
   const table = (columns: Array<string>, rows: Array<Array<unknown>>): RunStore.QueryResult => ({ columns, rows })
   return {
