@@ -79,7 +79,7 @@ const cells = (e: Evaluated) => {
     `${fmt(r.mean, true)} [${fmt(r.lo, true)}, ${fmt(r.hi, true)}]`,
     `${fmt(r.meanA)} / ${b}`,
     String(r.n),
-    r.p.toFixed(2),
+    r.p < 0.01 ? r.p.toFixed(3) : r.p.toFixed(2),
     bold(r.verdict)
   ]
 }
