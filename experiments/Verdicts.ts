@@ -1,5 +1,5 @@
 /**
- * Every study claim of experiments/claims.json put to the verdict rule (README.md, "Verdicts")
+ * Every study claim of experiments/Claims.ts put to the verdict rule (README.md, "Verdicts")
  * by `odpo compare --study`, on the committed results databases, and the README tables those
  * numbers fill: the Summary of experiments/README.md and a block in each study's README.
  * `scripts/studies/verdicts.ts` writes the tables; experiments/test/Verdicts.test.ts recomputes
@@ -8,8 +8,8 @@
 import { Services, StudyCompare } from "@odpo/cli"
 import type { Study } from "@odpo/report"
 import { Effect, Option } from "effect"
-import { readFileSync } from "node:fs"
 import { join, resolve } from "node:path"
+import { claims as allClaims } from "./Claims.ts"
 
 export const root = resolve(import.meta.dirname, "..")
 
@@ -29,7 +29,8 @@ export interface Claim {
   readonly pair: string
 }
 
-export const claims = (): ReadonlyArray<Claim> => JSON.parse(readFileSync(join(root, "experiments/claims.json"), "utf8")) as Array<Claim>
+/** The claims of Claims.ts. */
+export const claims = (): ReadonlyArray<Claim> => allClaims
 
 export interface Evaluated {
   readonly claim: Claim

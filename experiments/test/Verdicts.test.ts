@@ -1,4 +1,4 @@
-// The READMEs' verdict tables are the tool's numbers: every claim of claims.json recomputed by
+// The READMEs' verdict tables are the tool's numbers: every claim of Claims.ts recomputed by
 // `odpo compare --study` on the committed results databases must give the README blocks as they
 // are; and the bandit study's headline interval, recomputed here from its per-seed rows by hand.
 import { assert, describe, it } from "@effect/vitest"

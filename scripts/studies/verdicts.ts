@@ -1,5 +1,5 @@
 /**
- * The study verdicts of experiments/claims.json, computed by `odpo compare --study` on the
+ * The study verdicts of experiments/Claims.ts, computed by `odpo compare --study` on the
  * committed results databases, written into the READMEs between `<!-- verdicts: NAME -->` and
  * `<!-- /verdicts -->` (the Summary of experiments/README.md, and a block per study README).
  *
