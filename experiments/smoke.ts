@@ -7,15 +7,16 @@
  *
  * Usage: npx -y pnpm@12.4.2 exec tsx --import ./scripts/node20-polyfills.mjs experiments/smoke.ts [--db FILE] [--backend cpu] [FILTER]
  *   FILTER: run only configs whose path contains it (e.g. "order/" or "noise").
- * Then every `odpo query` of the experiments' READMEs runs against FILE (default runs/smoke.duckdb).
+ * Then every `odpo query` and ```sql block of the experiments' READMEs runs against FILE (default runs/smoke.duckdb).
  */
 import { Services } from "@odpo/cli"
 import { BestOfN, ConfigFile, Run, RunConfig, RunStore } from "@odpo/core"
 import { Backend } from "@odpo/model"
 import { Effect } from "effect"
 import { spawnSync } from "node:child_process"
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs"
 import { dirname, join, relative, resolve } from "node:path"
+import { readmeQueries } from "./ReadmeSql.ts"
 
 const root = resolve(import.meta.dirname, "..")
 const args = process.argv.slice(2)
@@ -45,21 +46,6 @@ const tinyRewardModel = (): string => {
   const r = spawnSync(process.execPath, ["--import", "tsx", "--import", "./scripts/node20-polyfills.mjs", "packages/cli/src/bin.ts", "train-rm", config], { cwd: root, encoding: "utf8" })
   if (r.status !== 0) throw new Error(`tiny reward model: ${r.stderr}`)
   return out
-}
-
-/**
- * The SQL of every `odpo query --db … "…"` in the experiments' READMEs, unescaped as the shell
- * would (\$ → $, \" → "), with where it came from.
- */
-const readmeQueries = (): Array<{ readonly where: string; readonly sql: string }> => {
-  const readmes = readdirSync(join(root, "experiments"), { withFileTypes: true })
-    .filter((e) => e.isDirectory() && existsSync(join(root, "experiments", e.name, "README.md")))
-    .map((e) => join(root, "experiments", e.name, "README.md"))
-  return readmes.flatMap((file) =>
-    [...readFileSync(file, "utf8").matchAll(/odpo query --db \S+ "((?:[^"\\]|\\.)*)"/g)].map((m) => ({
-      where: relative(root, file),
-      sql: m[1]!.replace(/\\([$"])/g, "$1")
-    })))
 }
 
 /** The arm's own settings (loss, pairing, reward, pair source …) on a toy model and budget. */

@@ -74,7 +74,10 @@ describe("odpo report, export and sparklines (real processes, real browser)", ()
     const html = readFileSync(out, "utf8")
     assert.notMatch(html, /<script/i)
     assert.notMatch(html, /\s(src|href)="(?!#)/) // nothing to load: only in-page links
-    assert.strictEqual((html.match(/<details class="sql">/g) ?? []).length, 10)
+    // 8 charts and 3 tables (over seeds, warnings, completions), each with its SQL
+    assert.strictEqual((html.match(/<details class="sql">/g) ?? []).length, 11)
+    // the over-seeds table: one row per arm (2 seeds each), then the one pair of arms
+    assert.match(html, /<td><strong>study-offline<\/strong><\/td><td>2<\/td><td>2<\/td><td>[-\d.]+ \[[-\d.]+, [-\d.]+\]<\/td>/)
 
     const skip = chromiumMissing()
     if (skip !== null) return ctx.skip(skip)
@@ -89,7 +92,7 @@ describe("odpo report, export and sparklines (real processes, real browser)", ()
       assert.strictEqual(s.svgs, 1, s.id)
     }
     const byId = Object.fromEntries(page.sections.map((s) => [s.id, s]))
-    // Seeds fold into arms: one mean line and one min–max band per arm and panel (gold, proxy) …
+    // Seeds fold into arms: one mean line and one bootstrap band per arm and panel (gold, proxy) …
     assert.strictEqual(byId.reward!.byType.line, 4)
     assert.strictEqual(byId.reward!.byType.area, 4)
     // … and the frontier has one point per arm and round (rounds 0, 1, 2), one line per arm.
@@ -99,6 +102,7 @@ describe("odpo report, export and sparklines (real processes, real browser)", ()
     assert.isAtLeast(byId.pairs!.byType.rect ?? 0, 4)
     // the completions table: 3 fixed held-out prompts × 3 rounds for each arm's lowest seed
     assert.strictEqual(byId.completions!.tableRows, 2 * 3 * 3)
+    assert.strictEqual(byId["over-seeds"]!.tableRows, 2 + 1)
     // The checks can fail: an image from elsewhere is refused by the page's CSP (a console error),
     // and without the CSP it is a request.
     const img = `<img src="http://127.0.0.1:9/pixel.png">`

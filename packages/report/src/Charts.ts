@@ -15,12 +15,13 @@ export interface Chart {
 
 /**
  * Per-run rows (task, arm, run_id, x, one column per series) → one row per task × arm × x ×
- * series with the mean, min and max over the arm's seeds. UNPIVOT drops NULLs, so a series a run
- * lacks (no gold reward, no pairs at round 0) is absent rather than zero.
+ * series with the mean over the arm's seeds and the seeds' values (`seed_values`, from which
+ * Specs.band draws the bootstrap interval). UNPIVOT drops NULLs, so a series a run lacks (no gold
+ * reward, no pairs at round 0) is absent rather than zero.
  */
 const acrossSeeds = (perRun: string, series: ReadonlyArray<string>, x: "round" | "global_step" = "round") => `WITH per_run AS (${perRun}
 )
-SELECT task, arm, ${x}, metric, avg(value) AS mean, min(value) AS lo, max(value) AS hi, count(*) AS seeds
+SELECT task, arm, ${x}, metric, avg(value) AS mean, list(value ORDER BY run_id) AS seed_values, count(*) AS seeds
 FROM (UNPIVOT per_run ON ${series.map((s) => `"${s}"`).join(", ")} INTO NAME metric VALUE value)
 GROUP BY task, arm, ${x}, metric
 ORDER BY task, arm, metric, ${x}`
@@ -34,7 +35,7 @@ export const charts: ReadonlyArray<Chart> = [
     id: "reward",
     title: "Held-out reward per round",
     about: "Gold reward (the task's true objective) and proxy reward (what the policy was trained on) of the policy's held-out samples after each round; " +
-      "the line is the mean over an arm's seeds, the band their min–max. Round 0 is π₀. A gold curve that peaks and falls while the proxy keeps rising is over-optimisation.",
+      "the line is the mean over an arm's seeds, the band its bootstrap 95 % interval (10 000 resamples of the seeds; none with one seed). Round 0 is π₀. A gold curve that peaks and falls while the proxy keeps rising is over-optimisation.",
     empty: "no held-out evaluation recorded (not even π₀'s round 0)",
     sql: (runs) =>
       acrossSeeds(`

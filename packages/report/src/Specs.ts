@@ -1,4 +1,5 @@
-/** Vega-Lite specs of the report's chart kinds: seeds as a mean line in a min–max band, stacked bars, the reward–KL frontier. */
+/** Vega-Lite specs of the report's chart kinds: seeds as a mean line in a bootstrap band, stacked bars, the reward–KL frontier. */
+import { bootstrapInterval } from "./Statistics.ts"
 
 /** A Vega-Lite spec as plain JSON (vega-lite's own compile checks it; Render.ts fails on its warnings). */
 export type Spec = Record<string, unknown>
@@ -68,10 +69,23 @@ export interface BandOptions {
 }
 
 /**
- * Rows {task, arm, metric, <x>, mean, lo, hi, seeds}: the mean over seeds as a line (with points
- * when the series are short), the min–max over seeds as a band behind it.
+ * Rows {task, arm, metric, <x>, mean, seed_values, seeds} → the same with `lo`, `hi`: the
+ * bootstrap 95 % interval of the mean over the seeds' values (Statistics.defaultBootstrap), in
+ * place of the values themselves.
  */
-export const band = (rows: ReadonlyArray<Row>, ctx: SpecContext, o: BandOptions): Spec => {
+export const withIntervals = (rows: ReadonlyArray<Row>): Array<Row> =>
+  rows.map(({ seed_values, ...r }) => {
+    if (!Array.isArray(seed_values)) return r
+    const i = bootstrapInterval(seed_values.map(Number))
+    return { ...r, lo: i.lo, hi: i.hi }
+  })
+
+/**
+ * Rows {task, arm, metric, <x>, mean, seed_values, seeds}: the mean over seeds as a line (with
+ * points when the series are short), the bootstrap interval of that mean as a band behind it.
+ */
+export const band = (perSeed: ReadonlyArray<Row>, ctx: SpecContext, o: BandOptions): Spec => {
+  const rows = withIntervals(perSeed)
   const color = o.colorBy === "arm" ? armColor(ctx) : metricColor(o.metrics ?? [...new Set(rows.map((r) => String(r.metric)))], o.colors)
   const x = { field: o.x, type: "quantitative", title: o.xTitle, axis: { tickMinStep: 1, format: "d" } }
   const y = { type: "quantitative", title: o.yTitle, axis: { format: "~g" } }

@@ -2,6 +2,7 @@
 import { escapeHtml } from "./Html.ts"
 import { inList, type SelectedRun } from "./Selection.ts"
 import type { Row } from "./Specs.ts"
+import { seedStatistics } from "./StudyTable.ts"
 
 export interface Table {
   readonly id: string
@@ -88,4 +89,5 @@ ORDER BY a.arm, length(x.prompt_id), x.prompt_id, x.round`
   }
 }
 
-export const tables: ReadonlyArray<Table> = [warnings, completions]
+// The "over seeds" table (StudyTable.ts) first: what a study concludes, before the details.
+export const tables: ReadonlyArray<Table> = [seedStatistics, warnings, completions]

@@ -1,10 +1,11 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Effect } from "effect"
 import { toSvg, scopeIds } from "../src/Render.ts"
-import { band, type SpecContext } from "../src/Specs.ts"
+import { band, type SpecContext, withIntervals } from "../src/Specs.ts"
+import { bootstrapInterval } from "../src/Statistics.ts"
 
 const ctx: SpecContext = { arms: ["online", "offline"], tasks: ["bandit"] }
-// Two arms, rounds 0–2: mean with a min–max band over seeds.
+// Two arms, rounds 0–2: mean with a band (lo, hi given) over seeds.
 const rows = ["online", "offline"].flatMap((arm, a) =>
   [0, 1, 2].map((round) => ({ task: "bandit", arm, round, metric: "gold reward", mean: 0.1 * round + a, lo: 0.1 * round + a - 0.05, hi: 0.1 * round + a + 0.05, seeds: 2 })))
 
@@ -22,6 +23,25 @@ describe("Render", () => {
       assert.notMatch(svg, /<script|https?:\/\/(?!www\.w3\.org)/)
       for (const id of svg.matchAll(/\bid="([^"]+)"/g)) assert.match(id[1]!, /^reward-/)
     }))
+
+  it("the band is the bootstrap interval of the mean over the seeds' values: min–max at 3 seeds, narrower at 10", () => {
+    const three = [0.2, 0.7, 0.4]
+    const ten = [0.747, 0.358, 0.76, 0.737, 0.702, 0.815, 0.69, 0.744, 0.801, 0.512]
+    const [a, b, c] = withIntervals([
+      { arm: "x", round: 1, mean: 13 / 30, seed_values: three },
+      { arm: "x", round: 2, mean: 0.6866, seed_values: ten },
+      { arm: "x", round: 3, mean: 0.5, lo: 0.4, hi: 0.6 }
+    ])
+    // each extreme of 3 seeds is resampled 3 times with probability 1/27 > 2.5 %: the interval is their range
+    assert.closeTo(a!.lo as number, 0.2, 1e-12)
+    assert.closeTo(a!.hi as number, 0.7, 1e-12)
+    assert.isFalse("seed_values" in a!)
+    const i = bootstrapInterval(ten)
+    assert.deepStrictEqual([b!.lo, b!.hi], [i.lo, i.hi])
+    assert.isAbove(b!.lo as number, 0.55) // the min is 0.358
+    assert.isBelow(b!.hi as number, 0.78)
+    assert.deepStrictEqual([c!.lo, c!.hi], [0.4, 0.6])
+  })
 
   it("scopeIds rewrites ids and every reference to them", () => {
     assert.strictEqual(

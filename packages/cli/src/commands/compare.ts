@@ -1,11 +1,12 @@
 /** `odpo compare RUN RUN…`: the headline metrics of several runs, round by round. */
-import { RunStore } from "@odpo/core"
-import { Console, Effect } from "effect"
+import { Errors, RunStore } from "@odpo/core"
+import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import { formats } from "../Format.ts"
 import { goldSparklines } from "../Sparkline.ts"
 import { storeLayer } from "../Services.ts"
 import { dbFlag, formatFlag } from "./shared.ts"
+import { printStudy, studyComparison, studyFlags } from "./studyCompare.ts"
 
 const quote = (s: string) => `'${s.replace(/'/g, "''")}'`
 
@@ -28,14 +29,24 @@ export const compareRuns = (idsOrNames: ReadonlyArray<string>) =>
 export const compare = Command.make(
   "compare",
   {
-    runs: Argument.String("run").pipe(Argument.withDescription("run ids or names"), Argument.variadic({ min: 1 })),
+    runs: Argument.String("run").pipe(Argument.withDescription("run ids or names"), Argument.variadic()),
     db: dbFlag,
-    format: formatFlag
+    format: formatFlag,
+    ...studyFlags
   },
-  Effect.fn(function*({ runs, db, format }) {
+  Effect.fn(function*({ runs, db, format, study, ...o }) {
+    if (Option.isSome(study)) {
+      if (runs.length > 0) return yield* new Errors.InvalidInput({ message: "odpo compare: name runs or --study PREFIX, not both" })
+      const result = yield* studyComparison({ prefix: study.value, ...o, pairs: o.pair }).pipe(Effect.provide(storeLayer(db, { create: false })))
+      return yield* printStudy(result, format)
+    }
+    if (runs.length === 0) return yield* new Errors.InvalidInput({ message: "odpo compare: name at least one run (id or name), or --study PREFIX for a study's arms over seeds" })
+    if (o.pair.length > 0 || o.measure !== "last" || Option.isSome(o.maxKl)) {
+      return yield* new Errors.InvalidInput({ message: "odpo compare: --pair, --measure and --max-kl take --study PREFIX (a study's arms over seeds)" })
+    }
     // seconds: the round's wall time over its stages (round_costs, from stage_times)
     const result = yield* compareRuns(runs).pipe(Effect.provide(storeLayer(db, { create: false })))
     yield* Console.log(formats[format](result))
     if (format === "table") yield* Console.log(goldSparklines(result))
   })
-).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length, and each round's seconds"))
+).pipe(Command.withDescription("Round-by-round table of held-out gold reward, reward, win rate, KL, entropy, length, and each round's seconds; with --study, a study's arms over seeds with bootstrap intervals and paired verdicts"))
