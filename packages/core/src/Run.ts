@@ -83,7 +83,7 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
   const method = options.method
   yield* store.createRun({
     runId, name: final.name, experiment: final.experiment,
-    config: { ...final, checkpointRoot: options.checkpointRoot, ...(method ? { method } : {}) },
+    config: { ...final, checkpointRoot: store.storePath(options.checkpointRoot), ...(method ? { method } : {}) },
     seed: final.seed, pairSource: method?.name ?? final.pairSource, loss: method?.name ?? final.loss.type, beta: final.loss.beta,
     status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev",
     backend: options.engine?.backend ?? null, device: options.engine?.device ?? null
@@ -93,10 +93,11 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
 
 /** A stored run's config and context, as its stages see them (`method` is StartOptions.method, if any). */
 export const storedContext = Effect.fn("Run.storedContext")(function*(runId: string, engine?: EngineInfo) {
-  const run = yield* (yield* RunStore).getRun(runId)
+  const store = yield* RunStore
+  const run = yield* store.getRun(runId)
   const stored = run.config as RunConfig & { checkpointRoot: string; method?: StartOptions["method"] }
   const config = yield* decodeStoredConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot" && k !== "method")))
-  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot, engine?.backend ?? run.backend)
+  const ctx = yield* taskContextChecked(run.runId, config, store.resolvePath(stored.checkpointRoot), engine?.backend ?? run.backend)
   return { run, ctx, method: stored.method }
 })
 

@@ -6,11 +6,12 @@
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Context, Effect, Layer, Ref, Semaphore } from "effect"
 import { existsSync, mkdirSync, statSync } from "node:fs"
-import { dirname } from "node:path"
+import { dirname, resolve } from "node:path"
 import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
 import { type Access, connect, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
 import * as Decode from "./internal/store/decode.ts"
 import { currentVersion, migrate, schemaVersion } from "./internal/store/migrations.ts"
+import { resolvedPath, storedPath } from "./internal/store/paths.ts"
 import { writeStage } from "./internal/store/write.ts"
 import { AdvantageRow, CheckpointRow, PairRow, type QueryResult, RoundRow, RunRow, type RunStatus, ScoreRow } from "./StoreRows.ts"
 import type { RolloutPurpose, RolloutWrite, StageWrite } from "./StoreRows.ts"
@@ -46,6 +47,12 @@ export interface QueryOptions {
 export class RunStore extends Context.Service<RunStore, {
   /** The database file. */
   readonly file: string
+  /**
+   * A path as the store records it: relative to the database's folder when under it (so the
+   * folder can move), else absolute. `resolvePath` turns a recorded path back into one to open.
+   */
+  readonly storePath: (path: string) => string
+  readonly resolvePath: (path: string) => string
   readonly createRun: (run: RunRow) => Effect.Effect<void, StoreFailure>
   readonly setRunStatus: (runId: string, status: RunStatus) => Effect.Effect<void, StoreFailure>
   /** Record the engine a run (re)starts on. */
@@ -91,6 +98,9 @@ const isEmptySql = (sql: string) => sql.replace(/\s|;|--[^\n]*(\n|$)|\/\*[\s\S]*
 /** The RunStore service on one file: every call opens the file, works, and closes it. */
 export const make = Effect.fnUntraced(function*(file: string, options: LayerOptions = {}) {
   const lockTimeoutMs = options.lockTimeoutMs ?? 30_000
+  const dir = dirname(resolve(file))
+  const storePath = (path: string) => storedPath(dir, path)
+  const resolvePath = (path: string) => resolvedPath(dir, path)
   if (options.create === false) {
     if (!existsSync(file)) {
       return yield* new StoreError({ message: `no run store at ${file}: check --db (\`odpo run\` creates one)` })
@@ -196,7 +206,8 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   })
 
   const recordStage = Effect.fn("RunStore.recordStage")(function*(write: StageWrite) {
-    yield* withDb("write", (conn) => writeStage(conn, write))
+    const checkpoints = write.checkpoints?.map((c) => ({ ...c, path: storePath(c.path) }))
+    yield* withDb("write", (conn) => writeStage(conn, checkpoints ? { ...write, checkpoints } : write))
   })
 
   // Rows come back in the order they were written (rowid), which is the order the stage produced them.
@@ -232,7 +243,9 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
 
   const readCheckpoint = Effect.fn("RunStore.readCheckpoint")(function*(ckptId: string) {
     const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM checkpoints WHERE ckpt_id = $1", [ckptId], "readCheckpoint"))
-    return found.length > 0 ? (yield* checkpointRows(found))[0]! : null
+    if (found.length === 0) return null
+    const row = (yield* checkpointRows(found))[0]!
+    return { ...row, path: resolvePath(row.path) }
   })
 
   const query = Effect.fn("RunStore.query")(function*(sql: string, options: QueryOptions = {}) {
@@ -243,7 +256,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   })
 
   return RunStore.of({
-    file, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
+    file, storePath, resolvePath, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
     readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, query
   })
 })
