@@ -9,6 +9,7 @@ import { roundN, roundZero } from "./Round.ts"
 import { decodeStoredConfig, type RunConfig, samplingWarnings } from "./RunConfig.ts"
 import { type EngineInfo, type RunContext, taskContextChecked } from "./RunContext.ts"
 import { RunStore } from "./RunStore.ts"
+import { Scorer } from "./Scorer.ts"
 
 export type { EngineInfo } from "./RunContext.ts"
 
@@ -54,6 +55,22 @@ const validateAgainstTask = (ctx: RunContext) => {
   return Effect.void
 }
 
+/**
+ * Open the reward source now (an ONNX model's file, its tokenizer against the task's text) by
+ * scoring one of the task's own demonstrations, so that a reward a run cannot use fails before the
+ * run's row exists. The scorer keeps the source it built: the run's score stages reuse it.
+ */
+const checkReward = (ctx: RunContext) =>
+  Effect.gen(function*() {
+    const prompt = [...ctx.prompts.values()][0]!
+    const demo = ctx.task.demonstrations(ctx.config.task, 1, 0)[0]
+    const completionTokenIds = demo?.completionTokenIds ?? []
+    yield* (yield* Scorer).score({
+      reward: ctx.config.reward, task: ctx.config.task, label: "reward check",
+      items: [{ promptId: prompt.promptId, promptText: prompt.text, completionText: ctx.task.tokenizer.decode(completionTokenIds), completionTokenIds, finishReason: "eos" }]
+    })
+  })
+
 export interface StartOptions {
   readonly name?: string
   readonly seed?: number
@@ -77,6 +94,7 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
   yield* validateAgainstTask(ctx)
   // A corrupt or mismatched init checkpoint fails here, before the run row exists.
   if (final.policy.init !== null) yield* initialCheckpoint(final.policy.init, ctx.task, options.checkpointRoot)
+  yield* checkReward(ctx)
   for (const warning of samplingWarnings(final)) yield* Effect.logWarning(warning)
   const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)
   const runId = `${final.name}-${stamp}-${Math.random().toString(36).slice(2, 6)}`

@@ -57,7 +57,10 @@ export class RunStore extends Context.Service<RunStore, {
   readonly setRunStatus: (runId: string, status: RunStatus) => Effect.Effect<void, StoreFailure>
   /** Record the engine a run (re)starts on. */
   readonly setRunEngine: (runId: string, backend: string, device: string) => Effect.Effect<void, StoreFailure>
-  /** By run id, or by name (the newest run of that name). */
+  /**
+   * By run id, or by name: the newest finished run of that name, else the newest (logging which,
+   * when newer runs of the name are not finished).
+   */
   readonly getRun: (idOrName: string) => Effect.Effect<RunRow, StoreFailure | RunNotFound>
   readonly listRuns: () => Effect.Effect<ReadonlyArray<RunRow>, StoreFailure>
   readonly listRounds: (runId: string) => Effect.Effect<ReadonlyArray<RoundRow>, StoreFailure>
@@ -187,10 +190,21 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   const getRun = Effect.fn("RunStore.getRun")(function*(idOrName: string) {
     const [found, recent] = yield* withDb("read", (conn) =>
       Effect.all([
-        rows(conn, "SELECT * FROM runs WHERE run_id = $1 OR name = $1 ORDER BY run_id = $1 DESC, created_at DESC LIMIT 1", [idOrName], "getRun"),
+        rows(conn, "SELECT * FROM runs WHERE run_id = $1 OR name = $1 ORDER BY run_id = $1 DESC, status = 'finished' DESC, created_at DESC", [idOrName], "getRun"),
         rows(conn, "SELECT run_id, name FROM runs ORDER BY created_at DESC LIMIT 5", [], "getRun")
       ]))
-    if (found.length > 0) return (yield* runRows(found.slice(0, 1)))[0]!
+    if (found.length > 0) {
+      const [chosen, ...others] = yield* runRows(found)
+      // A name means its newest finished run: a newer failed or unfinished one must not hide it unsaid.
+      const newer = chosen!.runId === idOrName ? [] : others.filter((r) => r.createdAt > chosen!.createdAt)
+      if (newer.length > 0) {
+        yield* Effect.logWarning(
+          `"${idOrName}" is run ${chosen!.runId} (${chosen!.status}), the newest finished run of that name; ` +
+            `newer, not finished: ${newer.map((r) => `${r.runId} (${r.status})`).join(", ")}: name a run id to take another`
+        )
+      }
+      return chosen!
+    }
     const known = recent.length === 0 ? `${file} holds no runs yet` : `recent runs: ${recent.map((r) => `${r.name} (${r.run_id})`).join(", ")}`
     return yield* new RunNotFound({ run: idOrName, message: `no run with id or name "${idOrName}" in ${file}; ${known}` })
   })
