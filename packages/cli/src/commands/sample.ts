@@ -3,6 +3,7 @@ import { RunConfig, RunStore } from "@odpo/core"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { dirname, join, resolve } from "node:path"
+import { noteInterrupt } from "../Errors.ts"
 import { layerTerminal } from "../ProgressBar.ts"
 import { backendFlag, useBackend } from "./shared.ts"
 
@@ -31,6 +32,7 @@ export const sample = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*(o) {
+    noteInterrupt(`interrupted: ${o.out} is not complete; run \`odpo sample\` again to write it whole`)
     const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
     const [{ SampleFile }, { CheckpointStore, Backend }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
     const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)

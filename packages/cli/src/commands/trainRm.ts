@@ -7,6 +7,7 @@
 import { Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
 import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command } from "effect/cli"
+import { noteInterrupt } from "../Errors.ts"
 import { layerTerminal } from "../ProgressBar.ts"
 import { storeLayer } from "../Services.ts"
 import { backendFlag, readConfigText, useBackend } from "./shared.ts"
@@ -85,6 +86,7 @@ export const trainRm = Command.make(
       })
     )
     yield* useBackend(Option.getOrElse(backend, () => "auto" as const))
+    noteInterrupt(`interrupted: no reward model was written (${config.out} is written when training ends); run \`odpo train-rm ${file}\` again`)
     const { RewardModelExport } = yield* Effect.promise(() => import("@odpo/optimizer"))
     const task = Tasks.getTask(config.task)
     const pairs = config.source === "task" ? taskPairs(config) : yield* runPairs(config.source.run, config.source.db)
