@@ -58,6 +58,8 @@ describe("odpo run validates before it writes; resume takes the newest resumable
       // A Hugging Face GPT-2 directory is accepted (converted), then refused for its 50-token vocabulary.
       [["run", config("hf", { policy: { ...tiny.policy, init: hf } }), "--db", db],
         /policy\.init .*hf-gpt2 has a vocabulary of 50 tokens; task bandit needs 103/],
+      [["run", config("k1", { sampling: { ...tiny.sampling, samplesPerPrompt: 1 } }), "--db", db],
+        /k1\.json: \$\.sampling\.samplesPerPrompt: loss\.type "sigmoid" trains on preference pairs, two samples of one prompt, and with 1 sample per prompt there are none/],
       [["run", dir, "--db", db], /is a directory, not an experiment file: name the JSON file itself/],
       [["train-rm", rm("rm-steps", { steps: 0 })], /rm-steps\.json: \$\.steps: expected a value greater than 0, found 0$/],
       [["train-rm", rm("rm-task", { task: { name: "chess" } })], /\$\.task\.name: expected "bandit" \| "sentiment" \| "length" \| "arith" \| "order", found "chess"$/],
