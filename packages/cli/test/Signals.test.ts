@@ -5,6 +5,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { RunStore } from "@odpo/core"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
+import { createHash } from "node:crypto"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -62,6 +63,22 @@ describe.skipIf(process.platform !== "linux")("odpo and signals", () => {
     assert.strictEqual(result.code, 130, result.stderr)
     assert.match(result.stderr, /odpo: interrupted in round 1, stage train: `odpo resume tiny-\S+ --db \S+runs\.duckdb`/)
     assert.deepStrictEqual(await roundsOf(db), ["0:eval", "1:pairs"])
+  })
+
+  it("resuming a run still running in another process is refused, writing nothing; after that process is killed -9 the resume goes on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "odpo-twice-"))
+    const db = join(dir, "runs.duckdb")
+    const { child, exit, worker } = await startPaused(process.execPath, ["packages/cli/bin/odpo.js", "run", config, "--db", db], "1:train", dir)
+    const before = createHash("sha256").update(readFileSync(db)).digest("hex")
+    const second = await exited(spawn(process.execPath, ["packages/cli/bin/odpo.js", "resume", "tiny", "--db", db], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }))
+    assert.strictEqual(second.code, 1, second.stderr)
+    assert.match(second.stderr, new RegExp(`odpo: run tiny-\\S+ is still running in process ${worker}: two processes would compute the same stages`))
+    assert.strictEqual(createHash("sha256").update(readFileSync(db)).digest("hex"), before, "the refused resume wrote to the database")
+    child.kill("SIGKILL")
+    await exit
+    const third = await exited(spawn(process.execPath, ["packages/cli/bin/odpo.js", "resume", "tiny", "--db", db], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }))
+    assert.strictEqual(third.code, 0, third.stderr)
+    assert.deepStrictEqual((await roundsOf(db)).at(-1), "2:eval")
   })
 
   it("kill -9 of the npx process (npx → pnpm → sh → node) stops the worker too", async () => {

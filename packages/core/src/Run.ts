@@ -4,6 +4,7 @@
  */
 import { Effect } from "effect"
 import { ConfigError } from "./Errors.ts"
+import { holdRunLock } from "./internal/RunLock.ts"
 import { initialCheckpoint, sftDemonstrations } from "./InitialPolicy.ts"
 import { roundN, roundZero } from "./Round.ts"
 import { decodeStoredConfig, type RunConfig, samplingWarnings } from "./RunConfig.ts"
@@ -129,14 +130,18 @@ export const runToCompletion = Effect.fn("Run.runToCompletion")(function*(runId:
       message: `run ${run.runId} is a ${method.name} run, not a round loop: there is nothing to resume; run it again as a new run`
     })
   }
-  yield* store.setRunStatus(run.runId, "running")
-  if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)
-  const work = Effect.gen(function*() {
-    yield* roundZero(ctx, (yield* store.listRounds(run.runId))[0])
-    for (let r = 1; r <= config.rounds; r++) yield* roundN(ctx, r)
-  })
-  // Any end but success — a typed failure, a defect, an interruption — marks the run failed (resumable).
-  yield* work.pipe(Effect.onError(() => store.setRunStatus(run.runId, "failed").pipe(Effect.ignore)))
-  yield* store.setRunStatus(run.runId, "finished")
+  // One process at a time: a second resume of a run still running elsewhere is refused, with nothing written.
+  yield* Effect.scoped(Effect.gen(function*() {
+    yield* holdRunLock(store.file, run.runId)
+    yield* store.setRunStatus(run.runId, "running")
+    if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)
+    const work = Effect.gen(function*() {
+      yield* roundZero(ctx, (yield* store.listRounds(run.runId))[0])
+      for (let r = 1; r <= config.rounds; r++) yield* roundN(ctx, r)
+    })
+    // Any end but success — a typed failure, a defect, an interruption — marks the run failed (resumable).
+    yield* work.pipe(Effect.onError(() => store.setRunStatus(run.runId, "failed").pipe(Effect.ignore)))
+    yield* store.setRunStatus(run.runId, "finished")
+  }))
   return run.runId
 })
