@@ -8,7 +8,7 @@ import { Context, Effect, Layer, Ref, Semaphore } from "effect"
 import { existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
-import { type Access, connect, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
+import { type Access, connect, damagedMessage, isDamaged, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
 import * as Decode from "./internal/store/decode.ts"
 import { currentVersion, migrate, schemaVersion } from "./internal/store/migrations.ts"
 import { resolvedPath, storedPath } from "./internal/store/paths.ts"
@@ -129,6 +129,12 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     yield* Ref.set(upToDate, true)
   })
 
+  // Damage met by any statement (not only at open) reads the same in every command, naming this file.
+  const clarify = <E>(e: E): E =>
+    e instanceof StoreError && isDamaged(e.message) && !e.message.startsWith(`the run store ${file} is truncated`)
+      ? new StoreError({ message: damagedMessage(file, e.message.replace(/^[^:]*\([^)]*\): /, "")), cause: e }) as E
+      : e
+
   /** Open (waiting out another process's lock), use, close. */
   const withDb = <A, E>(access: Access, use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
     turn.withPermit(Effect.scoped(Effect.gen(function*() {
@@ -139,14 +145,14 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
         yield* Ref.set(upToDate, true)
       }
       return yield* use(conn)
-    })))
+    }))).pipe(Effect.mapError(clarify))
 
   /** Copy the file under a brief read lock, then query the copy with no lock held on the file. */
   const withSnapshot = <A, E>(use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
     Effect.scoped(Effect.gen(function*() {
       const copy = yield* turn.withPermit(Effect.andThen(ensureCurrent, snapshot(file, lockTimeoutMs)))
       return yield* use(yield* connect(copy, "read", lockTimeoutMs))
-    }))
+    })).pipe(Effect.mapError(clarify))
 
   const rows = (conn: DuckDBConnection, sql: string, values: ReadonlyArray<string | number>, context: string) =>
     Effect.map(readAll(conn, sql, values, context), Decode.rowObjects)

@@ -22,8 +22,14 @@ const errorText = (cause: unknown): string => (cause instanceof Error ? cause.me
 // DuckDB: 'IO Error: Could not set lock on file "x": Conflicting lock is held in /usr/bin/node (PID 7506). …'
 const isLockError = (message: string) => /Could not set lock on file|Conflicting lock/.test(message)
 
-// A file cut short (a full disk, a copy stopped half way) or overwritten: DuckDB cannot read its blocks.
-const isDamaged = (message: string) => /Could not read enough bytes|not a valid DuckDB database file|[Cc]orrupt|checksum|Failed to rollback/.test(message)
+// A file cut short (a full disk, a copy stopped half way) or overwritten: DuckDB cannot read its blocks
+// (at open, or later in a query that reaches a bad block, which can leave the instance invalidated).
+export const isDamaged = (message: string) =>
+  /Could not read enough bytes|not a valid DuckDB database file|[Cc]orrupt|checksum|Failed to rollback|database has been invalidated/.test(message)
+
+/** The one message every command gives for a damaged file, whichever statement met the damage. */
+export const damagedMessage = (file: string, said: string) =>
+  `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db. DuckDB said: ${said}`
 
 /** The process DuckDB says holds the file, e.g. "/usr/bin/node (PID 7506)". */
 export const lockHolder = (message: string): string =>
@@ -45,9 +51,7 @@ const openInstance = Effect.fnUntraced(function*(file: string, access: Access, l
     const message = opened.failure
     if (!isLockError(message)) {
       return yield* new StoreError({
-        message: isDamaged(message)
-          ? `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db. DuckDB said: ${message}`
-          : `cannot open the run store ${file}: ${message}`
+        message: isDamaged(message) ? damagedMessage(file, message) : `cannot open the run store ${file}: ${message}`
       })
     }
     const waited = (yield* Clock.currentTimeMillis) - started
