@@ -5,7 +5,7 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Context, Effect, Layer, Ref, Semaphore } from "effect"
-import { existsSync, mkdirSync, statSync } from "node:fs"
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname, resolve } from "node:path"
 import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
 import { type Access, connect, damagedMessage, isDamaged, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
@@ -89,6 +89,17 @@ export class RunStore extends Context.Service<RunStore, {
     Layer.effect(RunStore, make(file, options))
 }
 
+/** Whether this process may write the file and its folder (DuckDB's write open needs both, for the WAL). */
+const writable = (file: string) => {
+  try {
+    accessSync(file, constants.W_OK)
+    accessSync(dirname(file), constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const readOnlySql = /^(select|with|from|describe|show|summarize|pragma|explain|values|table)\b/i
 
 /** The statement's first keyword decides the access: leading comments, blanks and "(" are skipped. */
@@ -124,6 +135,11 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     if (existsSync(file)) {
       const version = yield* Effect.scoped(Effect.flatMap(connect(file, "read", lockTimeoutMs), schemaVersion))
       if (version >= currentVersion) return yield* Ref.set(upToDate, true)
+      // An older file on a disk odpo cannot write (read-only, or another user's): read it as it is.
+      if (!writable(file)) {
+        yield* Effect.logWarning(`${file} is at schema version ${version} (this odpo writes ${currentVersion}) and cannot be written here: reading it as it is; views added since are missing`)
+        return yield* Ref.set(upToDate, true)
+      }
     }
     yield* Effect.scoped(Effect.flatMap(connect(file, "write", lockTimeoutMs), (conn) => migrate(conn, file)))
     yield* Ref.set(upToDate, true)
@@ -151,6 +167,8 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   const withSnapshot = <A, E>(use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
     Effect.scoped(Effect.gen(function*() {
       const copy = yield* turn.withPermit(Effect.andThen(ensureCurrent, snapshot(file, lockTimeoutMs)))
+      // No room for a copy anywhere (a read-only or full disk): read the file itself, under a read lock.
+      if (copy === null) return yield* withDb("read", use)
       return yield* use(yield* connect(copy, "read", lockTimeoutMs))
     })).pipe(Effect.mapError(clarify))
 
