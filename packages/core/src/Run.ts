@@ -5,6 +5,8 @@
 import { Effect } from "effect"
 import { ConfigError } from "./Errors.ts"
 import { holdRunLock } from "./internal/RunLock.ts"
+import { sizeIssue } from "./Limits.ts"
+import { getTask } from "./tasks/index.ts"
 import { initialCheckpoint, sftDemonstrations } from "./InitialPolicy.ts"
 import { roundN, roundZero } from "./Round.ts"
 import { decodeStoredConfig, type RunConfig, samplingWarnings } from "./RunConfig.ts"
@@ -91,6 +93,9 @@ export interface StartOptions {
 export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig, options: StartOptions) {
   const store = yield* RunStore
   const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
+  // Before the task builds its prompts: a size the machine cannot hold must not get that far.
+  const tooLarge = sizeIssue(final, final.policy.model.vocabSize || getTask(final.task).tokenizer.vocabSize)
+  if (tooLarge) return yield* new ConfigError(tooLarge)
   const ctx = yield* taskContextChecked("", final, options.checkpointRoot)
   yield* validateAgainstTask(ctx)
   // A corrupt or mismatched init checkpoint fails here, before the run row exists.
