@@ -50,6 +50,13 @@ export const sample = Command.make(
       label: "sample",
       ...(Backend.isOnnxBackend(engine.backend) ? { onnx: { provider: Backend.onnxProviders[engine.backend], threads: 0 } } : {})
     }).pipe(Effect.provide(layerTerminal))
+    if (result.capped) {
+      const c = result.capped
+      yield* Console.error(
+        `warning: --max-new-tokens ${o.maxNewTokens} is more than the policy's context of ${c.contextLength} tokens leaves after ` +
+          `${c.prompts} of ${result.prompts} prompt(s): their completions stop at the context (as few as ${c.fewestTokens} tokens, prompt ${c.promptId})`
+      )
+    }
     yield* Console.log(`${result.rollouts} rollouts of ${result.prompts} prompts from ${result.policy.id.slice(0, 12)} → ${result.out}`)
   })
 ).pipe(Command.withDescription("Sample K completions per prompt from a policy checkpoint (token log-probs recorded)"))
