@@ -59,6 +59,14 @@ describe("failed commands leave no run row; a name means its newest finished run
       const rows = JSON.parse(compared.stdout) as Array<{ round: number; run_id: string }>
       assert.deepStrictEqual(rows.map((r) => [r.round, r.run_id]), [0, 1, 2].map((r) => [r, finished.runId]))
       assert.include(compared.stderr, `"tiny" is run ${finished.runId} (finished), the newest finished run of that name; newer, not finished: tiny-newer-failed (failed)`)
+      // every pair the finished run trained on has its implicit reward under π_r, asked of the newest finished run by name
+      const asked = yield* Effect.promise(() => odpo(["query",
+        "SELECT (SELECT count(*) FROM pairs WHERE run_id = latest_run('tiny')) AS pairs, count(*) AS rewarded, latest_run('tiny') AS run FROM pair_rewards WHERE run_id = latest_run('tiny')",
+        "--db", db, "--format", "json"]))
+      assert.strictEqual(asked.code, 0, asked.stderr)
+      const [answer] = JSON.parse(asked.stdout) as Array<{ pairs: number; rewarded: number; run: string }>
+      assert.isAbove(answer!.pairs, 0)
+      assert.deepStrictEqual(answer, { pairs: answer!.pairs, rewarded: answer!.pairs, run: finished.runId })
       const reported = yield* Effect.promise(() => odpo(["report", "tiny", "--db", db, "--out", join(dir, "r.html")]))
       assert.strictEqual(reported.code, 0, reported.stderr)
       const [, drawn, all] = reported.stdout.match(/(\d+) of (\d+) charts drawn/)!
