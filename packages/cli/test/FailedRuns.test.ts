@@ -67,6 +67,12 @@ describe("failed commands leave no run row; a name means its newest finished run
       const [answer] = JSON.parse(asked.stdout) as Array<{ pairs: number; rewarded: number; run: string }>
       assert.isAbove(answer!.pairs, 0)
       assert.deepStrictEqual(answer, { pairs: answer!.pairs, rewarded: answer!.pairs, run: finished.runId })
+      // train-rm --db: a stored run's pairs, by name (the newest finished run), from the database the flag names
+      const rm = join(dir, "rm.json")
+      writeFileSync(rm, JSON.stringify({ task: tiny.task, source: { run: "tiny" }, model: { contextLength: 11, dModel: 8, nLayers: 1, nHeads: 2 }, steps: 3, batchSize: 4, out: join(dir, "rm-out", "rm.onnx") }))
+      const trained = yield* Effect.promise(() => odpo(["train-rm", rm, "--db", db, "--backend", "cpu"]))
+      assert.strictEqual(trained.code, 0, trained.stderr)
+      assert.include(trained.stdout, `reward model: ${answer!.pairs} pairs,`)
       const reported = yield* Effect.promise(() => odpo(["report", "tiny", "--db", db, "--out", join(dir, "r.html")]))
       assert.strictEqual(reported.code, 0, reported.stderr)
       const [, drawn, all] = reported.stdout.match(/(\d+) of (\d+) charts drawn/)!

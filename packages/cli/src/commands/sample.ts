@@ -5,7 +5,7 @@ import { Command, Flag } from "effect/cli"
 import { dirname, join, resolve } from "node:path"
 import { noteInterrupt } from "../Errors.ts"
 import { layerTerminal } from "../ProgressBar.ts"
-import { backendFlag, useBackend } from "./shared.ts"
+import { engineFlag, useBackend } from "./shared.ts"
 
 /** Where `odpo sample` converts a Hugging Face directory to: the default run store's checkpoint root. */
 const defaultCheckpoints = join(dirname(RunStore.defaultDbFile), "checkpoints")
@@ -29,7 +29,7 @@ export const sample = Command.make(
     stop: Flag.String("stop").pipe(Flag.withDescription("stop string (repeatable)"), Flag.atLeast(0)),
     seed: Flag.Int("seed").pipe(Flag.withDescription("sampling seed: the same seed, policy and prompts give the same completions"), Flag.withDefault(0)),
     out: Flag.String("out").pipe(Flag.withDescription("rollouts JSONL to write")),
-    backend: backendFlag
+    backend: engineFlag("runs the policy")
   },
   Effect.fn(function*(o) {
     noteInterrupt(`interrupted: ${o.out} is not complete; run \`odpo sample\` again to write it whole`)
