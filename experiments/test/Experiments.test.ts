@@ -2,7 +2,7 @@
 // reward-model file decodes; every study script names files that exist. No run: see experiments/smoke.ts.
 import { assert, describe, it } from "@effect/vitest"
 import { TrainRm } from "@odpo/cli"
-import { Checkpoints, ConfigFile, Run, RunStore } from "@odpo/core"
+import { Checkpoints, ConfigFile, Run, RunStore, Scorer } from "@odpo/core"
 import { Effect, Layer, Schema } from "effect"
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -43,10 +43,11 @@ describe("experiments/", () => {
         assert.isFalse(names.has(config.name), `${where} and ${names.get(config.name)} share the name ${config.name}`)
         names.set(config.name, where)
         // createRun validates against the task (context length, held-out prompts) before it writes
+        // (the test scorer: reward-model files under runs/rm/ are made by train-rm, not kept in git)
         yield* Run.createRun(config, { checkpointRoot: join(db, "..", "ckpt") }).pipe(Effect.mapError((e) => new Error(`${where}: ${e.message}`)))
       }
       assert.strictEqual(names.size, runFiles.length)
-    }).pipe(Effect.provide(Layer.mergeAll(RunStore.RunStore.layer(db), Checkpoints.Checkpoints.layerTest)))
+    }).pipe(Effect.provide(Layer.mergeAll(RunStore.RunStore.layer(db), Checkpoints.Checkpoints.layerTest, Scorer.Scorer.layerTest)))
   })
 
   it.effect("every reward-model config decodes", () =>

@@ -69,6 +69,14 @@ describe("odpo CLI (real processes)", () => {
     writeFileSync(join(dir, "prompts.jsonl"), `{"id": "a", "prompt": ""}\n{"id": "b", "prompt": "20 21"}\n`)
     const s = await odpo(["sample", "--policy", ref.path, "--prompts", join(dir, "prompts.jsonl"), "-n", "3", "--max-new-tokens", "8", "--seed", "4", "--out", join(dir, "rollouts.jsonl")])
     assert.strictEqual(s.code, 0, s.stderr)
+    assert.notInclude(s.stderr, "warning: --max-new-tokens")
+    // more new tokens than the context (12) leaves after a prompt: said, with the tightest cap
+    const long = await odpo(["sample", "--policy", ref.path, "--prompts", join(dir, "prompts.jsonl"), "-n", "1", "--max-new-tokens", "20", "--out", join(dir, "long.jsonl")])
+    assert.strictEqual(long.code, 0, long.stderr)
+    const bTokens = 1 + task.tokenizer.encode("20 21").length
+    assert.include(long.stderr, `warning: --max-new-tokens 20 is more than the policy's context of 12 tokens leaves after 2 of 2 prompt(s): their completions stop at the context (as few as ${12 - bTokens} tokens, prompt b)`)
+    const longest = Math.max(...readFileSync(join(dir, "long.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l).length))
+    assert.isAtMost(longest, 11)
     const rollouts = readFileSync(join(dir, "rollouts.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
     assert.strictEqual(rollouts.length, 6)
     assert.deepStrictEqual(rollouts.map((r) => [r.promptId, r.sampleIdx]), [["a", 0], ["a", 1], ["a", 2], ["b", 0], ["b", 1], ["b", 2]])

@@ -30,7 +30,7 @@ describe("round loop, end to end on a tiny bandit", () => {
       const readme = readFileSync(join(import.meta.dirname, "../../../README.md"), "utf8")
       const cookbook = readme.slice(readme.indexOf("## SQL cookbook")).split("```sql")[1]!.split("```")[0]!
       const examples = cookbook.split(";").map((s) => s.trim()).filter((s) => s.replace(/--[^\n]*/g, "").trim().length > 0)
-      assert.strictEqual(examples.length, 9)
+      assert.strictEqual(examples.length, 10)
       // The RL examples run here too (a DPO run has no advantages: no rows); PolicyGradientLoop.test.ts checks their rows.
       for (const sql of examples) {
         const rows = (yield* store.query(sql)).rows.length

@@ -58,6 +58,13 @@ describe("odpo run validates before it writes; resume takes the newest resumable
       // A Hugging Face GPT-2 directory is accepted (converted), then refused for its 50-token vocabulary.
       [["run", config("hf", { policy: { ...tiny.policy, init: hf } }), "--db", db],
         /policy\.init .*hf-gpt2 has a vocabulary of 50 tokens; task bandit needs 103/],
+      [["run", config("k1", { sampling: { ...tiny.sampling, samplesPerPrompt: 1 } }), "--db", db],
+        /k1\.json: \$\.sampling\.samplesPerPrompt: loss\.type "sigmoid" trains on preference pairs, two samples of one prompt, and with 1 sample per prompt there are none/],
+      // sizes the machine cannot hold: refused before the task builds 1e8 prompts (a V8 out-of-memory before)
+      [["run", config("huge", { task: { ...tiny.task, trainPrompts: 1e8 } }), "--db", db],
+        /task\.trainPrompts 100000000 is more prompts than this machine can hold \(at most \d+ at contextLength 11; this process's JS heap is [\d.]+ GB \(raise it with NODE_OPTIONS=--max-old-space-size=MB\)\): lower it/],
+      [["run", config("wide", { policy: { ...tiny.policy, model: { ...tiny.policy.model, dModel: 65536, nLayers: 64 } } }), "--db", db],
+        /policy\.model \(dModel 65536, nLayers 64\) has about 3\.30e\+12 parameters; training holds 16 bytes each, and this machine's [\d.]+ GB of memory holds at most [\d.e+]+: make the model smaller/],
       [["run", dir, "--db", db], /is a directory, not an experiment file: name the JSON file itself/],
       [["train-rm", rm("rm-steps", { steps: 0 })], /rm-steps\.json: \$\.steps: expected a value greater than 0, found 0$/],
       [["train-rm", rm("rm-task", { task: { name: "chess" } })], /\$\.task\.name: expected "bandit" \| "sentiment" \| "length" \| "arith" \| "order", found "chess"$/],

@@ -5,7 +5,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { RunStore } from "@odpo/core"
 import { Effect } from "effect"
 import { type ChildProcess, spawn } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { createHash } from "node:crypto"
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { storeLayer } from "../src/Services.ts"
@@ -64,6 +65,22 @@ describe.skipIf(process.platform !== "linux")("odpo and signals", () => {
     assert.deepStrictEqual(await roundsOf(db), ["0:eval", "1:pairs"])
   })
 
+  it("resuming a run still running in another process is refused, writing nothing; after that process is killed -9 the resume goes on", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "odpo-twice-"))
+    const db = join(dir, "runs.duckdb")
+    const { child, exit, worker } = await startPaused(process.execPath, ["packages/cli/bin/odpo.js", "run", config, "--db", db], "1:train", dir)
+    const before = createHash("sha256").update(readFileSync(db)).digest("hex")
+    const second = await exited(spawn(process.execPath, ["packages/cli/bin/odpo.js", "resume", "tiny", "--db", db], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }))
+    assert.strictEqual(second.code, 1, second.stderr)
+    assert.match(second.stderr, new RegExp(`odpo: run tiny-\\S+ is still running in process ${worker}: two processes would compute the same stages`))
+    assert.strictEqual(createHash("sha256").update(readFileSync(db)).digest("hex"), before, "the refused resume wrote to the database")
+    child.kill("SIGKILL")
+    await exit
+    const third = await exited(spawn(process.execPath, ["packages/cli/bin/odpo.js", "resume", "tiny", "--db", db], { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] }))
+    assert.strictEqual(third.code, 0, third.stderr)
+    assert.deepStrictEqual((await roundsOf(db)).at(-1), "2:eval")
+  })
+
   it("kill -9 of the npx process (npx → pnpm → sh → node) stops the worker too", async () => {
     const dir = mkdtempSync(join(tmpdir(), "odpo-orphan-"))
     const db = join(dir, "runs.duckdb")
@@ -74,4 +91,37 @@ describe.skipIf(process.platform !== "linux")("odpo and signals", () => {
     await waitFor(() => !alive(npx.worker), "the worker to stop after its launcher was killed", 60)
     assert.deepStrictEqual(await roundsOf(db), ["0:eval", "1:started"]) // the paused stage was never recorded
   })
+})
+
+describe.skipIf(process.platform !== "linux")("odpo train-rm and signals", () => {
+  // A reward model of many short steps: the signal lands in the middle of training.
+  const rmConfig = (dir: string) => {
+    const file = join(dir, "rm.json")
+    writeFileSync(file, JSON.stringify({
+      task: { name: "sentiment" }, pairs: 200, model: { contextLength: 80, dModel: 16, nLayers: 1, nHeads: 2 },
+      steps: 100_000, batchSize: 4, out: join(dir, "rm", "model.onnx")
+    }))
+    return file
+  }
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} in the middle of training stops it: exit 130, says nothing was written, writes no model`, async () => {
+      const dir = mkdtempSync(join(tmpdir(), "odpo-rm-signal-"))
+      const child = spawn(process.execPath, ["packages/cli/bin/odpo.js", "train-rm", rmConfig(dir), "--backend", "cpu"], {
+        cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"]
+      })
+      const exit = exited(child)
+      let stderr = ""
+      child.stderr!.on("data", (d) => (stderr += String(d)))
+      await waitFor(() => /reward model .* ([1-9]\d*)\/100000 steps/.test(stderr), "training to begin", 240, child)
+      child.kill(signal)
+      // the bound is on a hung process (before the fix it trained on for minutes), not a speed check
+      const stopped = await Promise.race([exit, new Promise<null>((r) => setTimeout(() => r(null), 60_000))])
+      if (stopped === null) child.kill("SIGKILL")
+      assert.isNotNull(stopped, `train-rm was still training 60 s after ${signal}`)
+      assert.strictEqual(stopped!.code, 130, stopped!.stderr)
+      assert.match(stopped!.stderr, /odpo: interrupted: no reward model was written \(\S+model\.onnx is written when training ends\)/)
+      assert.isFalse(existsSync(join(dir, "rm", "model.onnx")))
+    })
+  }
 })

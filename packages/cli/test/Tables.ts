@@ -4,18 +4,18 @@ import { RunStore } from "@odpo/core"
 import { Effect } from "effect"
 import { basename } from "node:path"
 
-export const tables = ["runs", "rounds", "checkpoints", "prompts", "rollouts", "scores", "pairs", "pair_filters", "train_steps", "evals", "stage_times"] as const
+export const tables = ["runs", "rounds", "checkpoints", "prompts", "rollouts", "scores", "pairs", "pair_filters", "pair_logps", "train_steps", "evals", "stage_times"] as const
 
 /** The tables a policy-gradient run (rloo, ppo_clip) fills: no pairs, advantages and step_samples instead. */
 export const policyGradientTables = [
-  ...tables.filter((t) => t !== "pairs" && t !== "pair_filters"), "advantages", "step_samples"
+  ...tables.filter((t) => t !== "pairs" && t !== "pair_filters" && t !== "pair_logps"), "advantages", "step_samples"
 ] as const
 
 type Table = (typeof tables)[number] | (typeof policyGradientTables)[number]
 
 const order: Record<Table, string> = {
   runs: "run_id", rounds: "round", checkpoints: "ckpt_id", prompts: "prompt_id", rollouts: "rollout_id",
-  scores: "rollout_id, source", pairs: "pair_id", pair_filters: "round, filter", train_steps: "round, step", evals: "round, split", stage_times: "round, stage",
+  scores: "rollout_id, source", pairs: "pair_id", pair_logps: "pair_id", pair_filters: "round, filter", train_steps: "round, step", evals: "round, split", stage_times: "round, stage",
   advantages: "rollout_id", step_samples: "round, step, rollout_id"
 }
 const volatile = new Set(["created_at", "started_at", "finished_at", "status", "wall_s", "cpu_s"])

@@ -29,4 +29,15 @@ describe("odpo usage errors", () => {
     assert.strictEqual(version.code, 0)
     assert.include(version.stdout, "0.1.0")
   })
+
+  it("the --help of sample and train-rm speaks of their own inputs: no config engine.backend; train-rm has --db", async () => {
+    const [sample, trainRm] = await Promise.all([odpo(["sample", "--help"]), odpo(["train-rm", "--help"])])
+    for (const h of [sample, trainRm]) {
+      assert.strictEqual(h.code, 0)
+      assert.notInclude(h.stdout, "engine.backend")
+    }
+    assert.include(sample.stdout, "engine that runs the policy (default auto)")
+    assert.include(trainRm.stdout, "engine that trains the reward model (default auto)")
+    assert.match(trainRm.stdout, /--db string\s+the run store of source \{"run": …\} \(overrides the config's source\.db, default runs\/odpo\.duckdb\)/)
+  })
 })

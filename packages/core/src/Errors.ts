@@ -74,3 +74,10 @@ export class NonFiniteLoss extends Schema.TaggedError<NonFiniteLoss>()("NonFinit
   message: Schema.String,
   step: Schema.Number
 }) {}
+
+/** Another process is working on the run: two would compute (and write) the same stages. */
+export class RunInProgress extends Schema.TaggedError<RunInProgress>()("RunInProgress", {
+  message: Schema.String,
+  runId: Schema.String,
+  pid: Schema.Number
+}) {}

@@ -6,8 +6,22 @@ import type { SequenceStats } from "./Trainer.ts"
 const mean = (xs: ReadonlyArray<number>) => (xs.length === 0 ? Number.NaN : xs.reduce((a, b) => a + b, 0) / xs.length)
 
 /**
+ * Rewards this close count as a tie in the win rate: |r_π − r_ref| ≤ winTolerance · max(1, |r_π|, |r_ref|).
+ * Matched draws of a policy that has barely moved differ in the last bits of float arithmetic
+ * (1e-8), which is no win; recorded with each evaluation as eval/win_tolerance.
+ */
+export const winTolerance = 1e-6
+
+/** 1 for a win of `own` over `ref` beyond the tolerance, 0 for a loss, ½ for a tie. */
+export const winOf = (own: number, ref: number): number => {
+  const tie = Math.abs(own - ref) <= winTolerance * Math.max(1, Math.abs(own), Math.abs(ref))
+  return tie ? 0.5 : own > ref ? 1 : 0
+}
+
+/**
  * own[i] and ref[i] are the policy's and π_ref's i-th sample for the same prompt and sample
- * index (same seed), so the win rate compares matched draws: P(r_π > r_ref) + ½ P(tie).
+ * index (same seed), so the win rate compares matched draws: P(r_π > r_ref) + ½ P(tie), a tie
+ * being rewards within winTolerance.
  */
 export const evaluationMetrics = (
   own: ReadonlyArray<Rollout>,
@@ -15,16 +29,14 @@ export const evaluationMetrics = (
   refScores: ReadonlyArray<Score>,
   stats: ReadonlyArray<SequenceStats>
 ): Record<string, number> => {
-  const wins = ownScores.map((s, i) => {
-    const r = refScores[i]!.reward
-    return s.reward > r ? 1 : s.reward === r ? 0.5 : 0
-  })
+  const wins = ownScores.map((s, i) => winOf(s.reward, refScores[i]!.reward))
   const gold = ownScores.map((s) => s.goldReward).filter((g): g is number => g !== null)
   const refGold = refScores.map((s) => s.goldReward).filter((g): g is number => g !== null)
   const lengths = own.map((r) => r.length)
   const metrics: Record<string, number> = {
     "eval/reward": mean(ownScores.map((s) => s.reward)),
     "eval/win_rate": mean(wins),
+    "eval/win_tolerance": winTolerance,
     "objective/kl": mean(stats.map((s) => s.kl)),
     "objective/entropy": mean(stats.map((s) => s.entropy)),
     "eval/length": mean(lengths),

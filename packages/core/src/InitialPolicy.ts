@@ -30,6 +30,17 @@ export const initialCheckpoint = Effect.fn("InitialPolicy.initialCheckpoint")(fu
   return loaded
 })
 
+/** The first of `refs` that does not load whole (its SHA-256 checked), with why; null when all do. */
+const firstDamaged = (refs: ReadonlyArray<{ id: string; path: string }>) =>
+  Effect.gen(function*() {
+    const checkpoints = yield* Checkpoints
+    for (const r of refs) {
+      const verified = yield* Effect.result(checkpoints.verify(r.path))
+      if (verified._tag === "Failure") return { id: r.id, message: verified.failure.message }
+    }
+    return null
+  })
+
 /** π₀ and the checkpoint rows that record it (and, when made by SFT, its random initialisation). */
 export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: RunContext) {
   const { config, task } = ctx
@@ -44,8 +55,14 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
   const engine = ctx.backend && ctx.backend !== "cpu" ? { backend: ctx.backend } : {}
   const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed, ...engine })
   const cached = yield* readSftCache(ctx.checkpointRoot, key)
-  if (cached) {
-    const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
+  const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
+  // A cached checkpoint whose files no longer hash to its id (a disk error, an edit) is made again:
+  // SFT is a pure function of its inputs, so the same π₀ lands in the same place.
+  const damaged = cached ? yield* firstDamaged([cached.init, cached.pi0].map(ref)) : null
+  if (cached && damaged) {
+    yield* Effect.logWarning(`round 0: the SFT cache's checkpoint ${damaged.id.slice(0, 12)} is damaged (${damaged.message}): making π₀ again`)
+  }
+  if (cached && !damaged) {
     yield* Effect.logInfo(`round 0: π₀ ${cached.pi0.slice(0, 12)} reused (same model, SFT settings, task and seed)`)
     return {
       pi0: ref(cached.pi0),

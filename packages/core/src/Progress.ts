@@ -30,7 +30,11 @@ export const tracker = (stage: string, total: number, unit: string) =>
     const start = Date.now()
     let done = 0
     let lastReport = 0
-    const tick = (n: number): Effect.Effect<void> => {
+    // Every tick first yields to Node's event loop. tfjs's CPU kernels resolve `data()` in a
+    // microtask, so a loop of awaited steps would otherwise never return to the loop, where Node
+    // delivers SIGINT and SIGTERM: Ctrl-C would go unheard until the stage ended.
+    const tick = (n: number): Effect.Effect<void> => Effect.andThen(Effect.yieldNow, report(n))
+    const report = (n: number): Effect.Effect<void> => {
       done += n
       const now = Date.now()
       if (done < total && now - lastReport < 200) return Effect.void

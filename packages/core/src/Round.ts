@@ -186,7 +186,13 @@ const trainStage = Effect.fn("Round.train")(function*(ctx: RunContext, round: nu
     checkpointRoot: ctx.checkpointRoot,
     label: `round ${round} · train`
   })
-  yield* record(ctx, clock, yield* trainedWrite(ctx, round, policy, result))
+  // log π_r of the pairs just trained on (pair_rewards: did the round learn its own pairs?)
+  const trainedLogps = yield* (yield* Trainer).referenceLogps(result.checkpoint, training.flatMap((t) => [t.chosen, t.rejected]))
+  const pairLogps = pairs.map((p, i) => ({
+    pairId: p.pairId, runId: ctx.runId, round, policyCkpt: result.checkpoint.id,
+    chosenLogp: trainedLogps[2 * i]!, rejectedLogp: trainedLogps[2 * i + 1]!
+  }))
+  yield* record(ctx, clock, { ...(yield* trainedWrite(ctx, round, policy, result)), pairLogps })
 })
 
 /** What every train stage records: π_r as the round's output (a checkpoint whose parent is π_{r−1}) and the step metrics. */

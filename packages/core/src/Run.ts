@@ -4,11 +4,15 @@
  */
 import { Effect } from "effect"
 import { ConfigError } from "./Errors.ts"
+import { holdRunLock } from "./internal/RunLock.ts"
+import { sizeIssue } from "./Limits.ts"
+import { getTask } from "./tasks/index.ts"
 import { initialCheckpoint, sftDemonstrations } from "./InitialPolicy.ts"
 import { roundN, roundZero } from "./Round.ts"
 import { decodeStoredConfig, type RunConfig, samplingWarnings } from "./RunConfig.ts"
 import { type EngineInfo, type RunContext, taskContextChecked } from "./RunContext.ts"
 import { RunStore } from "./RunStore.ts"
+import { Scorer } from "./Scorer.ts"
 
 export type { EngineInfo } from "./RunContext.ts"
 
@@ -54,6 +58,22 @@ const validateAgainstTask = (ctx: RunContext) => {
   return Effect.void
 }
 
+/**
+ * Open the reward source now (an ONNX model's file, its tokenizer against the task's text) by
+ * scoring one of the task's own demonstrations, so that a reward a run cannot use fails before the
+ * run's row exists. The scorer keeps the source it built: the run's score stages reuse it.
+ */
+const checkReward = (ctx: RunContext) =>
+  Effect.gen(function*() {
+    const prompt = [...ctx.prompts.values()][0]!
+    const demo = ctx.task.demonstrations(ctx.config.task, 1, 0)[0]
+    const completionTokenIds = demo?.completionTokenIds ?? []
+    yield* (yield* Scorer).score({
+      reward: ctx.config.reward, task: ctx.config.task, label: "reward check",
+      items: [{ promptId: prompt.promptId, promptText: prompt.text, completionText: ctx.task.tokenizer.decode(completionTokenIds), completionTokenIds, finishReason: "eos" }]
+    })
+  })
+
 export interface StartOptions {
   readonly name?: string
   readonly seed?: number
@@ -73,17 +93,21 @@ export interface StartOptions {
 export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig, options: StartOptions) {
   const store = yield* RunStore
   const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
+  // Before the task builds its prompts: a size the machine cannot hold must not get that far.
+  const tooLarge = sizeIssue(final, final.policy.model.vocabSize || getTask(final.task).tokenizer.vocabSize)
+  if (tooLarge) return yield* new ConfigError(tooLarge)
   const ctx = yield* taskContextChecked("", final, options.checkpointRoot)
   yield* validateAgainstTask(ctx)
   // A corrupt or mismatched init checkpoint fails here, before the run row exists.
   if (final.policy.init !== null) yield* initialCheckpoint(final.policy.init, ctx.task, options.checkpointRoot)
+  yield* checkReward(ctx)
   for (const warning of samplingWarnings(final)) yield* Effect.logWarning(warning)
   const stamp = new Date().toISOString().replace(/[-:T]/g, "").slice(0, 14)
   const runId = `${final.name}-${stamp}-${Math.random().toString(36).slice(2, 6)}`
   const method = options.method
   yield* store.createRun({
     runId, name: final.name, experiment: final.experiment,
-    config: { ...final, checkpointRoot: options.checkpointRoot, ...(method ? { method } : {}) },
+    config: { ...final, checkpointRoot: store.storePath(options.checkpointRoot), ...(method ? { method } : {}) },
     seed: final.seed, pairSource: method?.name ?? final.pairSource, loss: method?.name ?? final.loss.type, beta: final.loss.beta,
     status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev",
     backend: options.engine?.backend ?? null, device: options.engine?.device ?? null
@@ -93,10 +117,11 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
 
 /** A stored run's config and context, as its stages see them (`method` is StartOptions.method, if any). */
 export const storedContext = Effect.fn("Run.storedContext")(function*(runId: string, engine?: EngineInfo) {
-  const run = yield* (yield* RunStore).getRun(runId)
+  const store = yield* RunStore
+  const run = yield* store.getRun(runId)
   const stored = run.config as RunConfig & { checkpointRoot: string; method?: StartOptions["method"] }
   const config = yield* decodeStoredConfig(Object.fromEntries(Object.entries(stored).filter(([k]) => k !== "checkpointRoot" && k !== "method")))
-  const ctx = yield* taskContextChecked(run.runId, config, stored.checkpointRoot, engine?.backend ?? run.backend)
+  const ctx = yield* taskContextChecked(run.runId, config, store.resolvePath(stored.checkpointRoot), engine?.backend ?? run.backend)
   return { run, ctx, method: stored.method }
 })
 
@@ -110,14 +135,18 @@ export const runToCompletion = Effect.fn("Run.runToCompletion")(function*(runId:
       message: `run ${run.runId} is a ${method.name} run, not a round loop: there is nothing to resume; run it again as a new run`
     })
   }
-  yield* store.setRunStatus(run.runId, "running")
-  if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)
-  const work = Effect.gen(function*() {
-    yield* roundZero(ctx, (yield* store.listRounds(run.runId))[0])
-    for (let r = 1; r <= config.rounds; r++) yield* roundN(ctx, r)
-  })
-  // Any end but success — a typed failure, a defect, an interruption — marks the run failed (resumable).
-  yield* work.pipe(Effect.onError(() => store.setRunStatus(run.runId, "failed").pipe(Effect.ignore)))
-  yield* store.setRunStatus(run.runId, "finished")
+  // One process at a time: a second resume of a run still running elsewhere is refused, with nothing written.
+  yield* Effect.scoped(Effect.gen(function*() {
+    yield* holdRunLock(store.file, run.runId)
+    yield* store.setRunStatus(run.runId, "running")
+    if (engine) yield* store.setRunEngine(run.runId, engine.backend, engine.device)
+    const work = Effect.gen(function*() {
+      yield* roundZero(ctx, (yield* store.listRounds(run.runId))[0])
+      for (let r = 1; r <= config.rounds; r++) yield* roundN(ctx, r)
+    })
+    // Any end but success — a typed failure, a defect, an interruption — marks the run failed (resumable).
+    yield* work.pipe(Effect.onError(() => store.setRunStatus(run.runId, "failed").pipe(Effect.ignore)))
+    yield* store.setRunStatus(run.runId, "finished")
+  }))
   return run.runId
 })

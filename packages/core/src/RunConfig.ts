@@ -312,6 +312,12 @@ const crossFieldIssue = (config: RunConfig, written: unknown): { path: string; m
           `remove the pairing section, or choose a preference loss (sigmoid, ipo, …) to use it`
       }
     }
+  } else if (config.sampling.samplesPerPrompt < 2) {
+    return {
+      path: "$.sampling.samplesPerPrompt",
+      message: `loss.type "${loss}" trains on preference pairs, two samples of one prompt, and with ${config.sampling.samplesPerPrompt} sample ` +
+        `per prompt there are none: every round would train nothing. Set it to 2 or more (4–8 is usual)`
+    }
   }
   return undefined
 }

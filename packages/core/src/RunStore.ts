@@ -5,12 +5,13 @@
  */
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Context, Effect, Layer, Ref, Semaphore } from "effect"
-import { existsSync, mkdirSync, statSync } from "node:fs"
-import { dirname } from "node:path"
+import { accessSync, constants, existsSync, mkdirSync, statSync } from "node:fs"
+import { dirname, resolve } from "node:path"
 import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
-import { type Access, connect, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
+import { type Access, connect, damagedMessage, isDamaged, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
 import * as Decode from "./internal/store/decode.ts"
 import { currentVersion, migrate, schemaVersion } from "./internal/store/migrations.ts"
+import { resolvedPath, storedPath } from "./internal/store/paths.ts"
 import { writeStage } from "./internal/store/write.ts"
 import { AdvantageRow, CheckpointRow, PairRow, type QueryResult, RoundRow, RunRow, type RunStatus, ScoreRow } from "./StoreRows.ts"
 import type { RolloutPurpose, RolloutWrite, StageWrite } from "./StoreRows.ts"
@@ -46,11 +47,20 @@ export interface QueryOptions {
 export class RunStore extends Context.Service<RunStore, {
   /** The database file. */
   readonly file: string
+  /**
+   * A path as the store records it: relative to the database's folder when under it (so the
+   * folder can move), else absolute. `resolvePath` turns a recorded path back into one to open.
+   */
+  readonly storePath: (path: string) => string
+  readonly resolvePath: (path: string) => string
   readonly createRun: (run: RunRow) => Effect.Effect<void, StoreFailure>
   readonly setRunStatus: (runId: string, status: RunStatus) => Effect.Effect<void, StoreFailure>
   /** Record the engine a run (re)starts on. */
   readonly setRunEngine: (runId: string, backend: string, device: string) => Effect.Effect<void, StoreFailure>
-  /** By run id, or by name (the newest run of that name). */
+  /**
+   * By run id, or by name: the newest finished run of that name, else the newest (logging which,
+   * when newer runs of the name are not finished).
+   */
   readonly getRun: (idOrName: string) => Effect.Effect<RunRow, StoreFailure | RunNotFound>
   readonly listRuns: () => Effect.Effect<ReadonlyArray<RunRow>, StoreFailure>
   readonly listRounds: (runId: string) => Effect.Effect<ReadonlyArray<RoundRow>, StoreFailure>
@@ -79,6 +89,17 @@ export class RunStore extends Context.Service<RunStore, {
     Layer.effect(RunStore, make(file, options))
 }
 
+/** Whether this process may write the file and its folder (DuckDB's write open needs both, for the WAL). */
+const writable = (file: string) => {
+  try {
+    accessSync(file, constants.W_OK)
+    accessSync(dirname(file), constants.W_OK)
+    return true
+  } catch {
+    return false
+  }
+}
+
 const readOnlySql = /^(select|with|from|describe|show|summarize|pragma|explain|values|table)\b/i
 
 /** The statement's first keyword decides the access: leading comments, blanks and "(" are skipped. */
@@ -91,6 +112,9 @@ const isEmptySql = (sql: string) => sql.replace(/\s|;|--[^\n]*(\n|$)|\/\*[\s\S]*
 /** The RunStore service on one file: every call opens the file, works, and closes it. */
 export const make = Effect.fnUntraced(function*(file: string, options: LayerOptions = {}) {
   const lockTimeoutMs = options.lockTimeoutMs ?? 30_000
+  const dir = dirname(resolve(file))
+  const storePath = (path: string) => storedPath(dir, path)
+  const resolvePath = (path: string) => resolvedPath(dir, path)
   if (options.create === false) {
     if (!existsSync(file)) {
       return yield* new StoreError({ message: `no run store at ${file}: check --db (\`odpo run\` creates one)` })
@@ -111,10 +135,21 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     if (existsSync(file)) {
       const version = yield* Effect.scoped(Effect.flatMap(connect(file, "read", lockTimeoutMs), schemaVersion))
       if (version >= currentVersion) return yield* Ref.set(upToDate, true)
+      // An older file on a disk odpo cannot write (read-only, or another user's): read it as it is.
+      if (!writable(file)) {
+        yield* Effect.logWarning(`${file} is at schema version ${version} (this odpo writes ${currentVersion}) and cannot be written here: reading it as it is; views added since are missing`)
+        return yield* Ref.set(upToDate, true)
+      }
     }
     yield* Effect.scoped(Effect.flatMap(connect(file, "write", lockTimeoutMs), (conn) => migrate(conn, file)))
     yield* Ref.set(upToDate, true)
   })
+
+  // Damage met by any statement (not only at open) reads the same in every command, naming this file.
+  const clarify = <E>(e: E): E =>
+    e instanceof StoreError && isDamaged(e.message) && !e.message.startsWith(`the run store ${file} is truncated`)
+      ? new StoreError({ message: damagedMessage(file, e.message.replace(/^[^:]*\([^)]*\): /, "")), cause: e }) as E
+      : e
 
   /** Open (waiting out another process's lock), use, close. */
   const withDb = <A, E>(access: Access, use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
@@ -126,14 +161,16 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
         yield* Ref.set(upToDate, true)
       }
       return yield* use(conn)
-    })))
+    }))).pipe(Effect.mapError(clarify))
 
   /** Copy the file under a brief read lock, then query the copy with no lock held on the file. */
   const withSnapshot = <A, E>(use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
     Effect.scoped(Effect.gen(function*() {
       const copy = yield* turn.withPermit(Effect.andThen(ensureCurrent, snapshot(file, lockTimeoutMs)))
+      // No room for a copy anywhere (a read-only or full disk): read the file itself, under a read lock.
+      if (copy === null) return yield* withDb("read", use)
       return yield* use(yield* connect(copy, "read", lockTimeoutMs))
-    }))
+    })).pipe(Effect.mapError(clarify))
 
   const rows = (conn: DuckDBConnection, sql: string, values: ReadonlyArray<string | number>, context: string) =>
     Effect.map(readAll(conn, sql, values, context), Decode.rowObjects)
@@ -177,10 +214,21 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   const getRun = Effect.fn("RunStore.getRun")(function*(idOrName: string) {
     const [found, recent] = yield* withDb("read", (conn) =>
       Effect.all([
-        rows(conn, "SELECT * FROM runs WHERE run_id = $1 OR name = $1 ORDER BY run_id = $1 DESC, created_at DESC LIMIT 1", [idOrName], "getRun"),
+        rows(conn, "SELECT * FROM runs WHERE run_id = $1 OR name = $1 ORDER BY run_id = $1 DESC, status = 'finished' DESC, created_at DESC", [idOrName], "getRun"),
         rows(conn, "SELECT run_id, name FROM runs ORDER BY created_at DESC LIMIT 5", [], "getRun")
       ]))
-    if (found.length > 0) return (yield* runRows(found.slice(0, 1)))[0]!
+    if (found.length > 0) {
+      const [chosen, ...others] = yield* runRows(found)
+      // A name means its newest finished run: a newer failed or unfinished one must not hide it unsaid.
+      const newer = chosen!.runId === idOrName ? [] : others.filter((r) => r.createdAt > chosen!.createdAt)
+      if (newer.length > 0) {
+        yield* Effect.logWarning(
+          `"${idOrName}" is run ${chosen!.runId} (${chosen!.status}), the newest finished run of that name; ` +
+            `newer, not finished: ${newer.map((r) => `${r.runId} (${r.status})`).join(", ")}: name a run id to take another`
+        )
+      }
+      return chosen!
+    }
     const known = recent.length === 0 ? `${file} holds no runs yet` : `recent runs: ${recent.map((r) => `${r.name} (${r.run_id})`).join(", ")}`
     return yield* new RunNotFound({ run: idOrName, message: `no run with id or name "${idOrName}" in ${file}; ${known}` })
   })
@@ -196,7 +244,8 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   })
 
   const recordStage = Effect.fn("RunStore.recordStage")(function*(write: StageWrite) {
-    yield* withDb("write", (conn) => writeStage(conn, write))
+    const checkpoints = write.checkpoints?.map((c) => ({ ...c, path: storePath(c.path) }))
+    yield* withDb("write", (conn) => writeStage(conn, checkpoints ? { ...write, checkpoints } : write))
   })
 
   // Rows come back in the order they were written (rowid), which is the order the stage produced them.
@@ -232,7 +281,9 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
 
   const readCheckpoint = Effect.fn("RunStore.readCheckpoint")(function*(ckptId: string) {
     const found = yield* withDb("read", (conn) => rows(conn, "SELECT * FROM checkpoints WHERE ckpt_id = $1", [ckptId], "readCheckpoint"))
-    return found.length > 0 ? (yield* checkpointRows(found))[0]! : null
+    if (found.length === 0) return null
+    const row = (yield* checkpointRows(found))[0]!
+    return { ...row, path: resolvePath(row.path) }
   })
 
   const query = Effect.fn("RunStore.query")(function*(sql: string, options: QueryOptions = {}) {
@@ -243,7 +294,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   })
 
   return RunStore.of({
-    file, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
+    file, storePath, resolvePath, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
     readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, query
   })
 })

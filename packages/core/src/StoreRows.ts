@@ -141,6 +141,17 @@ export const AdvantageRow = Schema.Struct({
 })
 export type AdvantageRow = typeof AdvantageRow.Type
 
+/** log π_r of a pair's two sides under the round's trained policy (written by the train stage). */
+export interface PairLogpRow {
+  readonly pairId: string
+  readonly runId: string
+  readonly round: number
+  /** π_r: the round's output checkpoint. */
+  readonly policyCkpt: string
+  readonly chosenLogp: number
+  readonly rejectedLogp: number
+}
+
 /** One rollout that fed one optimizer step (store: `step_samples`). */
 export interface StepSampleRow {
   readonly runId: string
@@ -188,6 +199,7 @@ export interface StageWrite {
   readonly trainSteps?: ReadonlyArray<TrainStepRow>
   readonly advantages?: ReadonlyArray<AdvantageRow>
   readonly stepSamples?: ReadonlyArray<StepSampleRow>
+  readonly pairLogps?: ReadonlyArray<PairLogpRow>
   readonly evals?: ReadonlyArray<EvalRecord>
   /** How long the stage took (stage_times). */
   readonly timing?: StageTiming

@@ -1,7 +1,7 @@
 // A task's own held-out metrics: sample metrics of the texts, and exact probe probabilities averaged over prompts.
 import { assert, describe, it } from "@effect/vitest"
 import type { Prompt, Rollout } from "../src/Domain.ts"
-import { probeSequences, taskMetrics } from "../src/Evaluation.ts"
+import { evaluationMetrics, probeSequences, taskMetrics, winOf, winTolerance } from "../src/Evaluation.ts"
 import { getTask } from "../src/tasks/index.ts"
 
 const order = getTask({ name: "order", mu: 70, sigma: 10, seed: 0, trainPrompts: 4, heldoutPrompts: 2 })
@@ -25,5 +25,23 @@ describe("task metrics", () => {
   it("a task without probes reports its sample metrics only", () => {
     const m = taskMetrics(sentiment, [rollout("food is great."), rollout("bad bad.")], [])
     assert.deepStrictEqual(m, { "eval/well_formed": 0.5, "eval/clauses": 0.5 })
+  })
+})
+
+describe("win rate", () => {
+  const score = (reward: number) => ({ reward, goldReward: null })
+  const own = [0, 1, 2, 3].map(() => ({ length: 1, finishReason: "eos", promptId: "p", tokenIds: [1] }) as unknown as Rollout)
+  const stats = own.map(() => stat(0.5))
+
+  it("rewards within the tolerance are a tie (½), beyond it a win or a loss; the tolerance is recorded", () => {
+    // 1e-8 apart: ties (a strict > counted 1.0 here); 0.1 apart: one win, one loss
+    const m = evaluationMetrics(own, [0.5 + 1e-8, 0.25 + 1e-8, 1.1, 0.9].map(score), [0.5, 0.25, 1, 1].map(score), stats)
+    assert.strictEqual(m["eval/win_rate"], (0.5 + 0.5 + 1 + 0) / 4)
+    assert.strictEqual(m["eval/win_tolerance"], winTolerance)
+    // relative for large rewards: 1000 vs 1000.0005 is within 1e-6 × 1000.0005
+    assert.strictEqual(winOf(1000.0005, 1000), 0.5)
+    assert.strictEqual(winOf(1000.01, 1000), 1)
+    assert.strictEqual(winOf(1e-7, 0), 0.5)
+    assert.strictEqual(winOf(-2e-6, 0), 0)
   })
 })

@@ -78,9 +78,18 @@ describe("RunConfig", () => {
           assert.strictEqual(err.path, "$.sampling.samplesPerPrompt")
           assert.include(err.message, `rl.json: $.sampling.samplesPerPrompt: loss.type "${type}" needs at least 2 samples per prompt (got 1)`)
         }
-        // K = 1 stays fine for preference losses (pairing drops what it cannot pair), and K = 2 for RL
-        yield* decodeRunConfig({ task: { name: "bandit" }, sampling: { samplesPerPrompt: 1 } })
+        // K = 2 is enough for RL, and for preference losses
         yield* decodeRunConfig(rl({ type: "rloo" }, { sampling: { samplesPerPrompt: 2 } }))
+        yield* decodeRunConfig({ task: { name: "bandit" }, sampling: { samplesPerPrompt: 2 } })
+      }))
+
+    it.effect("K = 1 makes no preference pair: a DPO-family loss refuses it at sampling.samplesPerPrompt", () =>
+      Effect.gen(function*() {
+        for (const type of ["sigmoid", "ipo"]) {
+          const err = yield* Effect.flip(decodeRunConfig({ task: { name: "bandit" }, loss: { type }, sampling: { samplesPerPrompt: 1 } }, "dpo.json"))
+          assert.strictEqual(err.path, "$.sampling.samplesPerPrompt")
+          assert.include(err.message, `dpo.json: $.sampling.samplesPerPrompt: loss.type "${type}" trains on preference pairs, two samples of one prompt, and with 1 sample per prompt there are none`)
+        }
       }))
 
     it.effect("ε ≤ 0 is an error at loss.ppoClipEpsilon", () =>

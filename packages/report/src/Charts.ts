@@ -16,14 +16,25 @@ export interface Chart {
 /**
  * Per-run rows (task, arm, run_id, x, one column per series) → one row per task × arm × x ×
  * series with the mean over the arm's seeds and the seeds' values (`seed_values`, from which
- * Specs.band draws the bootstrap interval). UNPIVOT drops NULLs, so a series a run lacks (no gold
- * reward, no pairs at round 0) is absent rather than zero.
+ * Specs.band draws the bootstrap interval). A series a run lacks (no gold reward, no pairs at
+ * round 0) is absent rather than zero; a round missing between two it has (a correlation that is
+ * NULL where lengths did not vary) is kept as a NULL mean, so that its line breaks there instead
+ * of running straight across.
  */
-const acrossSeeds = (perRun: string, series: ReadonlyArray<string>, x: "round" | "global_step" = "round") => `WITH per_run AS (${perRun}
+export const acrossSeeds = (perRun: string, series: ReadonlyArray<string>, x: "round" | "global_step" = "round") => `WITH per_run AS (${perRun}
+),
+agg AS (
+  SELECT task, arm, ${x}, metric, avg(value) AS mean,
+    CASE WHEN count(value) > 0 THEN list(value ORDER BY run_id) FILTER (WHERE value IS NOT NULL) END AS seed_values, count(value) AS seeds
+  FROM per_run UNPIVOT INCLUDE NULLS (value FOR metric IN (${series.map((s) => `"${s}"`).join(", ")}))
+  GROUP BY task, arm, ${x}, metric
+),
+spans AS (
+  SELECT *, min(${x}) FILTER (WHERE mean IS NOT NULL) OVER w AS first_x, max(${x}) FILTER (WHERE mean IS NOT NULL) OVER w AS last_x
+  FROM agg WINDOW w AS (PARTITION BY task, arm, metric)
 )
-SELECT task, arm, ${x}, metric, avg(value) AS mean, list(value ORDER BY run_id) AS seed_values, count(*) AS seeds
-FROM (UNPIVOT per_run ON ${series.map((s) => `"${s}"`).join(", ")} INTO NAME metric VALUE value)
-GROUP BY task, arm, ${x}, metric
+SELECT task, arm, ${x}, metric, mean, seed_values, seeds FROM spans
+WHERE mean IS NOT NULL OR (${x} > first_x AND ${x} < last_x)
 ORDER BY task, arm, metric, ${x}`
 
 const pairSeries = ["kept", "ties", "duplicates", "below margin"] as const

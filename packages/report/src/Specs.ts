@@ -28,6 +28,18 @@ const armColor = (ctx: SpecContext) => ({
   legend
 })
 
+// One dash pattern per arm beside its colour: arms with equal values draw one line on another, and
+// a dashed line over a solid one still shows both.
+const dashes = [[1, 0], [7, 3], [2, 2], [9, 3, 2, 3], [4, 4], [12, 3], [1, 3], [6, 2, 1, 2], [3, 6], [10, 5]]
+
+const armDash = (ctx: SpecContext) => ({
+  field: "arm",
+  type: "nominal",
+  title: "arm",
+  scale: { domain: ctx.arms, range: ctx.arms.map((_, i) => dashes[i % dashes.length]) },
+  legend
+})
+
 const metricColor = (metrics: ReadonlyArray<string>, colors?: ReadonlyArray<string>, lines = true) => ({
   field: "metric",
   type: "nominal",
@@ -91,8 +103,12 @@ export const band = (perSeed: ReadonlyArray<Row>, ctx: SpecContext, o: BandOptio
   const y = { type: "quantitative", title: o.yTitle, axis: { format: "~g" } }
   const xs = new Set(rows.map((r) => r[o.x]))
   const layer: Array<Spec> = [
-    { mark: { type: "area", opacity: 0.18 }, encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" }, color } },
-    { mark: { type: "line", point: xs.size <= 16, strokeWidth: 1.8 }, encoding: { x, y: { ...y, field: "mean" }, color } }
+    // A NULL mean (a round the series lacks between two it has) breaks the line and the band there.
+    { mark: { type: "area", opacity: 0.18, invalid: "break-paths-show-domains" }, encoding: { x, y: { ...y, field: "lo" }, y2: { field: "hi" }, color } },
+    {
+      mark: { type: "line", point: xs.size <= 16, strokeWidth: 1.8, invalid: "break-paths-show-domains" },
+      encoding: { x, y: { ...y, field: "mean" }, color, ...(o.colorBy === "arm" ? { strokeDash: armDash(ctx) } : {}) }
+    }
   ]
   if (o.threshold !== undefined) {
     layer.push({ mark: { type: "rule", strokeDash: [4, 4], color: "#b22222" }, encoding: { y: { datum: o.threshold } } })

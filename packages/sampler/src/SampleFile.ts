@@ -34,6 +34,11 @@ export interface SampleFileOptions extends SamplingOptions, TfjsEngine.TfjsEngin
 export interface SampleFileResult {
   readonly policy: Domain.CheckpointRef
   readonly prompts: number
+  /**
+   * When params.maxNewTokens is more than the policy's context leaves after a prompt, that
+   * prompt's completions stop at the context instead: how many prompts, and the tightest cap.
+   */
+  readonly capped: { readonly prompts: number; readonly contextLength: number; readonly fewestTokens: number; readonly promptId: string } | null
   readonly rollouts: number
   readonly out: string
 }
@@ -122,5 +127,9 @@ const sampleFileScoped = Effect.fn("SampleFile.sampleFile")(function*(
     },
     catch: (cause) => new InvalidInput({ message: `cannot write rollouts to ${out}: ${String(cause)}` })
   })
-  return { policy: policy.ref, prompts: prompts.length, rollouts: rollouts.length, out }
+  const C = policy.model.config.contextLength
+  const room = prompts.map((p) => ({ promptId: p.promptId, tokens: C - p.tokenIds.length })).filter((r) => r.tokens < options.params.maxNewTokens)
+  const tightest = room.reduce<(typeof room)[number] | null>((a, r) => (a === null || r.tokens < a.tokens ? r : a), null)
+  const capped = tightest && { prompts: room.length, contextLength: C, fewestTokens: tightest.tokens, promptId: tightest.promptId }
+  return { policy: policy.ref, prompts: prompts.length, rollouts: rollouts.length, out, capped }
 })

@@ -3,8 +3,9 @@ import { RunConfig, RunStore } from "@odpo/core"
 import { Console, Effect, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { dirname, join, resolve } from "node:path"
+import { noteInterrupt } from "../Errors.ts"
 import { layerTerminal } from "../ProgressBar.ts"
-import { backendFlag, useBackend } from "./shared.ts"
+import { engineFlag, useBackend } from "./shared.ts"
 
 /** Where `odpo sample` converts a Hugging Face directory to: the default run store's checkpoint root. */
 const defaultCheckpoints = join(dirname(RunStore.defaultDbFile), "checkpoints")
@@ -28,9 +29,10 @@ export const sample = Command.make(
     stop: Flag.String("stop").pipe(Flag.withDescription("stop string (repeatable)"), Flag.atLeast(0)),
     seed: Flag.Int("seed").pipe(Flag.withDescription("sampling seed: the same seed, policy and prompts give the same completions"), Flag.withDefault(0)),
     out: Flag.String("out").pipe(Flag.withDescription("rollouts JSONL to write")),
-    backend: backendFlag
+    backend: engineFlag("runs the policy")
   },
   Effect.fn(function*(o) {
+    noteInterrupt(`interrupted: ${o.out} is not complete; run \`odpo sample\` again to write it whole`)
     const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
     const [{ SampleFile }, { CheckpointStore, Backend }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
     const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)
@@ -48,6 +50,13 @@ export const sample = Command.make(
       label: "sample",
       ...(Backend.isOnnxBackend(engine.backend) ? { onnx: { provider: Backend.onnxProviders[engine.backend], threads: 0 } } : {})
     }).pipe(Effect.provide(layerTerminal))
+    if (result.capped) {
+      const c = result.capped
+      yield* Console.error(
+        `warning: --max-new-tokens ${o.maxNewTokens} is more than the policy's context of ${c.contextLength} tokens leaves after ` +
+          `${c.prompts} of ${result.prompts} prompt(s): their completions stop at the context (as few as ${c.fewestTokens} tokens, prompt ${c.promptId})`
+      )
+    }
     yield* Console.log(`${result.rollouts} rollouts of ${result.prompts} prompts from ${result.policy.id.slice(0, 12)} → ${result.out}`)
   })
 ).pipe(Command.withDescription("Sample K completions per prompt from a policy checkpoint (token log-probs recorded)"))

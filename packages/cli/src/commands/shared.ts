@@ -35,6 +35,10 @@ export const backendFlag = Flag.Literals("backend", RunConfig.Backend.literals).
   Flag.optional
 )
 
+/** --backend of a command whose input has no engine section (sample, train-rm): `what` it runs, default auto. */
+export const engineFlag = (what: string) =>
+  Flag.Literals("backend", RunConfig.Backend.literals).pipe(Flag.withDescription(`engine that ${what} (default auto)`), Flag.optional)
+
 /**
  * The model stack (tfjs and what builds on it) loads when a command needs it, not when `odpo`
  * starts: `odpo --help` and `odpo query` never load it.

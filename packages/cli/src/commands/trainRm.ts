@@ -6,10 +6,11 @@
  */
 import { Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
 import { Console, Effect, Option, Schema } from "effect"
-import { Argument, Command } from "effect/cli"
+import { Argument, Command, Flag } from "effect/cli"
+import { noteInterrupt } from "../Errors.ts"
 import { layerTerminal } from "../ProgressBar.ts"
 import { storeLayer } from "../Services.ts"
-import { backendFlag, readConfigText, useBackend } from "./shared.ts"
+import { engineFlag, readConfigText, useBackend } from "./shared.ts"
 
 const def = RunConfig.withDefault
 
@@ -70,9 +71,10 @@ export const trainRm = Command.make(
   "train-rm",
   {
     config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")),
-    backend: backendFlag
+    db: Flag.String("db").pipe(Flag.withDescription(`the run store of source {"run": …} (overrides the config's source.db, default ${RunStore.defaultDbFile})`), Flag.optional),
+    backend: engineFlag("trains the reward model")
   },
-  Effect.fn(function*({ config: file, backend }) {
+  Effect.fn(function*({ config: file, db, backend }) {
     const text = yield* readConfigText(file, "reward-model config")
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
@@ -85,9 +87,11 @@ export const trainRm = Command.make(
       })
     )
     yield* useBackend(Option.getOrElse(backend, () => "auto" as const))
+    noteInterrupt(`interrupted: no reward model was written (${config.out} is written when training ends); run \`odpo train-rm ${file}\` again`)
     const { RewardModelExport } = yield* Effect.promise(() => import("@odpo/optimizer"))
     const task = Tasks.getTask(config.task)
-    const pairs = config.source === "task" ? taskPairs(config) : yield* runPairs(config.source.run, config.source.db)
+    const source = config.source
+    const pairs = source === "task" ? taskPairs(config) : yield* runPairs(source.run, Option.getOrElse(db, () => source.db))
     if (pairs.length < 2) return yield* new Errors.InvalidInput({ message: `${file}: only ${pairs.length} preference pairs; need at least 2` })
     const m = config.model
     const result = yield* RewardModelExport.trainRewardModel({

@@ -5,6 +5,7 @@ import { duckdb } from "./duckdb.ts"
 import type { Scope } from "effect"
 import { existsSync, readdirSync, rmSync } from "node:fs"
 import { constants, copyFile } from "node:fs/promises"
+import { tmpdir } from "node:os"
 import { basename, dirname, join } from "node:path"
 import { StoreError, StoreLocked } from "../../Errors.ts"
 
@@ -22,8 +23,14 @@ const errorText = (cause: unknown): string => (cause instanceof Error ? cause.me
 // DuckDB: 'IO Error: Could not set lock on file "x": Conflicting lock is held in /usr/bin/node (PID 7506). …'
 const isLockError = (message: string) => /Could not set lock on file|Conflicting lock/.test(message)
 
-// A file cut short (a full disk, a copy stopped half way) or overwritten: DuckDB cannot read its blocks.
-const isDamaged = (message: string) => /Could not read enough bytes|not a valid DuckDB database file|[Cc]orrupt|checksum|Failed to rollback/.test(message)
+// A file cut short (a full disk, a copy stopped half way) or overwritten: DuckDB cannot read its blocks
+// (at open, or later in a query that reaches a bad block, which can leave the instance invalidated).
+export const isDamaged = (message: string) =>
+  /Could not read enough bytes|not a valid DuckDB database file|[Cc]orrupt|checksum|Failed to rollback|database has been invalidated/.test(message)
+
+/** The one message every command gives for a damaged file, whichever statement met the damage. */
+export const damagedMessage = (file: string, said: string) =>
+  `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db. DuckDB said: ${said}`
 
 /** The process DuckDB says holds the file, e.g. "/usr/bin/node (PID 7506)". */
 export const lockHolder = (message: string): string =>
@@ -45,9 +52,7 @@ const openInstance = Effect.fnUntraced(function*(file: string, access: Access, l
     const message = opened.failure
     if (!isLockError(message)) {
       return yield* new StoreError({
-        message: isDamaged(message)
-          ? `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db. DuckDB said: ${message}`
-          : `cannot open the run store ${file}: ${message}`
+        message: isDamaged(message) ? damagedMessage(file, message) : `cannot open the run store ${file}: ${message}`
       })
     }
     const waited = (yield* Clock.currentTimeMillis) - started
@@ -95,34 +100,60 @@ const isAlive = (pid: number) => {
 
 let snapshots = 0
 
+/** A copy that cannot be written here (a read-only, full or foreign folder): try the next place. */
+const noRoom = (cause: unknown) => ["EROFS", "EACCES", "EPERM", "ENOSPC", "EDQUOT"].includes((cause as NodeJS.ErrnoException)?.code ?? "")
+
+/** Remove copies that killed readers left in `dir` (best effort: a read-only folder keeps them). */
+const removeStale = (dir: string, prefix: string) => {
+  try {
+    for (const stale of readdirSync(dir).filter((f) => f.startsWith(prefix) && !f.endsWith(".wal"))) {
+      const pid = Number(stale.slice(prefix.length).split("-")[0])
+      if (Number.isInteger(pid) && !isAlive(pid)) for (const f of [stale, `${stale}.wal`]) rmSync(join(dir, f), { force: true })
+    }
+  } catch {
+    // nothing to clean, or not ours to clean
+  }
+}
+
 /**
  * A private copy of the file, made while holding a read-only open (so it is one committed state),
  * and deleted when the scope closes. A reader queries the copy for as long as it likes: the
  * file's lock is held only for the copy (a reflink where the filesystem has them, else about a
  * second per GB), so a long query never makes a run's stage write wait. Copies that a killed
- * reader left behind are removed by the next one.
+ * reader left behind are removed by the next one. The copy goes beside the file, else (a
+ * read-only or full disk) into the system's temporary folder; null when neither has room: the
+ * caller then reads the file itself.
  */
-export const snapshot = (file: string, lockTimeoutMs: number): Effect.Effect<string, StoreError | StoreLocked, Scope.Scope> => {
-  const dir = dirname(file)
+export const snapshot = (file: string, lockTimeoutMs: number): Effect.Effect<string | null, StoreError | StoreLocked, Scope.Scope> => {
   const prefix = `.${basename(file)}.snapshot-`
-  const remove = (copy: string) => Effect.sync(() => [copy, `${copy}.wal`].forEach((f) => rmSync(f, { force: true })))
-  const copy = `${join(dir, prefix)}${process.pid}-${snapshots++}`
+  const remove = (copy: string | null) => Effect.sync(() => copy && [copy, `${copy}.wal`].forEach((f) => rmSync(f, { force: true })))
+  const n = snapshots++
   return Effect.acquireRelease(
     Effect.scoped(Effect.gen(function*() {
-      for (const stale of readdirSync(dir).filter((f) => f.startsWith(prefix) && !f.endsWith(".wal"))) {
-        const pid = Number(stale.slice(prefix.length).split("-")[0])
-        if (Number.isInteger(pid) && !isAlive(pid)) yield* remove(join(dir, stale))
-      }
       yield* connect(file, "read", lockTimeoutMs)
-      yield* Effect.tryPromise({
-        try: async () => {
-          await copyFile(file, copy, constants.COPYFILE_FICLONE)
-          // A run killed mid-write leaves a WAL that a read-only open replays: the copy needs it too.
-          if (existsSync(`${file}.wal`)) await copyFile(`${file}.wal`, `${copy}.wal`, constants.COPYFILE_FICLONE)
-        },
-        catch: (cause) => new StoreError({ message: `cannot copy the run store ${file} for reading into ${dir}: ${errorText(cause)}`, cause })
-      }).pipe(Effect.onError(() => remove(copy)))
-      return copy
+      for (const dir of [dirname(file), tmpdir()]) {
+        removeStale(dir, prefix)
+        const copy = `${join(dir, prefix)}${process.pid}-${n}`
+        const copied = yield* Effect.tryPromise({
+          try: async () => {
+            await copyFile(file, copy, constants.COPYFILE_FICLONE)
+            // A run killed mid-write leaves a WAL that a read-only open replays: the copy needs it too.
+            if (existsSync(`${file}.wal`)) await copyFile(`${file}.wal`, `${copy}.wal`, constants.COPYFILE_FICLONE)
+            return true
+          },
+          catch: (cause) => cause
+        }).pipe(
+          Effect.catch((cause) =>
+            Effect.andThen(
+              remove(copy),
+              noRoom(cause)
+                ? Effect.succeed(false)
+                : Effect.fail(new StoreError({ message: `cannot copy the run store ${file} for reading into ${dir}: ${errorText(cause)}`, cause }))
+            ))
+        )
+        if (copied) return copy
+      }
+      return null
     })),
     remove
   )

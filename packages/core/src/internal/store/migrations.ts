@@ -1,17 +1,20 @@
 /** The run store's schema versions: an ordered list of migrations, applied on open, each once. */
 import type { DuckDBConnection } from "@duckdb/node-api"
 import { Effect } from "effect"
+import { dirname, resolve } from "node:path"
 import { StoreError } from "../../Errors.ts"
 import { exec, readAll, transaction } from "./connection.ts"
 import { reportViews } from "./reportViews.ts"
 import { enginesV3, pairFlipsV6, tablesV1 } from "./schema.ts"
 import { roundCostsV7, viewsV2 } from "./views.ts"
+import { trustV8 } from "./trust.ts"
 import { policyGradientSql } from "./policyGradient.ts"
 
 export interface Migration {
   readonly version: number
   readonly name: string
-  readonly sql: string
+  /** The migration's SQL; a function of the database's folder where it rewrites paths under it. */
+  readonly sql: string | ((dir: string) => string)
 }
 
 /** Never edit a released migration: add the next one. */
@@ -22,7 +25,8 @@ export const migrations: ReadonlyArray<Migration> = [
   { version: 4, name: "report views", sql: reportViews },
   { version: 5, name: "policy gradient", sql: policyGradientSql },
   { version: 6, name: "pair label flips", sql: pairFlipsV6 },
-  { version: 7, name: "round costs", sql: roundCostsV7 }
+  { version: 7, name: "round costs", sql: roundCostsV7 },
+  { version: 8, name: "relative paths and newest runs", sql: trustV8 }
 ]
 
 export const currentVersion = migrations[migrations.length - 1].version
@@ -63,7 +67,8 @@ export const migrate = (
           if (m.version === 1) {
             yield* exec(conn, "CREATE TABLE schema_version (version INTEGER PRIMARY KEY, name VARCHAR NOT NULL, applied_at TIMESTAMPTZ NOT NULL DEFAULT now())")
           }
-          yield* exec(conn, m.sql, undefined, `migration ${m.version} (${m.name}) of ${file}`)
+          const sql = typeof m.sql === "string" ? m.sql : m.sql(dirname(resolve(file)))
+          yield* exec(conn, sql, undefined, `migration ${m.version} (${m.name}) of ${file}`)
           yield* exec(conn, "INSERT INTO schema_version (version, name) VALUES ($1, $2)", [m.version, m.name])
         })
       )

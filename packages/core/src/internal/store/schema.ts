@@ -175,6 +175,7 @@ export const primaryKeys = {
   train_steps: ["run_id", "round", "step"],
   evals: ["run_id", "round", "split"],
   stage_times: ["run_id", "round", "stage"],
+  pair_logps: ["pair_id"],
   ...policyGradientKeys
 } as const
 

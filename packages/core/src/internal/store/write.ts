@@ -62,6 +62,7 @@ const tableRows = (w: StageWrite): ReadonlyArray<readonly [StageTable, ReadonlyA
   ["evals", (w.evals ?? []).map((e) => [
     e.runId, e.round, e.split, ...evalColumns.map(([name]) => metric(e.metrics, name)), JSON.stringify(e.metrics)
   ])],
+  ["pair_logps", (w.pairLogps ?? []).map((l) => [l.pairId, l.runId, l.round, l.policyCkpt, l.chosenLogp, l.rejectedLogp])],
   ["stage_times", w.timing ? [[w.runId, w.round, w.stage, w.timing.backend, w.timing.wallSeconds, w.timing.cpuSeconds]] : []]
 ]
 
