@@ -39,15 +39,22 @@ const validateAgainstTask = (ctx: RunContext) => {
       path: "$.policy.model.nHeads"
     }))
   }
-  if (ctx.config.sampling.promptsPerRound > ctx.config.task.trainPrompts) {
+  const count = (split: string) => [...ctx.prompts.values()].filter((p) => p.split === split).length
+  // The prompts task's counts come from its files, the built-in tasks' from task.trainPrompts / heldoutPrompts.
+  const own = ctx.task.userPrompts !== undefined
+  if (ctx.config.sampling.promptsPerRound > count("train")) {
     return Effect.fail(new ConfigError({
-      message: `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the task's train prompts (task.trainPrompts ${ctx.config.task.trainPrompts}): lower it or raise task.trainPrompts`,
+      message: own
+        ? `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the ${count("train")} train prompts of ${ctx.config.task.train}: lower it`
+        : `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the task's train prompts (task.trainPrompts ${ctx.config.task.trainPrompts}): lower it or raise task.trainPrompts`,
       path: "$.sampling.promptsPerRound"
     }))
   }
-  if (ctx.config.eval.prompts > [...ctx.prompts.values()].filter((p) => p.split === "heldout").length) {
+  if (ctx.config.eval.prompts > count("heldout")) {
     return Effect.fail(new ConfigError({
-      message: `eval.prompts ${ctx.config.eval.prompts} exceeds the task's held-out prompts (task.heldoutPrompts ${ctx.config.task.heldoutPrompts})`,
+      message: own
+        ? `eval.prompts ${ctx.config.eval.prompts} exceeds the ${count("heldout")} held-out prompts: lower it`
+        : `eval.prompts ${ctx.config.eval.prompts} exceeds the task's held-out prompts (task.heldoutPrompts ${ctx.config.task.heldoutPrompts})`,
       path: "$.eval.prompts"
     }))
   }

@@ -76,6 +76,7 @@ export class HfTokenizer implements Tokenizer {
   readonly padId: number
   private readonly lib: HfLibrary.Tokenizer
   readonly encode: (text: string) => number[]
+  readonly chat: TokenizerModule.ChatSpecials
 
   /**
    * `json` is the parsed tokenizer.json; `config` the optional tokenizer_config.json (it names the
@@ -111,6 +112,12 @@ export class HfTokenizer implements Tokenizer {
     this.eosId = find(config.eos_token, EOS_NAMES)
     // GPT-2 has no pad token: padding positions are masked anyway, so EOS (or 0) serves.
     this.padId = find(config.pad_token, PAD_NAMES) ?? this.eosId ?? 0
+    const text = (id: number | null) => (id === null ? null : this.lib.decode([id], { skip_special_tokens: false }))
+    // A template may be one string or a list of named ones ({name: "default", template}).
+    const named = Array.isArray(config.chat_template)
+      ? (config.chat_template as Array<{ name?: unknown; template?: unknown }>).find((t) => t.name === "default")?.template
+      : config.chat_template
+    this.chat = { template: typeof named === "string" ? named : null, bosToken: tokenName(config.bos_token) ?? text(this.bosId), eosToken: tokenName(config.eos_token) ?? text(this.eosId) }
   }
 
   decode = (ids: ReadonlyArray<number>): string =>

@@ -1,5 +1,6 @@
 /** Migration 1 of the run store: the tables of DESIGN.md "The run store" (frozen: change them in a new migration). */
 import { policyGradientKeys } from "./policyGradient.ts"
+import { promptKeys } from "./promptsV9.ts"
 
 /**
  * Column order matters: stage writes append whole rows through DuckDB's appender, so the
@@ -175,7 +176,8 @@ export const primaryKeys = {
   train_steps: ["run_id", "round", "step"],
   evals: ["run_id", "round", "split"],
   stage_times: ["run_id", "round", "stage"],
-  ...policyGradientKeys
+  ...policyGradientKeys,
+  ...promptKeys
 } as const
 
 export type StageTable = keyof typeof primaryKeys
