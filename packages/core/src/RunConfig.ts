@@ -344,7 +344,9 @@ const taskIssue = (config: RunConfig, written: unknown): { path: string; message
   const task = config.task
   const writtenTask = typeof written === "object" && written !== null ? (written as Record<string, unknown>).task : undefined
   if (task.name !== "prompts") {
-    const stray = PROMPTS_FIELDS.find((f) => hasKey(writtenTask, f))
+    // A stored config (or one written out in full) holds every field at its default: only a value that differs is a mistake.
+    const defaults = Schema.decodeUnknownSync(TaskConfig)({ name: "prompts" })
+    const stray = PROMPTS_FIELDS.find((f) => hasKey(writtenTask, f) && task[f] !== defaults[f])
     if (stray) return { path: `$.task.${stray}`, message: `only task "prompts" reads ${stray}; task "${task.name}" makes its own prompts: remove it` }
     return undefined
   }

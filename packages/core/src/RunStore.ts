@@ -8,7 +8,7 @@ import { Context, Effect, Layer, Ref, Semaphore } from "effect"
 import { existsSync, mkdirSync, statSync } from "node:fs"
 import { dirname } from "node:path"
 import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
-import { type Access, connect, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
+import { type Access, connect, damagedMessage, isDamaged, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
 import * as Decode from "./internal/store/decode.ts"
 import { currentVersion, migrate, schemaVersion } from "./internal/store/migrations.ts"
 import { writeStage } from "./internal/store/write.ts"
@@ -135,7 +135,10 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
         yield* Ref.set(upToDate, true)
       }
       return yield* use(conn)
-    })))
+    }))).pipe(
+      // A file cut short may open and fail only when a query reads a block past its end.
+      Effect.mapError((e) => (e instanceof StoreError && isDamaged(e.message) && !e.message.includes("truncated or corrupt") ? new StoreError({ message: damagedMessage(file, e.message), cause: e }) : e))
+    )
 
   /** Copy the file under a brief read lock, then query the copy with no lock held on the file. */
   const withSnapshot = <A, E>(use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>

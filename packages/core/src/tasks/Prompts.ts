@@ -118,7 +118,8 @@ const loadFiles = Effect.fnUntraced(function*(config: TaskConfig, env: PromptsEn
         return yield* new InvalidInput({ message: `${where}: id column "${config.idColumn}" holds ${JSON.stringify(rawId)}; ids must be strings or numbers` })
       }
       const id = String(rawId)
-      if (seen.has(id)) {
+      // Row numbers are unique within a split (and the split is part of the prompt id); named ids must be unique across both files.
+      if (config.idColumn !== null && seen.has(id)) {
         return yield* new InvalidInput({
           message: `${where}: prompt id "${id}" (column "${config.idColumn}") repeats ${seen.get(id)}: ids must be unique across the train and eval files`
         })

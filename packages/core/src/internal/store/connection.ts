@@ -23,11 +23,15 @@ const errorText = (cause: unknown): string => (cause instanceof Error ? cause.me
 const isLockError = (message: string) => /Could not set lock on file|Conflicting lock/.test(message)
 
 // A file cut short (a full disk, a copy stopped half way) or overwritten: DuckDB cannot read its blocks.
-const isDamaged = (message: string) => /Could not read enough bytes|not a valid DuckDB database file|[Cc]orrupt|checksum|Failed to rollback/.test(message)
+export const isDamaged = (message: string) => /Could not read enough bytes|not a valid DuckDB database file|[Cc]orrupt|checksum|Failed to rollback/.test(message)
 
 /** The process DuckDB says holds the file, e.g. "/usr/bin/node (PID 7506)". */
 export const lockHolder = (message: string): string =>
   message.match(/held in (.+?\(PID \d+\))/)?.[1] ?? message.match(/PID \d+/)?.[0] ?? "another process"
+
+/** What a damaged file is told as, wherever DuckDB first trips on it (opening it, or a block read later). */
+export const damagedMessage = (file: string, message: string) =>
+  `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db. DuckDB said: ${message}`
 
 /**
  * Open the file, retrying while another process holds its lock: backoff 20 ms doubling to 250 ms,
@@ -44,11 +48,7 @@ const openInstance = Effect.fnUntraced(function*(file: string, access: Access, l
     if (Result.isSuccess(opened)) return opened.success
     const message = opened.failure
     if (!isLockError(message)) {
-      return yield* new StoreError({
-        message: isDamaged(message)
-          ? `the run store ${file} is truncated or corrupt, so no run can read or write it: restore it from a copy, or use another --db. DuckDB said: ${message}`
-          : `cannot open the run store ${file}: ${message}`
-      })
+      return yield* new StoreError({ message: isDamaged(message) ? damagedMessage(file, message) : `cannot open the run store ${file}: ${message}` })
     }
     const waited = (yield* Clock.currentTimeMillis) - started
     if (waited >= lockTimeoutMs) {

@@ -53,7 +53,7 @@ export const migrate = (
   Effect.gen(function*() {
     const at = yield* schemaVersion(conn)
     // Versions are applied by set, not by their maximum: a file at 9 still takes an 8 added later.
-    const applied = at === 0 ? new Set<number>() : new Set((yield* readAll(conn, "SELECT version FROM schema_version")).getRowsJS().map((r) => Number(r[0])))
+    const applied = at === 0 || at >= currentVersion ? new Set<number>(migrations.filter((m) => m.version <= at).map((m) => m.version)) : new Set((yield* readAll(conn, "SELECT version FROM schema_version")).getRowsJS().map((r) => Number(r[0])))
     if (at > currentVersion) {
       return yield* new StoreError({
         message: `the run store ${file} is at schema version ${at}, newer than this odpo knows (${currentVersion}): upgrade odpo to use it`
