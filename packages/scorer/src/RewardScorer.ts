@@ -65,7 +65,7 @@ export const checkedRewards = (source: RewardSource, items: ReadonlyArray<Domain
       return yield* new Errors.RewardError({
         source: source.id,
         ...(item.rolloutId ? { rolloutId: item.rolloutId } : {}),
-        message: `reward source ${source.id} gave ${rewards[bad] === undefined ? "no reward" : JSON.stringify(rewards[bad]) ?? String(rewards[bad])} for rollout ${which}: ` +
+        message: `reward source ${source.id} gave ${rewards[bad] === undefined || rewards[bad] === null ? "no reward" : typeof rewards[bad] === "number" ? String(rewards[bad]) : JSON.stringify(rewards[bad])} for rollout ${which}: ` +
           `every reward must be a finite number (the stage is not recorded; fix the source and \`odpo resume\` scores it again)`
       })
     }
