@@ -70,3 +70,27 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
     rows: [yield* checkpointRow(ctx, initRef, null, 0), yield* checkpointRow(ctx, sft.checkpoint, initRef.id, 0)]
   }
 })
+
+/**
+ * `odpo sft`: π₀ made from the config's demonstrations by the round-0 SFT, outside a run. With no
+ * policy.init it is exactly round 0's π₀ (the same trainer, seed and cache, so a run with this
+ * config reuses it); with one, SFT starts from that checkpoint (a Hugging Face directory included).
+ */
+export const sftPolicy = Effect.fn("InitialPolicy.sft")(function*(ctx: RunContext) {
+  const { config, task } = ctx
+  const demonstrations = sftDemonstrations(config, task)
+  if (demonstrations.length === 0) {
+    return yield* new ConfigError({ message: `task ${task.name} has no demonstrations to train on: name a prompt/completion file in task.demonstrations`, path: "$.task.demonstrations" })
+  }
+  if (config.policy.init === null) return (yield* makeInitialPolicy(ctx)).pi0
+  const start = yield* initialCheckpoint(config.policy.init, task, ctx.checkpointRoot)
+  const sft = yield* (yield* Trainer).sft({
+    policy: start.ref,
+    demonstrations,
+    sft: config.policy.sft,
+    seed: deriveSeed(config.seed, 0, "sft"),
+    checkpointRoot: ctx.checkpointRoot,
+    label: "sft"
+  })
+  return sft.checkpoint
+})
