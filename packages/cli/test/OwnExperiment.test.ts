@@ -10,7 +10,8 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { startRewardServer } from "../../scorer/test/RewardServer.ts"
 import { storeLayer } from "../src/Services.ts"
-import { killBeforeRecording, odpo, runOnly } from "./CliProcess.ts"
+import { starterFiles } from "../src/commands/init.ts"
+import { killBeforeRecording, odpo, repoRoot, runOnly } from "./CliProcess.ts"
 import { dumpRun, promptTables } from "./Tables.ts"
 
 const words = ["cat", "dog", "sun", "sky", "red", "blue"]
@@ -124,5 +125,21 @@ export const reward = ({ completions, target }: { completions: string[]; target:
       assert.notStrictEqual(bad.code, 0)
       assert.include(bad.stderr, `prompts.jsonl has no column "question"; its columns are "id", "prompt", "target": set task.promptColumn to one of them`)
       assert.isTrue(!existsSync(db) || (yield* count(db, "SELECT count(*) FROM runs")) === 0)
+    }))
+})
+
+describe("odpo init", () => {
+  it.live("writes the starter experiment, byte for byte what experiments/custom holds; refuses a non-empty directory", () =>
+    Effect.gen(function*() {
+      const dir = join(mkdtempSync(join(tmpdir(), "odpo-init-")), "mine")
+      const made = yield* Effect.promise(() => odpo(["init", dir]))
+      assert.strictEqual(made.code, 0, made.stderr)
+      const files = Object.keys(starterFiles())
+      assert.deepStrictEqual(files.sort(), ["demonstrations.jsonl", "offline.json", "online.json", "prompts.jsonl", "rewards/reward.ts"])
+      for (const f of files) assert.strictEqual(readFileSync(join(dir, f), "utf8"), readFileSync(join(repoRoot, "experiments/custom", f), "utf8"), f)
+      assert.strictEqual(readFileSync(join(dir, "prompts.jsonl"), "utf8").trim().split("\n").length, 80)
+      const again = yield* Effect.promise(() => odpo(["init", dir]))
+      assert.notStrictEqual(again.code, 0)
+      assert.include(again.stderr, "is not empty: name a new or empty directory")
     }))
 })
