@@ -4,17 +4,18 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command } from "effect/cli"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
 import { engineFor } from "./run.ts"
-import { backendFlag, dbFlag } from "./shared.ts"
+import { backendFlag, chatTemplateFlag, dbFlag, withChatTemplate } from "./shared.ts"
 
 export const sft = Command.make(
   "sft",
   {
     config: Argument.String("config").pipe(Argument.withDescription("experiment JSON whose task names demonstrations (task.demonstrations)")),
     db: dbFlag,
-    backend: backendFlag
+    backend: backendFlag,
+    chatTemplate: chatTemplateFlag
   },
-  Effect.fn(function*({ config: file, db, backend }) {
-    const config = yield* ConfigFile.readRunConfigFile(file)
+  Effect.fn(function*({ config: file, db, backend, chatTemplate }) {
+    const config = withChatTemplate(yield* ConfigFile.readRunConfigFile(file), chatTemplate)
     const engine = yield* engineFor(Option.getOrElse(backend, () => config.engine.backend), config)
     yield* Effect.gen(function*() {
       const ctx = yield* RunContext.taskContextChecked("", config, checkpointRootFor(db), engine.backend)
