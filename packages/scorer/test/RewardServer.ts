@@ -56,6 +56,9 @@ export const startRewardServer = async (dir: string, tokenizer: Tokenizer.Tokeni
         stats.queries += query.length
         const rewards = await rewardOf(query)
         res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ rewards: behaviour.miscount ? rewards.slice(1) : rewards }))
+      } catch (e) {
+        // A request the client gave up on may finish after close() disposed the model.
+        if (!res.headersSent) res.writeHead(500).end(String(e))
       } finally {
         stats.inFlight--
       }
