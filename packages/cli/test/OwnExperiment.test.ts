@@ -143,3 +143,25 @@ describe("odpo init", () => {
       assert.include(again.stderr, "is not empty: name a new or empty directory")
     }))
 })
+
+describe("odpo sft", () => {
+  it.live("trains π₀ on task.demonstrations, prints a checkpoint; a run of the same config starts from that very π₀", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "odpo-sft-"))
+      writeFileSync(join(dir, "r.ts"), "export const reward = ({ completions }: { completions: string[] }) => completions.map((c) => c.length)")
+      const config = experiment(dir, { type: "function", module: join(dir, "r.ts") }, { rounds: 1 })
+      const db = join(dir, "runs.duckdb")
+      const sft = yield* Effect.promise(() => odpo(["sft", config, "--db", db]))
+      assert.strictEqual(sft.code, 0, sft.stderr)
+      const [line, path] = sft.stdout.trim().split("\n")
+      const id = line!.replace("π₀ ", "")
+      assert.match(id, /^[0-9a-f]{64}$/)
+      assert.isTrue(existsSync(join(path!, "model.safetensors")))
+      const run = yield* Effect.promise(() => odpo(["run", config, "--db", db]))
+      assert.strictEqual(run.code, 0, run.stderr)
+      assert.include(run.stderr, `round 0: π₀ ${id.slice(0, 12)} reused`)
+      const runId = (yield* runOnly(db)).runId
+      const rounds = yield* Effect.flatMap(RunStore.RunStore, (s) => s.listRounds(runId)).pipe(Effect.provide(storeLayer(db)))
+      assert.strictEqual(rounds[0]!.policyCkpt, id)
+    }))
+})

@@ -14,8 +14,8 @@ import { backendFlag, readConfigText, useBackend } from "./shared.ts"
 const def = RunConfig.withDefault
 
 export const TrainRmConfig = Schema.Struct({
-  /** The task whose tokenizer (and, for source "task", demonstrations and gold reward) is used. */
-  task: RunConfig.TaskConfig,
+  /** The built-in task whose tokenizer (and, for source "task", demonstrations and gold reward) is used; task "prompts" has neither. */
+  task: Schema.Struct({ ...RunConfig.TaskConfig.fields, name: Schema.Literals(["bandit", "sentiment", "length", "arith", "order"]) }),
   /** "task": pairs labelled by the task's gold reward; or {run, db?}: a stored run's pairs. */
   source: def(Schema.Union([Schema.Literal("task"), Schema.Struct({ run: Schema.String, db: def(Schema.String, RunStore.defaultDbFile) })]), "task"),
   /** Pairs drawn from the task (source "task"). */
@@ -33,7 +33,7 @@ export const TrainRmConfig = Schema.Struct({
 export type TrainRmConfig = typeof TrainRmConfig.Type
 
 /** Pairs from the task: prompt i with its own demonstration and the next one's, ordered by gold. */
-const taskPairs = (config: TrainRmConfig & { readonly task: RunConfig.BuiltinTaskConfig }) => {
+const taskPairs = (config: TrainRmConfig) => {
   const task = Tasks.getTask(config.task)
   const demos = task.demonstrations(config.task, config.pairs * 2, Seeds.deriveSeed(config.seed, "rm-demos"))
   const tok = task.tokenizer
@@ -86,16 +86,8 @@ export const trainRm = Command.make(
     )
     yield* useBackend(Option.getOrElse(backend, () => "auto" as const))
     const { RewardModelExport } = yield* Effect.promise(() => import("@odpo/optimizer"))
-    if (!Tasks.isBuiltin(config.task)) {
-      return yield* new Errors.ConfigError({
-        message: `${file}: $.task: train-rm reads its tokenizer and demonstrations from a built-in task; task "prompts" has none`,
-        path: "$.task",
-        file
-      })
-    }
-    const builtin = { ...config, task: config.task }
-    const task = Tasks.getTask(builtin.task)
-    const pairs = builtin.source === "task" ? taskPairs(builtin) : yield* runPairs(builtin.source.run, builtin.source.db)
+    const task = Tasks.getTask(config.task)
+    const pairs = config.source === "task" ? taskPairs(config) : yield* runPairs(config.source.run, config.source.db)
     if (pairs.length < 2) return yield* new Errors.InvalidInput({ message: `${file}: only ${pairs.length} preference pairs; need at least 2` })
     const m = config.model
     const result = yield* RewardModelExport.trainRewardModel({
