@@ -11,7 +11,7 @@ export const repoRoot = resolve(cliDir, "../..")
 export const distDir = join(cliDir, "dist")
 
 /** Packages with native code or files found at run time: never bundled. */
-export const externals = ["@duckdb/node-api", "onnxruntime-node", "webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu"]
+export const externals = ["@duckdb/node-api", "onnxruntime-node", "esbuild", "webgpu", "@tensorflow/tfjs-node", "@tensorflow/tfjs-node-gpu"]
 
 /** Everything whose change means a rebuild: sources, package manifests, the lock file, this script. */
 const inputs = () => {

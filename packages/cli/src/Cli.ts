@@ -6,12 +6,14 @@ import { query } from "./commands/query.ts"
 import { exportCommand, report } from "./commands/report.ts"
 import { resume, run } from "./commands/run.ts"
 import { sample, score } from "./commands/sample.ts"
+import { init } from "./commands/init.ts"
+import { sft } from "./commands/sft.ts"
 import { trainRm } from "./commands/trainRm.ts"
 import { odpoVersion } from "./Version.ts"
 
 export const odpo = Command.make("odpo").pipe(
   Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
-  Command.withSubcommands([run, resume, query, compare, report, exportCommand, sample, score, trainRm, bon])
+  Command.withSubcommands([run, resume, query, compare, report, exportCommand, sample, score, trainRm, sft, init, bon])
 )
 
 export const cli = Command.run(odpo, { version: odpoVersion })

@@ -6,7 +6,7 @@ import { Context, Effect, Layer } from "effect"
 import { basename } from "node:path"
 import { testCheckpoint } from "./Trainer.ts"
 import type { CheckpointRef } from "./Domain.ts"
-import type { CheckpointCorrupt, CheckpointNotFound, TokenizerMismatch } from "./Errors.ts"
+import { type CheckpointCorrupt, CheckpointNotFound, type TokenizerMismatch } from "./Errors.ts"
 import type { ModelConfig } from "./RunConfig.ts"
 import type { Tokenizer } from "./Tokenizer.ts"
 
@@ -32,13 +32,16 @@ export class Checkpoints extends Context.Service<Checkpoints, {
    * of another format the engine can read (a Hugging Face GPT-2) is converted once into `root`.
    */
   readonly importPolicy: (path: string, root: string) => Effect.Effect<CheckpointInfo, CheckpointError>
+  /** The tokenizer of a checkpoint or Hugging Face directory, or of a tokenizer.json file (tokenizer_config.json beside it read too). */
+  readonly tokenizer: (path: string) => Effect.Effect<Tokenizer, CheckpointError>
 }>()("@odpo/core/Checkpoints") {
   /** Checkpoints without files, for testing the round loop: every directory "holds" a 2-parameter model. */
   static readonly layerTest: Layer.Layer<Checkpoints> = Layer.succeed(Checkpoints, Checkpoints.of({
     initialize: (model, _tokenizer, seed, root) => Effect.succeed(testCheckpoint(root, "init", model.dModel, seed)),
     describe: (path) => Effect.succeed(testInfo(path)),
     verify: (path) => Effect.succeed(testInfo(path)),
-    importPolicy: (path) => Effect.succeed(testInfo(path))
+    importPolicy: (path) => Effect.succeed(testInfo(path)),
+    tokenizer: (path) => Effect.fail(new CheckpointNotFound({ path, message: `test checkpoints hold no tokenizer (${path})` }))
   }))
 }
 

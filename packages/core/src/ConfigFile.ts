@@ -45,6 +45,35 @@ const readJson = (file: string, from?: string): Effect.Effect<Json, ConfigError>
       catch: (e) => new ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
     }))
 
+/** The task's file fields: relative paths in them are relative to the experiment file that wrote them. */
+const TASK_FILES = ["train", "eval", "demonstrations", "tokenizer", "chatTemplate"] as const
+
+/** A reward spec with its function `module` paths (sums included) made absolute against `dir`. */
+const rebaseReward = (spec: Json, dir: string): Json => {
+  if (!isObject(spec)) return spec
+  const out: Record<string, Json> = { ...spec }
+  if (spec.type === "function" && typeof spec.module === "string") out.module = resolve(dir, spec.module)
+  if (Array.isArray(spec.terms)) out.terms = spec.terms.map((t) => (isObject(t) ? { ...t, source: rebaseReward(t.source!, dir) } : t))
+  return out
+}
+
+/**
+ * The file paths a user's own experiment names — its prompt, demonstration, tokenizer and
+ * template files, its reward functions — resolved against the experiment file's directory, so an
+ * experiment folder runs from anywhere (`odpo run my-exp/online.json`).
+ */
+const rebase = (json: Json, dir: string): Json => {
+  if (!isObject(json)) return json
+  const out: Record<string, Json> = { ...json }
+  if (isObject(json.task)) {
+    const task: Record<string, Json> = { ...json.task }
+    for (const k of TASK_FILES) if (typeof task[k] === "string") task[k] = resolve(dir, task[k] as string)
+    out.task = task
+  }
+  for (const k of ["reward", "gold"] as const) if (json[k] !== undefined) out[k] = rebaseReward(json[k]!, dir)
+  return out
+}
+
 /** The file's JSON with every `extends` resolved (the key itself removed); a cycle is an error. */
 export const resolveExtends = (file: string, chain: ReadonlyArray<string> = []): Effect.Effect<Json, ConfigError> =>
   Effect.gen(function*() {
@@ -52,7 +81,7 @@ export const resolveExtends = (file: string, chain: ReadonlyArray<string> = []):
     if (chain.includes(path)) {
       return yield* new ConfigError({ message: `${file}: $.extends forms a cycle (${[...chain, path].join(" → ")}); remove one link`, file, path: "$.extends" })
     }
-    const json = yield* readJson(path, chain.at(-1))
+    const json = rebase(yield* readJson(path, chain.at(-1)), dirname(path))
     if (!isObject(json) || !("extends" in json)) return json
     const { extends: base, ...own } = json
     if (typeof base !== "string") {

@@ -67,6 +67,12 @@ export interface ScoreItem {
   readonly completionText: string
   readonly completionTokenIds: ReadonlyArray<number>
   readonly finishReason: FinishReason
+  /** The prompt as the user's file holds it (text, or a chat's messages); absent for a built-in task. */
+  readonly prompt?: unknown
+  /** The prompt row's other columns (e.g. ground_truth), handed to the reward; absent for a built-in task. */
+  readonly columns?: Readonly<Record<string, unknown>>
+  /** Names the rollout in error messages (a reward that is missing or not finite). */
+  readonly rolloutId?: string
 }
 
 /** A reward for one completion; goldReward is null when the task has none. */

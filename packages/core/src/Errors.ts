@@ -81,3 +81,15 @@ export class RunInProgress extends Schema.TaggedError<RunInProgress>()("RunInPro
   runId: Schema.String,
   pid: Schema.Number
 }) {}
+
+/**
+ * A reward source that failed or gave no usable reward: a user's function that threw, a reward
+ * server that kept failing, a reward that is missing, NaN or infinite. Names the source (and the
+ * rollout, when one is at fault); the stage is not recorded, so `odpo resume` scores it again.
+ */
+export class RewardError extends Schema.TaggedError<RewardError>()("RewardError", {
+  message: Schema.String,
+  source: Schema.String,
+  rolloutId: Schema.optional(Schema.String),
+  cause: Schema.optional(Schema.Defect())
+}) {}

@@ -16,7 +16,7 @@ import type { Task } from "./tasks/index.ts"
 import { Trainer } from "./Trainer.ts"
 
 /** What round 0's SFT trains π₀ on (when no policy.init is named). */
-export const sftDemonstrations = (config: RunConfig, task: Task) => task.demonstrations(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations"))
+export const sftDemonstrations = (config: RunConfig, task: Task) => task.demonstrations?.(config.task, 4096, deriveSeed(config.seed, 0, "demonstrations")) ?? []
 
 /** policy.init, verified (a Hugging Face GPT-2 directory converted once into the checkpoint store) and checked against the task. */
 export const initialCheckpoint = Effect.fn("InitialPolicy.initialCheckpoint")(function*(init: string, task: Task, checkpointRoot: string) {
@@ -53,7 +53,9 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
   // Another engine's π₀ differs in the last bits: the same seed gives the same rows on ONE backend
   // (cpu keys stay as they were, so existing caches still hit).
   const engine = ctx.backend && ctx.backend !== "cpu" ? { backend: ctx.backend } : {}
-  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed, ...engine })
+  // The prompts task's demonstrations are a file: π₀ depends on its content, not its name.
+  const demos = task.userPrompts ? { demonstrations: task.userPrompts.demonstrationsSha256 } : {}
+  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed, ...engine, ...demos })
   const cached = yield* readSftCache(ctx.checkpointRoot, key)
   const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
   // A cached checkpoint whose files no longer hash to its id (a disk error, an edit) is made again:
@@ -71,10 +73,9 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
   }
   const initRef = yield* (yield* Checkpoints).initialize(modelConfig, task.tokenizer, deriveSeed(config.seed, 0, "init"), ctx.checkpointRoot)
   const trainer = yield* Trainer
-  const demos = sftDemonstrations(config, task)
   const sft = yield* trainer.sft({
     policy: initRef,
-    demonstrations: demos,
+    demonstrations: sftDemonstrations(config, task),
     sft: config.policy.sft,
     seed: deriveSeed(config.seed, 0, "sft"),
     checkpointRoot: ctx.checkpointRoot,
@@ -85,4 +86,28 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
     pi0: sft.checkpoint,
     rows: [yield* checkpointRow(ctx, initRef, null, 0), yield* checkpointRow(ctx, sft.checkpoint, initRef.id, 0)]
   }
+})
+
+/**
+ * `odpo sft`: π₀ made from the config's demonstrations by the round-0 SFT, outside a run. With no
+ * policy.init it is exactly round 0's π₀ (the same trainer, seed and cache, so a run with this
+ * config reuses it); with one, SFT starts from that checkpoint (a Hugging Face directory included).
+ */
+export const sftPolicy = Effect.fn("InitialPolicy.sft")(function*(ctx: RunContext) {
+  const { config, task } = ctx
+  const demonstrations = sftDemonstrations(config, task)
+  if (demonstrations.length === 0) {
+    return yield* new ConfigError({ message: `task ${task.name} has no demonstrations to train on: name a prompt/completion file in task.demonstrations`, path: "$.task.demonstrations" })
+  }
+  if (config.policy.init === null) return (yield* makeInitialPolicy(ctx)).pi0
+  const start = yield* initialCheckpoint(config.policy.init, task, ctx.checkpointRoot)
+  const sft = yield* (yield* Trainer).sft({
+    policy: start.ref,
+    demonstrations,
+    sft: config.policy.sft,
+    seed: deriveSeed(config.seed, 0, "sft"),
+    checkpointRoot: ctx.checkpointRoot,
+    label: "sft"
+  })
+  return sft.checkpoint
 })

@@ -92,12 +92,21 @@ const sampleStage = Effect.fn("Round.sample")(function*(ctx: RunContext, round: 
   })
 })
 
+/** A user prompt's row (prompts task): the prompt as written and its other columns, for the reward. */
+const promptRow = (ctx: RunContext, promptId: string) => {
+  const data = ctx.task.userPrompts?.data.get(promptId)
+  return data ? { prompt: data.prompt, columns: data.columns } : {}
+}
+
 /** The configured reward (and the task's gold reward) of each rollout, as score rows. */
 export const scoreRollouts = Effect.fn("Round.scoreRollouts")(function*(ctx: RunContext, rollouts: ReadonlyArray<RolloutWrite>, label: string) {
   const result = yield* (yield* Scorer).score({
     reward: ctx.config.reward,
+    gold: ctx.config.gold,
     task: ctx.config.task,
     items: rollouts.map((r) => ({
+      ...promptRow(ctx, r.promptId),
+      rolloutId: r.rolloutId,
       promptId: r.promptId,
       promptText: ctx.prompts.get(r.promptId)!.text,
       completionText: r.text,
@@ -300,6 +309,12 @@ export const startRoundZero = Effect.fn("Round.startZero")(function*(ctx: RunCon
     runId: ctx.runId, round: 0, stage: "started",
     round_: { policyCkpt: pi0.id, refCkpt: pi0.id, outputCkpt: pi0.id },
     prompts: [...ctx.prompts.values()],
+    ...(ctx.task.userPrompts
+      ? {
+        promptData: [...ctx.task.userPrompts.data.values()],
+        promptFiles: ctx.task.userPrompts.files.map((f) => ({ ...f, runId: ctx.runId }))
+      }
+      : {}),
     checkpoints: rows
   })
   return pi0

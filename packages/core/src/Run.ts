@@ -6,7 +6,7 @@ import { Effect } from "effect"
 import { ConfigError } from "./Errors.ts"
 import { holdRunLock } from "./internal/RunLock.ts"
 import { sizeIssue } from "./Limits.ts"
-import { getTask } from "./tasks/index.ts"
+import { getTask, isBuiltin } from "./tasks/index.ts"
 import { initialCheckpoint, sftDemonstrations } from "./InitialPolicy.ts"
 import { roundN, roundZero } from "./Round.ts"
 import { decodeStoredConfig, type RunConfig, samplingWarnings } from "./RunConfig.ts"
@@ -43,15 +43,22 @@ const validateAgainstTask = (ctx: RunContext) => {
       path: "$.policy.model.nHeads"
     }))
   }
-  if (ctx.config.sampling.promptsPerRound > ctx.config.task.trainPrompts) {
+  const count = (split: string) => [...ctx.prompts.values()].filter((p) => p.split === split).length
+  // The prompts task's counts come from its files, the built-in tasks' from task.trainPrompts / heldoutPrompts.
+  const own = ctx.task.userPrompts !== undefined
+  if (ctx.config.sampling.promptsPerRound > count("train")) {
     return Effect.fail(new ConfigError({
-      message: `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the task's train prompts (task.trainPrompts ${ctx.config.task.trainPrompts}): lower it or raise task.trainPrompts`,
+      message: own
+        ? `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the ${count("train")} train prompts of ${ctx.config.task.train}: lower it`
+        : `sampling.promptsPerRound ${ctx.config.sampling.promptsPerRound} exceeds the task's train prompts (task.trainPrompts ${ctx.config.task.trainPrompts}): lower it or raise task.trainPrompts`,
       path: "$.sampling.promptsPerRound"
     }))
   }
-  if (ctx.config.eval.prompts > [...ctx.prompts.values()].filter((p) => p.split === "heldout").length) {
+  if (ctx.config.eval.prompts > count("heldout")) {
     return Effect.fail(new ConfigError({
-      message: `eval.prompts ${ctx.config.eval.prompts} exceeds the task's held-out prompts (task.heldoutPrompts ${ctx.config.task.heldoutPrompts})`,
+      message: own
+        ? `eval.prompts ${ctx.config.eval.prompts} exceeds the ${count("heldout")} held-out prompts: lower it`
+        : `eval.prompts ${ctx.config.eval.prompts} exceeds the task's held-out prompts (task.heldoutPrompts ${ctx.config.task.heldoutPrompts})`,
       path: "$.eval.prompts"
     }))
   }
@@ -66,7 +73,7 @@ const validateAgainstTask = (ctx: RunContext) => {
 const checkReward = (ctx: RunContext) =>
   Effect.gen(function*() {
     const prompt = [...ctx.prompts.values()][0]!
-    const demo = ctx.task.demonstrations(ctx.config.task, 1, 0)[0]
+    const demo = ctx.task.demonstrations?.(ctx.config.task, 1, 0)[0]
     const completionTokenIds = demo?.completionTokenIds ?? []
     yield* (yield* Scorer).score({
       reward: ctx.config.reward, task: ctx.config.task, label: "reward check",
@@ -94,9 +101,12 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
   const store = yield* RunStore
   const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
   // Before the task builds its prompts: a size the machine cannot hold must not get that far.
-  const tooLarge = sizeIssue(final, final.policy.model.vocabSize || getTask(final.task).tokenizer.vocabSize)
+  // (A user's prompts task knows its vocabulary only once its tokenizer is loaded: checked again below.)
+  const tooLarge = sizeIssue(final, final.policy.model.vocabSize || (isBuiltin(final.task) ? getTask(final.task).tokenizer.vocabSize : 0))
   if (tooLarge) return yield* new ConfigError(tooLarge)
   const ctx = yield* taskContextChecked("", final, options.checkpointRoot)
+  const tooLargeModel = isBuiltin(final.task) ? null : sizeIssue(final, final.policy.model.vocabSize || ctx.task.tokenizer.vocabSize)
+  if (tooLargeModel) return yield* new ConfigError(tooLargeModel)
   yield* validateAgainstTask(ctx)
   // A corrupt or mismatched init checkpoint fails here, before the run row exists.
   if (final.policy.init !== null) yield* initialCheckpoint(final.policy.init, ctx.task, options.checkpointRoot)

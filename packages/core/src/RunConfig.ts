@@ -30,22 +30,58 @@ export const ModelConfig = Schema.Struct({
 })
 export type ModelConfig = typeof ModelConfig.Type
 
-/** The built-in task and its parameters. */
+/** The task names: the five built-in tasks and `prompts`, the user's own prompt file (tasks/Prompts.ts). */
+export const TaskName = Schema.Literals(["bandit", "sentiment", "length", "arith", "order", "prompts"])
+export type TaskName = typeof TaskName.Type
+
+/** The task and its parameters: a built-in task's, or (name "prompts") the user's prompt files'. */
 export const TaskConfig = Schema.Struct({
-  /** bandit | sentiment | length | arith | order (3 actions, a > b > c: SCIENCE.md claim 6). */
-  name: Schema.Literals(["bandit", "sentiment", "length", "arith", "order"]),
+  /** bandit | sentiment | length | arith | order (3 actions, a > b > c: SCIENCE.md claim 6) | prompts (your own file). */
+  name: TaskName,
   /** bandit: where the reward peaks (SCIENCE.md claim 5: 70 far from π₀, 20 near it). */
   mu: def(Schema.Number, 70),
   /** bandit: width of the reward bump. */
   sigma: def(Positive, 10),
-  /** Seed for the task's prompt generator and splits. */
+  /** Seed for the task's prompt generator and splits (prompts: the evalFraction split). */
   seed: def(Schema.Int, 0),
-  /** Number of train prompts the task generates. */
+  /** Number of train prompts the task generates (prompts: ignored, the file decides). */
   trainPrompts: def(PositiveInt, 512),
-  /** Number of held-out prompts. */
-  heldoutPrompts: def(PositiveInt, 64)
+  /** Number of held-out prompts (prompts: ignored, the file decides). */
+  heldoutPrompts: def(PositiveInt, 64),
+  /** prompts: the train file (JSONL, JSON, Parquet or CSV, read by DuckDB), relative to the working directory. */
+  train: def(Schema.NullOr(Schema.String), null),
+  /** prompts: the held-out file; null = hold out `evalFraction` of the train file. */
+  eval: def(Schema.NullOr(Schema.String), null),
+  /** prompts: the share of the train file's rows held out (seeded by task.seed) when no eval file is named. */
+  evalFraction: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0),
+  /** prompts: the column holding the prompt: a string, or a chat (a list of {role, content}). */
+  promptColumn: def(Schema.String, "prompt"),
+  /** prompts: the column of unique prompt ids; null = the row number. */
+  idColumn: def(Schema.NullOr(Schema.String), null),
+  /**
+   * prompts: a prompt longer than the context leaves for the completion (contextLength −
+   * sampling.maxNewTokens): error stops the run before anything is written; truncate keeps its
+   * last tokens (BOS kept); drop leaves it out. Truncated and dropped prompts are counted (prompt_files).
+   */
+  overlong: def(Schema.Literals(["error", "truncate", "drop"]), "error"),
+  /**
+   * prompts: demonstrations for π₀'s SFT (round 0, and `odpo sft`) when policy.init is null: a file
+   * with the prompt column and completionColumn (the loss is on the completion's tokens only).
+   */
+  demonstrations: def(Schema.NullOr(Schema.String), null),
+  /** prompts: the demonstrations' completion column (text; EOS is appended). */
+  completionColumn: def(Schema.String, "completion"),
+  /** prompts: tokenizer.json (or a directory holding one) for a policy trained from scratch; null = policy.init's, else printable ASCII characters. */
+  tokenizer: def(Schema.NullOr(Schema.String), null),
+  /** prompts: a Jinja chat template file that overrides the tokenizer's (tokenizer_config.json chat_template). */
+  chatTemplate: def(Schema.NullOr(Schema.String), null)
 })
 export type TaskConfig = typeof TaskConfig.Type
+
+/** What a generated task's prompts and demonstrations depend on (the built-in tasks read nothing else). */
+export type TaskParams = Pick<TaskConfig, "mu" | "sigma" | "seed" | "trainPrompts" | "heldoutPrompts">
+/** A built-in task's config: the names whose prompts are generated, not read from a file. */
+export type BuiltinTaskConfig = TaskParams & { readonly name: Exclude<TaskName, "prompts"> }
 
 /** How π₀ is made when no initial checkpoint is named: SFT on the task's demonstrations. */
 export const SftConfig = Schema.Struct({
@@ -94,8 +130,8 @@ export type SamplingConfig = typeof SamplingConfig.Type
  */
 export const RewardSpec = Schema.StructWithRest(
   Schema.Struct({
-    /** task: the task's gold reward; onnx: a reward model file; sum: weighted `terms`; penalties. */
-    type: Schema.Literals(["task", "onnx", "sum", "length_penalty", "missing_eos_penalty"])
+    /** task: the task's gold reward; onnx: a reward model file; function: your TS/JS function; http: a reward server; sum: weighted `terms`; penalties. */
+    type: Schema.Literals(["task", "onnx", "sum", "length_penalty", "missing_eos_penalty", "function", "http"])
   }),
   [Schema.Record(Schema.String, Schema.Unknown)]
 )
@@ -244,6 +280,12 @@ export const RunConfig = Schema.Struct({
   sampling: def(SamplingConfig, {}),
   /** Reward used for pairing; default: the task's gold reward. */
   reward: def(RewardSpec, { type: "task" }),
+  /**
+   * A held-out gold reward for a task without one (the prompts task): any reward spec, scored into
+   * scores.gold_reward and eval/gold_reward so over-optimisation of `reward` shows. null = the
+   * task's own gold (none for prompts: evaluation reports the proxy only).
+   */
+  gold: def(Schema.NullOr(RewardSpec), null),
   pairing: def(PairingConfig, {}),
   loss: def(LossConfig, {}),
   reference: def(ReferenceConfig, {}),
@@ -295,7 +337,41 @@ const hasKey = (input: unknown, key: string) => typeof input === "object" && inp
  * Checks across fields, which the schema cannot express. `written` is what the user wrote (before
  * defaults): a section given explicitly for an objective that ignores it is an error, not a no-op.
  */
+/** Fields only the prompts task reads: naming one for a built-in task is a mistake, not a no-op. */
+const PROMPTS_FIELDS = ["train", "eval", "evalFraction", "promptColumn", "idColumn", "overlong", "demonstrations", "completionColumn", "tokenizer", "chatTemplate"] as const
+
+const taskIssue = (config: RunConfig, written: unknown): { path: string; message: string } | undefined => {
+  const task = config.task
+  const writtenTask = typeof written === "object" && written !== null ? (written as Record<string, unknown>).task : undefined
+  if (task.name !== "prompts") {
+    // A stored config (or one written out in full) holds every field at its default: only a value that differs is a mistake.
+    const defaults = Schema.decodeUnknownSync(TaskConfig)({ name: "prompts" })
+    const stray = PROMPTS_FIELDS.find((f) => hasKey(writtenTask, f) && task[f] !== defaults[f])
+    if (stray) return { path: `$.task.${stray}`, message: `only task "prompts" reads ${stray}; task "${task.name}" makes its own prompts: remove it` }
+    return undefined
+  }
+  if (task.train === null) return { path: "$.task.train", message: `task "prompts" needs a train file (JSONL, JSON, Parquet or CSV): set task.train` }
+  if (task.eval === null && task.evalFraction === 0) {
+    return { path: "$.task.eval", message: `task "prompts" needs held-out prompts: name an eval file (task.eval) or hold out part of the train file (task.evalFraction, e.g. 0.1)` }
+  }
+  if (task.eval !== null && task.evalFraction > 0) {
+    return { path: "$.task.evalFraction", message: `task.eval names a held-out file, so task.evalFraction (${task.evalFraction}) would hold out a second set: remove one` }
+  }
+  if (config.policy.init === null && task.demonstrations === null) {
+    return {
+      path: "$.task.demonstrations",
+      message: `task "prompts" with policy.init null trains π₀ by SFT and needs demonstrations: name a prompt/completion file in task.demonstrations, or a starting checkpoint in policy.init`
+    }
+  }
+  if (config.reward.type === "task") {
+    return { path: "$.reward", message: `task "prompts" has no reward of its own: set reward to a function ({"type": "function", "module": "rewards/mine.ts"}), an http server, an onnx model or a sum of them` }
+  }
+  return undefined
+}
+
 const crossFieldIssue = (config: RunConfig, written: unknown): { path: string; message: string } | undefined => {
+  const task = taskIssue(config, written)
+  if (task) return task
   const loss = config.loss.type
   if (isPolicyGradient(loss)) {
     if (config.sampling.samplesPerPrompt < 2) {

@@ -9,7 +9,8 @@ import { ConfigError } from "./Errors.ts"
 import type { RunConfig } from "./RunConfig.ts"
 import { RunStore } from "./RunStore.ts"
 import { deriveSeed, mulberry32, shuffled } from "./Seeds.ts"
-import { getTask, type Task } from "./tasks/index.ts"
+import { asciiTokenizer, loadTask, type PromptsEnv, type Task } from "./tasks/index.ts"
+import { readFileSync } from "node:fs"
 
 /** What every stage needs to know about the run. */
 export interface RunContext {
@@ -28,20 +29,53 @@ export interface EngineInfo {
   readonly device: string
 }
 
-/** Task prompts of both splits, by id. */
-export const taskContext = (runId: string, config: RunConfig, checkpointRoot: string, backend: string | null = null): RunContext => {
-  const task = getTask(config.task)
-  const prompts = new Map<string, Prompt>()
-  for (const split of ["train", "heldout"] as const) for (const p of task.prompts(config.task, split)) prompts.set(p.promptId, p)
-  return { runId, config, task, prompts, checkpointRoot, backend }
-}
+/**
+ * What the prompts task reads its files with: the policy's tokenizer (policy.init's, else
+ * task.tokenizer, else printable ASCII), the longest prompt the context leaves room for, the chat
+ * template override, and — for a stored run — the prompts it recorded.
+ */
+const promptsEnv = Effect.fnUntraced(function*(runId: string, config: RunConfig, checkpointRoot: string) {
+  const checkpoints = yield* Checkpoints
+  const init = config.policy.init === null ? null : yield* checkpoints.importPolicy(config.policy.init, checkpointRoot)
+  const tokenizer = init !== null
+    ? yield* checkpoints.tokenizer(init.ref.path)
+    : config.task.tokenizer !== null
+    ? yield* checkpoints.tokenizer(config.task.tokenizer)
+    : asciiTokenizer
+  const contextLength = init?.model.contextLength ?? config.policy.model.contextLength
+  const chatTemplate = config.task.chatTemplate === null ? undefined : yield* readTemplate(config.task.chatTemplate)
+  const stored = runId === "" ? undefined : yield* (yield* RunStore).readRunPrompts(runId)
+  return {
+    tokenizer,
+    maxPromptTokens: contextLength - config.sampling.maxNewTokens,
+    ...(chatTemplate ? { chatTemplate } : {}),
+    ...(stored ? { stored } : {})
+  } satisfies PromptsEnv
+})
 
-/** The task's own complaints (e.g. more prompts asked for than it has) as ConfigErrors. */
-export const taskContextChecked = (runId: string, config: RunConfig, checkpointRoot: string, backend: string | null = null) =>
+const readTemplate = (file: string) =>
   Effect.try({
-    try: () => taskContext(runId, config, checkpointRoot, backend),
+    try: () => ({ text: readFileSync(file, "utf8"), source: `chat template ${file}` }),
+    catch: (e) => new ConfigError({ message: `task.chatTemplate ${file}: cannot read it: ${(e as Error).message}`, path: "$.task.chatTemplate" })
+  })
+
+/**
+ * The run's task and its prompts of both splits, by id. A built-in task's own complaints (e.g.
+ * more prompts asked for than it has) are ConfigErrors at $.task; a prompts task reads its files,
+ * or, for a run that recorded them (`runId` given), the run store.
+ */
+export const taskContextChecked = Effect.fn("RunContext.load")(function*(runId: string, config: RunConfig, checkpointRoot: string, backend: string | null = null) {
+  const task = yield* loadTask(config.task, () => promptsEnv(runId, config, checkpointRoot))
+  const prompts = yield* Effect.try({
+    try: () => {
+      const byId = new Map<string, Prompt>()
+      for (const split of ["train", "heldout"] as const) for (const p of task.prompts(config.task, split)) byId.set(p.promptId, p)
+      return byId
+    },
     catch: (e) => new ConfigError({ message: (e as Error).message, path: "$.task" })
   })
+  return { runId, config, task, prompts, checkpointRoot, backend } satisfies RunContext
+})
 
 /** A rollout (prompt id + completion tokens) as the sequence the policy scores. */
 export const sequenceOf = (ctx: RunContext, r: { promptId: string; tokenIds: ReadonlyArray<number> }): Sequence => ({

@@ -14,7 +14,14 @@ import { currentVersion, migrate, schemaVersion } from "./internal/store/migrati
 import { resolvedPath, storedPath } from "./internal/store/paths.ts"
 import { writeStage } from "./internal/store/write.ts"
 import { AdvantageRow, CheckpointRow, PairRow, type QueryResult, RoundRow, RunRow, type RunStatus, ScoreRow } from "./StoreRows.ts"
-import type { RolloutPurpose, RolloutWrite, StageWrite } from "./StoreRows.ts"
+import type { PromptDataRow, PromptFileRow, RolloutPurpose, RolloutWrite, StageWrite } from "./StoreRows.ts"
+import type { Prompt } from "./Domain.ts"
+
+/** What readRunPrompts returns: no files when the run has not recorded its prompts yet. */
+export interface StoredPrompts {
+  readonly files: ReadonlyArray<PromptFileRow>
+  readonly prompts: ReadonlyArray<{ readonly prompt: Prompt; readonly data: PromptDataRow }>
+}
 
 export {
   AdvantageRow, CheckpointRow, type PairFilterRow, PairRow, type QueryResult, RolloutPurpose, type RolloutWrite, RoundRow, RunRow,
@@ -71,6 +78,8 @@ export class RunStore extends Context.Service<RunStore, {
   /** A policy-gradient round's advantages, in the order they were written. */
   readonly readAdvantages: (runId: string, round: number) => Effect.Effect<ReadonlyArray<AdvantageRow>, StoreFailure>
   readonly readCheckpoint: (ckptId: string) => Effect.Effect<CheckpointRow | null, StoreFailure>
+  /** The files a run read its own prompts from, and those prompts with their rows (task "prompts"), in the order loaded. */
+  readonly readRunPrompts: (runId: string) => Effect.Effect<StoredPrompts, StoreFailure>
   /**
    * Any SQL (`odpo query`); errors carry DuckDB's message and change nothing. Several statements
    * run in order; the last one's rows are returned. By default it reads a snapshot of the file
@@ -286,6 +295,36 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     return { ...row, path: resolvePath(row.path) }
   })
 
+  const readRunPrompts = Effect.fn("RunStore.readRunPrompts")(function*(runId: string) {
+    const [fileRows, promptRows] = yield* withDb("read", (conn) =>
+      Effect.all([
+        rows(conn, "SELECT * FROM prompt_files WHERE run_id = $1 ORDER BY split DESC", [runId], "readRunPrompts"),
+        rows(
+          conn,
+          `SELECT p.prompt_id, p.task, p.split, p.text, p.token_ids, d.ord, d.source, d.row_index, d.prompt::VARCHAR AS prompt,
+                  d.columns::VARCHAR AS columns, d.prompt_tokens, d.truncated
+           FROM prompts p JOIN prompt_data d USING (prompt_id)
+           WHERE p.prompt_id LIKE 'prompts/' || (SELECT any_value(prompt_key) FROM prompt_files WHERE run_id = $1) || '/%'
+           ORDER BY d.ord`,
+          [runId],
+          "readRunPrompts"
+        )
+      ]))
+    const files = fileRows.map((f): PromptFileRow => ({
+      runId: String(f.run_id), split: f.split as PromptFileRow["split"], path: String(f.path), sha256: String(f.sha256), promptKey: String(f.prompt_key),
+      rows: Number(f.rows), kept: Number(f.kept), truncated: Number(f.truncated), dropped: Number(f.dropped)
+    }))
+    const prompts = promptRows.map((r) => ({
+      prompt: { promptId: String(r.prompt_id), task: String(r.task), split: r.split as Prompt["split"], text: String(r.text), tokenIds: (r.token_ids as Array<number>).map(Number) },
+      data: {
+        promptId: String(r.prompt_id), ord: Number(r.ord), source: String(r.source), rowIndex: Number(r.row_index),
+        prompt: JSON.parse(String(r.prompt)) as unknown, columns: JSON.parse(String(r.columns)) as Record<string, unknown>,
+        promptTokens: Number(r.prompt_tokens), truncated: Boolean(r.truncated)
+      }
+    }))
+    return { files, prompts } satisfies StoredPrompts
+  })
+
   const query = Effect.fn("RunStore.query")(function*(sql: string, options: QueryOptions = {}) {
     if (isEmptySql(sql)) return yield* new StoreError({ message: `the SQL is empty: give a statement, e.g. "SELECT name, status FROM runs"` })
     const run = (access: QueryAccess) => (conn: DuckDBConnection) => Effect.map(readAllStatements(conn, sql, access), Decode.toQueryResult)
@@ -295,6 +334,6 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
 
   return RunStore.of({
     file, storePath, resolvePath, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
-    readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, query
+    readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, readRunPrompts, query
   })
 })

@@ -1,14 +1,16 @@
 /** The Scorer service: a reward (and the task's gold reward) per completion. */
 import { Context, Effect, Layer } from "effect"
 import type { Score, ScoreItem } from "./Domain.ts"
-import type { ConfigError, InvalidInput, OnnxError, TokenizerMismatch } from "./Errors.ts"
-import type { RewardSpec, TaskConfig } from "./RunConfig.ts"
+import type { ConfigError, InvalidInput, OnnxError, RewardError, TokenizerMismatch } from "./Errors.ts"
+import type { RewardSpec, TaskName, TaskParams } from "./RunConfig.ts"
 
 export interface ScoreRequest {
   /** Which reward to compute (RunConfig.reward). */
   readonly reward: RewardSpec
+  /** A gold reward spec (RunConfig.gold) for a task without its own; null/absent = the task's gold, if any. */
+  readonly gold?: RewardSpec | null
   /** The task, for its gold reward and the `task` source. */
-  readonly task: TaskConfig
+  readonly task: TaskParams & { readonly name: TaskName }
   readonly items: ReadonlyArray<ScoreItem>
   readonly label?: string
 }
@@ -20,7 +22,7 @@ export interface ScoreResult {
   readonly scores: ReadonlyArray<Score>
 }
 
-export type ScorerError = ConfigError | InvalidInput | OnnxError | TokenizerMismatch
+export type ScorerError = ConfigError | InvalidInput | OnnxError | TokenizerMismatch | RewardError
 
 export class Scorer extends Context.Service<Scorer, {
   readonly score: (request: ScoreRequest) => Effect.Effect<ScoreResult, ScorerError>

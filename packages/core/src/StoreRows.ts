@@ -183,6 +183,36 @@ export interface StageTiming {
   readonly cpuSeconds: number
 }
 
+/** A user prompt's row of its file (prompt_data): the prompt as written and every other column. */
+export interface PromptDataRow {
+  readonly promptId: string
+  /** Position in the run's prompt list (train then held-out, as loaded): the order a resumed run reads them back in. */
+  readonly ord: number
+  readonly source: string
+  readonly rowIndex: number
+  /** The prompt as the file holds it: a string, or a list of {role, content}. */
+  readonly prompt: unknown
+  /** The row's other columns, handed to the reward (e.g. ground_truth). */
+  readonly columns: Readonly<Record<string, unknown>>
+  /** Tokens before any truncation. */
+  readonly promptTokens: number
+  readonly truncated: boolean
+}
+
+/** A file a run read its prompts from (prompt_files). */
+export interface PromptFileRow {
+  readonly runId: string
+  readonly split: "train" | "heldout"
+  readonly path: string
+  readonly sha256: string
+  /** What the prompts' ids are keyed on (files, tokenizer, limits): prompt ids are prompts/<key>/<split>/<id>. */
+  readonly promptKey: string
+  readonly rows: number
+  readonly kept: number
+  readonly truncated: number
+  readonly dropped: number
+}
+
 /** Everything one stage writes; it lands in one transaction with the round's new stage. */
 export interface StageWrite {
   readonly runId: string
@@ -191,6 +221,8 @@ export interface StageWrite {
   /** Round fields to set with the stage (policy/ref at "started", output at "train"). */
   readonly round_?: { readonly policyCkpt?: string; readonly refCkpt?: string; readonly outputCkpt?: string }
   readonly prompts?: ReadonlyArray<typeof Prompt.Type>
+  readonly promptData?: ReadonlyArray<PromptDataRow>
+  readonly promptFiles?: ReadonlyArray<PromptFileRow>
   readonly checkpoints?: ReadonlyArray<CheckpointRow>
   readonly rollouts?: ReadonlyArray<RolloutWrite>
   readonly scores?: ReadonlyArray<ScoreRow>

@@ -15,6 +15,17 @@ export interface Tokenizer {
   readonly decode: (ids: ReadonlyArray<number>) => string
   /** The tokenizer.json content that round-trips through `tokenizerFromJson`. */
   readonly toJSON: () => unknown
+  /** What a chat template needs (tokenizer_config.json): its `chat_template` and the specials' texts; absent when there is none. */
+  readonly chat?: ChatSpecials
+  /** Ids besides eosId that end a completion as EOS does: the chat template's end-of-turn token (e.g. <|im_end|>). */
+  readonly stopIds?: ReadonlyArray<number>
+}
+
+/** tokenizer_config.json's chat template and the special tokens' texts it refers to (bos_token, eos_token). */
+export interface ChatSpecials {
+  readonly template: string | null
+  readonly bosToken: string | null
+  readonly eosToken: string | null
 }
 
 export interface CharTokenizerSpec {

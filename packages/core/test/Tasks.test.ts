@@ -2,9 +2,9 @@
 import { assert, describe, it } from "vitest"
 import { getTask } from "../src/tasks/index.ts"
 import { countClauses, perClauseGold, reviewMetrics, sentimentGold } from "../src/tasks/Reviews.ts"
-import type { TaskConfig } from "../src/RunConfig.ts"
+import type { BuiltinTaskConfig } from "../src/RunConfig.ts"
 
-const cfg = (name: TaskConfig["name"], over: Partial<TaskConfig> = {}): TaskConfig =>
+const cfg = (name: BuiltinTaskConfig["name"], over: Partial<BuiltinTaskConfig> = {}): BuiltinTaskConfig =>
   ({ name, mu: 70, sigma: 10, seed: 0, trainPrompts: 512, heldoutPrompts: 64, ...over })
 
 describe("bandit", () => {

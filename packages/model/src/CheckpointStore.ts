@@ -82,5 +82,7 @@ export const layer: Layer.Layer<Checkpoints.Checkpoints> = Layer.succeed(Checkpo
       return info(ref, config, tokenizer.vocabSize)
     }),
   verify: (path) => Effect.map(loadCheckpoint(path), withoutWeights),
-  importPolicy: importCheckpoint
+  importPolicy: importCheckpoint,
+  tokenizer: (path) =>
+    loadTokenizer(path).pipe(Effect.mapError((e) => new Errors.CheckpointCorrupt({ path, message: e.message, cause: e })))
 }))

@@ -24,6 +24,7 @@ export interface HfTokenizerConfig {
 const BOS_NAMES = ["<|endoftext|>", "<s>", "<bos>", "<|begin_of_text|>", "[CLS]", "<|bos|>"]
 const EOS_NAMES = ["<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]", "<|eos|>"]
 const PAD_NAMES = ["<pad>", "[PAD]", "<|pad|>", "<|padding|>"]
+const END_OF_TURN = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"]
 
 /** tokenizer_config.json writes a special either as a string or as {content: "..."}. */
 const tokenName = (t: unknown): string | undefined =>
@@ -76,6 +77,8 @@ export class HfTokenizer implements Tokenizer {
   readonly padId: number
   private readonly lib: HfLibrary.Tokenizer
   readonly encode: (text: string) => number[]
+  readonly chat: TokenizerModule.ChatSpecials
+  readonly stopIds: ReadonlyArray<number>
 
   /**
    * `json` is the parsed tokenizer.json; `config` the optional tokenizer_config.json (it names the
@@ -111,6 +114,14 @@ export class HfTokenizer implements Tokenizer {
     this.eosId = find(config.eos_token, EOS_NAMES)
     // GPT-2 has no pad token: padding positions are masked anyway, so EOS (or 0) serves.
     this.padId = find(config.pad_token, PAD_NAMES) ?? this.eosId ?? 0
+    const text = (id: number | null) => (id === null ? null : this.lib.decode([id], { skip_special_tokens: false }))
+    // A template may be one string or a list of named ones ({name: "default", template}).
+    const named = Array.isArray(config.chat_template)
+      ? (config.chat_template as Array<{ name?: unknown; template?: unknown }>).find((t) => t.name === "default")?.template
+      : config.chat_template
+    // The end-of-turn token: a special the template writes, by its conventional names (ChatML, Llama 3, Gemma, Phi).
+    this.stopIds = typeof named === "string" ? END_OF_TURN.filter((n) => special.has(n) && named.includes(n)).map((n) => special.get(n)!) : []
+    this.chat = { template: typeof named === "string" ? named : null, bosToken: tokenName(config.bos_token) ?? text(this.bosId), eosToken: tokenName(config.eos_token) ?? text(this.eosId) }
   }
 
   decode = (ids: ReadonlyArray<number>): string =>

@@ -66,7 +66,10 @@ export const decodeSpec = (tokenizer: Tokenizer, params: GenerationBatch["params
   if (tokenizer.bosId !== null) suppress.add(tokenizer.bosId)
   for (let id = tokenizer.vocabSize; id < vocabSize; id++) suppress.add(id)
   if (tokenizer.eosId !== null) suppress.delete(tokenizer.eosId)
-  return { params, eosId: tokenizer.eosId, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
+  // A chat model ends its turn with the template's end-of-turn token: that stops a row as EOS does.
+  const stopIds = (tokenizer.stopIds ?? []).filter((id) => id !== tokenizer.eosId)
+  for (const id of stopIds) suppress.delete(id)
+  return { params, eosId: tokenizer.eosId, stopIds, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
 }
 
 /**

@@ -15,6 +15,8 @@ type FinishReason = Domain.FinishReason
 export interface DecodeSpec {
   readonly params: Domain.SamplingParams
   readonly eosId: number | null
+  /** Ids that end a row as EOS does (a chat template's end-of-turn token); absent = none. */
+  readonly stopIds?: ReadonlyArray<number>
   /** Ids never sampled (PAD, BOS). */
   readonly suppressIds: ReadonlyArray<number>
   /** Ids → text with special tokens dropped (the tokenizer's decode). */
@@ -68,7 +70,7 @@ export class RowDecoder {
     // The recorded log-prob is of the raw policy: logSoftmax(logits) at temperature 1, no truncation.
     this.logprobs.push(logSoftmaxAt(raw, token))
     this.seen.add(token)
-    if (this.spec.eosId !== null && token === this.spec.eosId) this.finishReason = "eos"
+    if ((this.spec.eosId !== null && token === this.spec.eosId) || this.spec.stopIds?.includes(token)) this.finishReason = "eos"
     else if (this.hitStop()) this.finishReason = "stop"
     else if (this.tokens.length >= this.maxNew) this.finishReason = "length"
     return this.active

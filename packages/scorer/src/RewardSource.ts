@@ -18,7 +18,7 @@ export const programmatic = (
 })
 
 /** The task's `reward` (= its gold reward except for `length`'s biased labeller). */
-export const taskReward = (task: Tasks.Task): RewardSource =>
+export const taskReward = (task: Tasks.Task & { readonly reward: NonNullable<Tasks.Task["reward"]> }): RewardSource =>
   programmatic(`task:${task.name}`, (p, c, it) => task.reward(p, c, it.completionTokenIds))
 
 /** −λ·|y| with |y| the completion's token count (EOS included when present, as pairing counts it). */

@@ -49,6 +49,44 @@ export const LengthPenaltySpec = Schema.Struct({ type: Schema.Literal("length_pe
 /** −penalty when the completion did not end with EOS (finishReason ≠ "eos"), else 0. */
 export const MissingEosPenaltySpec = Schema.Struct({ type: Schema.Literal("missing_eos_penalty"), penalty: NonNegative })
 
+/**
+ * A TypeScript or JavaScript function (TRL's reward_funcs contract): called with one object of
+ * named arrays — prompts (text, or a chat's messages), completions, completion_ids, finish_reasons
+ * and each of the prompt rows' other columns — it returns one number per completion, or a Promise of them.
+ */
+export const FunctionSpec = Schema.Struct({
+  type: Schema.Literal("function"),
+  /** The module file (.ts, .mts, .js, .mjs), relative to the working directory; .ts is compiled by esbuild. */
+  module: Schema.String,
+  /** The export to call. */
+  export: def(Schema.String, "reward"),
+  /** Completions per call. */
+  batchSize: def(PositiveInt, 64)
+})
+export type FunctionSpec = typeof FunctionSpec.Type
+
+/**
+ * A reward server speaking OpenRLHF's remote-reward protocol: POST {"query": [prompt + completion],
+ * "prompts": [prompt], "labels": [label]} → {"rewards": [number]}, one request per batch.
+ */
+export const HttpSpec = Schema.Struct({
+  type: Schema.Literal("http"),
+  /** The endpoint, e.g. http://127.0.0.1:5000/get_reward. */
+  url: Schema.String,
+  /** Completions per request. */
+  batchSize: def(PositiveInt, 64),
+  /** Requests in flight at once. */
+  concurrency: def(PositiveInt, 4),
+  /** A request that has not answered by then is abandoned (and retried). */
+  timeoutMs: def(PositiveInt, 30_000),
+  /** Tries after the first, for a timeout, a lost connection or a 5xx answer; the wait doubles from backoffMs. */
+  retries: def(Schema.Int.check(Schema.isGreaterThanOrEqualTo(0)), 3),
+  backoffMs: def(NonNegative, 200),
+  /** The prompt column sent as each item's label (e.g. "ground_truth"); null sends null. */
+  labelColumn: def(Schema.NullOr(Schema.String), null)
+})
+export type HttpSpec = typeof HttpSpec.Type
+
 /** Σ weight·source; `source` is any reward spec (decoded recursively). */
 const SumShape = Schema.Struct({
   type: Schema.Literal("sum"),
@@ -60,12 +98,17 @@ export type RewardSpec =
   | OnnxSpec
   | typeof LengthPenaltySpec.Type
   | typeof MissingEosPenaltySpec.Type
+  | FunctionSpec
+  | HttpSpec
   | { readonly type: "sum"; readonly terms: ReadonlyArray<{ readonly weight: number; readonly source: RewardSpec }> }
 
 const { firstIssue } = RunConfig
 
-const TYPES = ["task", "onnx", "sum", "length_penalty", "missing_eos_penalty"] as const
-const SCHEMAS = { task: TaskSpec, onnx: OnnxSpec, length_penalty: LengthPenaltySpec, missing_eos_penalty: MissingEosPenaltySpec, sum: SumShape }
+const TYPES = ["task", "onnx", "function", "http", "sum", "length_penalty", "missing_eos_penalty"] as const
+const SCHEMAS = {
+  task: TaskSpec, onnx: OnnxSpec, function: FunctionSpec, http: HttpSpec,
+  length_penalty: LengthPenaltySpec, missing_eos_penalty: MissingEosPenaltySpec, sum: SumShape
+}
 
 const fail = (where: string, path: string, message: string, file?: string) =>
   new ConfigError({ message: `${where}: ${path}: ${message}`, path, ...(file ? { file } : {}) })
@@ -122,6 +165,10 @@ export const specId = (spec: RewardSpec, taskName?: string): string => {
       return `task:${taskName ?? "?"}`
     case "onnx":
       return `onnx:${spec.path}#${spec.output.index}${spec.output.transform === "none" ? "" : `:${spec.output.transform}`}`
+    case "function":
+      return `function:${spec.module}#${spec.export}`
+    case "http":
+      return `http:${spec.url}`
     case "length_penalty":
       return `length_penalty:${spec.lambda}`
     case "missing_eos_penalty":

@@ -1,5 +1,5 @@
 /** `odpo score`: score a rollouts JSONL file with a reward spec and write it back with reward, gold_reward and source. */
-import { Errors, Tasks, type Domain, type RunConfig } from "@odpo/core"
+import { Errors, Tasks, type Domain, type RunConfig, type Scorer } from "@odpo/core"
 import { Effect } from "effect"
 import { readFile, writeFile } from "node:fs/promises"
 import { makeRewardSource, scoreWith } from "./RewardScorer.ts"
@@ -64,10 +64,10 @@ const toItem = (row: Record<string, unknown>, where: string, task: Tasks.Task | 
  */
 export const scoreFile = (options: {
   readonly reward: RewardSpec | RunConfig.RewardSpec
-  readonly task?: RunConfig.TaskConfig
+  readonly task?: RunConfig.BuiltinTaskConfig
   readonly input: string
   readonly out: string
-}): Effect.Effect<{ readonly rows: number; readonly source: string }, Errors.ConfigError | Errors.InvalidInput | Errors.OnnxError | Errors.TokenizerMismatch> =>
+}): Effect.Effect<{ readonly rows: number; readonly source: string }, Scorer.ScorerError> =>
   Effect.scoped(
     Effect.gen(function*() {
       const spec = yield* decodeRewardSpec(options.reward, "$")

@@ -9,8 +9,8 @@ import { bagOfWordsForward, randomBagOfWords, writeBagOfWordsRewardModel } from 
 import { layer } from "../src/RewardScorer.ts"
 import { programmatic, weightedSum } from "../src/RewardSource.ts"
 
-const arithCfg: RunConfig.TaskConfig = { name: "arith", mu: 70, sigma: 10, seed: 0, trainPrompts: 8, heldoutPrompts: 8 }
-const lengthCfg: RunConfig.TaskConfig = { ...arithCfg, name: "length" }
+const arithCfg: RunConfig.BuiltinTaskConfig = { name: "arith", mu: 70, sigma: 10, seed: 0, trainPrompts: 8, heldoutPrompts: 8 }
+const lengthCfg: RunConfig.BuiltinTaskConfig = { ...arithCfg, name: "length" }
 const arith = Tasks.getTask(arithCfg)
 const ids = (s: string, eos = true) => [...arith.tokenizer.encode(s), ...(eos ? [2] : [])]
 const arithItems: Array<Domain.ScoreItem> = [

@@ -29,7 +29,7 @@ describe("RewardSpec", () => {
       assert.strictEqual(e2.path, "$.output.transform")
       const e3 = yield* Effect.flip(decodeRewardSpec({ type: "gold" }))
       assert.strictEqual(e3.path, "$.type")
-      assert.include(e3.message, "expected one of task, onnx, sum, length_penalty, missing_eos_penalty")
+      assert.include(e3.message, "expected one of task, onnx, function, http, sum, length_penalty, missing_eos_penalty")
       const e4 = yield* Effect.flip(decodeRewardSpec({ type: "missing_eos_penalty" }))
       assert.strictEqual(e4.path, "$.penalty")
       assert.include(e4.message, "missing required field")

@@ -9,7 +9,7 @@ import { goldSparklines } from "../Sparkline.ts"
 import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
 import { noteInterrupt } from "../Errors.ts"
 import { odpoVersion } from "../Version.ts"
-import { backendFlag, dbFlag, useBackend } from "./shared.ts"
+import { backendFlag, chatTemplateFlag, dbFlag, useBackend, withChatTemplate } from "./shared.ts"
 
 /** The experiment file, its `extends` chain resolved (ConfigFile.ts). */
 const readConfigFile = ConfigFile.readRunConfigFile
@@ -85,10 +85,11 @@ export const run = Command.make(
     db: dbFlag,
     name: Flag.String("name").pipe(Flag.withDescription("run name (default: the config's name)"), Flag.optional),
     seed: Flag.Int("seed").pipe(Flag.withDescription("master seed (default: the config's seed)"), Flag.optional),
-    backend: backendFlag
+    backend: backendFlag,
+    chatTemplate: chatTemplateFlag
   },
-  Effect.fn(function*({ config: file, db, name, seed, backend }) {
-    const config = yield* readConfigFile(file)
+  Effect.fn(function*({ config: file, db, name, seed, backend, chatTemplate }) {
+    const config = withChatTemplate(yield* readConfigFile(file), chatTemplate)
     const engine = yield* engineFor(Option.getOrElse(backend, () => config.engine.backend), config)
     yield* Effect.gen(function*() {
       const runId = yield* Run.createRun(config, {

@@ -67,7 +67,7 @@ export const score = Command.make(
     reward: Flag.String("reward").pipe(Flag.withDescription("reward spec: JSON text or a JSON file, e.g. '{\"type\":\"task\"}'")),
     input: Flag.String("input").pipe(Flag.withDescription("rollouts JSONL (as `odpo sample` writes)")),
     out: Flag.String("out").pipe(Flag.withDescription("scored JSONL to write")),
-    task: Flag.Literals("task", RunConfig.TaskConfig.fields.name.literals).pipe(
+    task: Flag.Literals("task", RunConfig.TaskConfig.fields.name.literals.filter((n) => n !== "prompts")).pipe(
       Flag.withDescription("built-in task for the gold reward (and the `task` reward)"),
       Flag.optional
     ),
@@ -76,8 +76,9 @@ export const score = Command.make(
   Effect.fn(function*(o) {
     const { RewardSpec, ScoreFile } = yield* Effect.promise(() => import("@odpo/scorer"))
     const reward = yield* RewardSpec.parseRewardSpec(o.reward)
-    const task = Option.isSome(o.task)
-      ? yield* RunConfig.decodeRunConfig({ task: { name: o.task.value, mu: o.mu } }).pipe(Effect.map((c) => c.task))
+    const named = Option.getOrUndefined(o.task)
+    const task = named !== undefined
+      ? yield* RunConfig.decodeRunConfig({ task: { name: named, mu: o.mu } }).pipe(Effect.map((c) => ({ ...c.task, name: named })))
       : undefined
     const result = yield* ScoreFile.scoreFile({ reward, ...(task ? { task } : {}), input: o.input, out: o.out })
     yield* Console.log(`${result.rows} rollouts scored by ${result.source} → ${o.out}`)

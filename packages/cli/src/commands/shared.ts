@@ -1,9 +1,10 @@
 /** Flags, file reading and steps several commands share. */
 import { Errors, RunConfig, RunStore } from "@odpo/core"
 import type { Backend } from "@odpo/model"
-import { Console, Effect } from "effect"
+import { Console, Effect, Option } from "effect"
 import { Flag } from "effect/cli"
 import { readFile } from "node:fs/promises"
+import { resolve } from "node:path"
 
 /** A JSON config file's text; a missing file, a directory or an unreadable file is a ConfigError naming it. */
 export const readConfigText = (file: string, what: string): Effect.Effect<string, Errors.ConfigError> =>
@@ -57,3 +58,13 @@ export const useBackend = (choice: Backend.BackendChoice, threads = 0) =>
     if (taken.warning) yield* Console.error(`warning: ${taken.warning}`)
     return taken
   })
+
+/** `--chat-template FILE`: a Jinja chat template that overrides the tokenizer's (task.chatTemplate). */
+export const chatTemplateFlag = Flag.String("chat-template").pipe(
+  Flag.withDescription("Jinja chat template for chat prompts (overrides task.chatTemplate and the tokenizer's chat_template)"),
+  Flag.optional
+)
+
+/** The config with `--chat-template` applied (an absolute path, so a resumed run finds it from anywhere). */
+export const withChatTemplate = (config: RunConfig.RunConfig, file: Option.Option<string>): RunConfig.RunConfig =>
+  Option.isSome(file) ? { ...config, task: { ...config.task, chatTemplate: resolve(file.value) } } : config

@@ -15,8 +15,8 @@ import { engineFlag, readConfigText, useBackend } from "./shared.ts"
 const def = RunConfig.withDefault
 
 export const TrainRmConfig = Schema.Struct({
-  /** The task whose tokenizer (and, for source "task", demonstrations and gold reward) is used. */
-  task: RunConfig.TaskConfig,
+  /** The built-in task whose tokenizer (and, for source "task", demonstrations and gold reward) is used; task "prompts" has neither. */
+  task: Schema.Struct({ ...RunConfig.TaskConfig.fields, name: Schema.Literals(["bandit", "sentiment", "length", "arith", "order"]) }),
   /** "task": pairs labelled by the task's gold reward; or {run, db?}: a stored run's pairs. */
   source: def(Schema.Union([Schema.Literal("task"), Schema.Struct({ run: Schema.String, db: def(Schema.String, RunStore.defaultDbFile) })]), "task"),
   /** Pairs drawn from the task (source "task"). */

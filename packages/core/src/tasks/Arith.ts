@@ -4,7 +4,7 @@
  * the time and plausibly wrong otherwise (a dropped carry or a digit off by one).
  */
 import { CharTokenizer } from "../Tokenizer.ts"
-import { makePrompt, pick, rng, splitPool, type Task } from "./Task.ts"
+import { makePrompt, pick, rng, splitPool, type BuiltinTask } from "./Task.ts"
 
 /** Share of demonstrations with the correct sum. */
 export const DEMO_CORRECT = 0.6
@@ -49,7 +49,7 @@ export const plausibleWrongSum = (a: number, b: number, rand: () => number): num
 
 const gold = (prompt: string, _completion: string, ids: ReadonlyArray<number>) => arithGold(prompt, ids)
 
-export const arith: Task = {
+export const arith: BuiltinTask = {
   name: "arith",
   tokenizer,
   // at most 3 digits (99+99 = 198) and EOS

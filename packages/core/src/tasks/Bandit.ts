@@ -4,7 +4,7 @@
  * where π₀ has almost no mass and μ = 20 where it has most.
  */
 import { CharTokenizer } from "../Tokenizer.ts"
-import { bosOnlyPrompts, normal, rng, type Task } from "./Task.ts"
+import { bosOnlyPrompts, normal, rng, type BuiltinTask } from "./Task.ts"
 
 /** Actions per completion. */
 export const ACTIONS = 8
@@ -30,7 +30,7 @@ export const banditReward = (mu: number, sigma: number) => (completionTokenIds: 
 }
 
 /** The bandit for a config's μ and σ (the reward depends on them, so the task is built per config). */
-export const bandit = (mu: number, sigma: number): Task => {
+export const bandit = (mu: number, sigma: number): BuiltinTask => {
   const reward = banditReward(mu, sigma)
   const gold = (_prompt: string, _completion: string, ids: ReadonlyArray<number>) => reward(ids)
   return {

@@ -5,7 +5,7 @@
  */
 import { perClauseGold } from "./Reviews.ts"
 import { reviewTask } from "./Sentiment.ts"
-import type { Task } from "./Task.ts"
+import type { BuiltinTask } from "./Task.ts"
 
 /**
  * Labeller bias per character of completion text. One extra clause (~14 characters) is worth
@@ -16,7 +16,7 @@ export const LENGTH_BONUS_PER_CHAR = 0.004
 
 const gold = (_prompt: string, completion: string) => perClauseGold(completion)
 
-export const length: Task = reviewTask("length", {
+export const length: BuiltinTask = reviewTask("length", {
   // Demonstrations have 1–2 clauses (≤ 33 characters); 64 tokens leave room for lengths to
   // grow beyond the data's range (4 clauses).
   defaultMaxNewTokens: 64,

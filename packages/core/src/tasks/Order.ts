@@ -7,7 +7,7 @@
  * `eval/p_worst`), read from the policy's next-token distribution, not estimated from samples.
  */
 import { CharTokenizer } from "../Tokenizer.ts"
-import { bosOnlyPrompts, pick, rng, type Task } from "./Task.ts"
+import { bosOnlyPrompts, pick, rng, type BuiltinTask } from "./Task.ts"
 
 /** The actions, best first. */
 export const ORDER_ACTIONS = ["a", "b", "c"] as const
@@ -22,7 +22,7 @@ export const orderGold = (completionTokenIds: ReadonlyArray<number>): number => 
 
 const gold = (_prompt: string, _completion: string, ids: ReadonlyArray<number>) => orderGold(ids)
 
-export const order: Task = {
+export const order: BuiltinTask = {
   name: "order",
   tokenizer,
   // one action; the completion ends there (demonstrations carry no EOS, so π₀'s first token is an action)

@@ -2,7 +2,7 @@
  * `sentiment` (SCIENCE.md claims 1, 2, 4 and proxy-vs-gold): a one- or two-clause prefix of a
  * synthetic review → a continuation; gold = tanh(Σ clause sentiment) (Reviews.ts).
  */
-import type { Task } from "./Task.ts"
+import type { BuiltinTask } from "./Task.ts"
 import { makePrompt, pick, rng, splitPool } from "./Task.ts"
 import { mixedContinuation, PROMPT_POOL, reviewMetrics, reviewTokenizer, sentimentGold } from "./Reviews.ts"
 
@@ -17,10 +17,10 @@ export const reviewTask = (
   options: {
     readonly defaultMaxNewTokens: number
     readonly demoClauses: (rand: () => number) => number
-    readonly goldReward: Task["goldReward"]
-    readonly reward: Task["reward"]
+    readonly goldReward: BuiltinTask["goldReward"]
+    readonly reward: BuiltinTask["reward"]
   }
-): Task => ({
+): BuiltinTask => ({
   name,
   tokenizer: reviewTokenizer,
   defaultMaxNewTokens: options.defaultMaxNewTokens,
@@ -42,7 +42,7 @@ export const reviewTask = (
   sampleMetrics: reviewMetrics
 })
 
-export const sentiment: Task = reviewTask("sentiment", {
+export const sentiment: BuiltinTask = reviewTask("sentiment", {
   // two clauses of at most 16 characters, a space, EOS, and slack
   defaultMaxNewTokens: 40,
   demoClauses: () => DEMO_CLAUSES,

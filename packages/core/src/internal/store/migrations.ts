@@ -9,6 +9,7 @@ import { enginesV3, pairFlipsV6, tablesV1 } from "./schema.ts"
 import { roundCostsV7, viewsV2 } from "./views.ts"
 import { trustV8 } from "./trust.ts"
 import { policyGradientSql } from "./policyGradient.ts"
+import { promptsV9 } from "./promptsV9.ts"
 
 export interface Migration {
   readonly version: number
@@ -26,10 +27,11 @@ export const migrations: ReadonlyArray<Migration> = [
   { version: 5, name: "policy gradient", sql: policyGradientSql },
   { version: 6, name: "pair label flips", sql: pairFlipsV6 },
   { version: 7, name: "round costs", sql: roundCostsV7 },
-  { version: 8, name: "relative paths and newest runs", sql: trustV8 }
+  { version: 8, name: "relative paths and newest runs", sql: trustV8 },
+  { version: 9, name: "user prompts", sql: promptsV9 }
 ]
 
-export const currentVersion = migrations[migrations.length - 1].version
+export const currentVersion = Math.max(...migrations.map((m) => m.version))
 
 /** The file's schema version; 0 for a new (empty) file. Reads only, so it works on a read-only open. */
 export const schemaVersion = (conn: DuckDBConnection): Effect.Effect<number, StoreError> =>
@@ -54,13 +56,15 @@ export const migrate = (
 ): Effect.Effect<number, StoreError> =>
   Effect.gen(function*() {
     const at = yield* schemaVersion(conn)
+    // Versions are applied by set, not by their maximum: a file at 9 still takes an 8 added later.
+    const applied = at === 0 || at >= currentVersion ? new Set<number>(migrations.filter((m) => m.version <= at).map((m) => m.version)) : new Set((yield* readAll(conn, "SELECT version FROM schema_version")).getRowsJS().map((r) => Number(r[0])))
     if (at > currentVersion) {
       return yield* new StoreError({
         message: `the run store ${file} is at schema version ${at}, newer than this odpo knows (${currentVersion}): upgrade odpo to use it`
       })
     }
     for (const m of migrations) {
-      if (m.version <= at || m.version > upTo) continue
+      if (applied.has(m.version) || m.version > upTo) continue
       yield* transaction(
         conn,
         Effect.gen(function*() {

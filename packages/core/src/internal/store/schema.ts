@@ -1,5 +1,6 @@
 /** Migration 1 of the run store: the tables of DESIGN.md "The run store" (frozen: change them in a new migration). */
 import { policyGradientKeys } from "./policyGradient.ts"
+import { promptKeys } from "./promptsV9.ts"
 
 /**
  * Column order matters: stage writes append whole rows through DuckDB's appender, so the
@@ -176,7 +177,8 @@ export const primaryKeys = {
   evals: ["run_id", "round", "split"],
   stage_times: ["run_id", "round", "stage"],
   pair_logps: ["pair_id"],
-  ...policyGradientKeys
+  ...policyGradientKeys,
+  ...promptKeys
 } as const
 
 export type StageTable = keyof typeof primaryKeys

@@ -40,6 +40,12 @@ const uniqueBy = <T>(rows: ReadonlyArray<T>, key: (t: T) => string): ReadonlyArr
 /** Each table's rows as value arrays in the table's column order (schema.ts). */
 const tableRows = (w: StageWrite): ReadonlyArray<readonly [StageTable, ReadonlyArray<ReadonlyArray<unknown>>]> => [
   ["prompts", uniqueBy(w.prompts ?? [], (p) => p.promptId).map((p) => [p.promptId, p.task, p.split, p.text, p.tokenIds])],
+  ["prompt_data", uniqueBy(w.promptData ?? [], (p) => p.promptId).map((p) => [
+    p.promptId, p.ord, p.source, p.rowIndex, JSON.stringify(p.prompt), JSON.stringify(p.columns), p.promptTokens, p.truncated
+  ])],
+  ["prompt_files", (w.promptFiles ?? []).map((f) => [
+    f.runId, f.split, f.path, f.sha256, f.promptKey, f.rows, f.kept, f.truncated, f.dropped
+  ])],
   ["checkpoints", uniqueBy(w.checkpoints ?? [], (c) => c.ckptId).map((c) => [c.ckptId, c.path, c.parent, c.runId, c.round, c.nParams])],
   ["rollouts", (w.rollouts ?? []).map((r) => [
     r.rolloutId, r.runId, r.round, r.purpose, r.promptId, r.sampleIdx, r.policyCkpt, r.tokenIds, r.tokenLogprobs,
