@@ -10,7 +10,8 @@ import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { Checkpoints, Errors } from "@odpo/core"
 import { loadCheckpoint, readCheckpointConfig, requireFile, saveCheckpoint, sha256Hex } from "./Checkpoint.ts"
-import { Gpt, parameterCount } from "./Gpt.ts"
+import * as Architectures from "./Architectures.ts"
+import type { CausalLm, ModelConfig } from "./CausalLm.ts"
 import { loadHfGpt2 } from "./Gpt2Import.ts"
 import { loadTokenizer } from "./TokenizerFile.ts"
 
@@ -27,11 +28,11 @@ const isHfGpt2 = (dir: string): boolean => {
   }
 }
 
-const info = (ref: CheckpointInfo["ref"], config: Gpt["config"], vocabSize: number): CheckpointInfo =>
-  ({ ref, model: config as CheckpointInfo["model"], nParams: parameterCount(config), tokenizerVocabSize: vocabSize })
+const info = (ref: CheckpointInfo["ref"], config: ModelConfig, vocabSize: number): CheckpointInfo =>
+  ({ ref, model: config as CheckpointInfo["model"], nParams: Architectures.parameterCount(config), tokenizerVocabSize: vocabSize })
 
 /** What a loaded checkpoint is, its weights disposed. */
-const withoutWeights = (loaded: { ref: CheckpointInfo["ref"]; config: Gpt["config"]; tokenizer: { vocabSize: number }; model: Gpt }): CheckpointInfo => {
+const withoutWeights = (loaded: { ref: CheckpointInfo["ref"]; config: ModelConfig; tokenizer: { vocabSize: number }; model: CausalLm }): CheckpointInfo => {
   loaded.model.dispose()
   return info(loaded.ref, loaded.config, loaded.tokenizer.vocabSize)
 }
@@ -70,7 +71,7 @@ export const importCheckpoint = (path: string, root: string): Effect.Effect<Chec
 export const layer: Layer.Layer<Checkpoints.Checkpoints> = Layer.succeed(Checkpoints.Checkpoints, Checkpoints.Checkpoints.of({
   initialize: (model, tokenizer, seed, root) =>
     Effect.acquireUseRelease(
-      Effect.sync(() => Gpt.init(model, seed)),
+      Effect.sync(() => Architectures.init(Architectures.fromPolicyModel(model), seed)),
       (gpt) => saveCheckpoint(root, gpt, tokenizer),
       (gpt) => Effect.sync(() => gpt.dispose())
     ),
