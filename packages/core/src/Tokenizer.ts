@@ -8,6 +8,8 @@ export interface Tokenizer {
   readonly vocabSize: number
   readonly bosId: number | null
   readonly eosId: number | null
+  /** Every id that ends a completion (eosId and generation_config.json's eos_token_id list); absent = [eosId]. */
+  readonly stopIds?: ReadonlyArray<number>
   readonly padId: number
   /** Text → ids, without special tokens. */
   readonly encode: (text: string) => number[]

@@ -15,6 +15,8 @@ import { type GraphKind, graphFor as gptGraphs } from "./onnx/PolicyGraphs.ts"
 export { type Architecture, architectureOf, architectures } from "./CausalLm.ts"
 
 export interface ArchitectureEntry<C extends ModelConfig> {
+  /** The family's name as people write it ("GPT-2", "Llama"). */
+  readonly displayName: string
   /** policy.model (decoded, defaults filled) as this architecture's config. */
   readonly fromPolicyModel: (m: RunConfig.ModelConfig) => C
   /** A problem with the config, naming the policy.model field, or undefined. */
@@ -32,6 +34,8 @@ export interface ArchitectureEntry<C extends ModelConfig> {
     readonly className: string
     readonly fromJson: (raw: Record<string, unknown>, file: string) => C
     readonly toJson: (c: C) => Record<string, unknown>
+    /** The tensor's name in the state dict save_pretrained writes. */
+    readonly tensorName: (name: string) => string
   }
   /** Checkpoints may pad the embedding past the tokenizer's vocabulary (Qwen's 151936 rows for 151665 tokens). */
   readonly paddedVocabulary: boolean
@@ -48,6 +52,7 @@ const gptFields = (name: string): string => {
 }
 
 const gpt2: ArchitectureEntry<GptConfig> = {
+  displayName: "GPT-2",
   // Exactly GPT-2's six fields: config.json and every hash stay what they were before the seam.
   fromPolicyModel: (m) => ({ vocabSize: m.vocabSize, contextLength: m.contextLength, dModel: m.dModel, nLayers: m.nLayers, nHeads: m.nHeads, dropout: m.dropout }),
   validate: gptValidate,
@@ -56,12 +61,14 @@ const gpt2: ArchitectureEntry<GptConfig> = {
   initialParameters: gptInit,
   build: (c, w) => new Gpt(c, w),
   fromCheckpointJson: Gpt2Config.fromCheckpointJson,
-  hf: { className: "GPT2LMHeadModel", fromJson: Gpt2Config.fromHfJson, toJson: Gpt2Config.toHfJson },
+  // GPT2LMHeadModel keeps the transformer under `transformer.` and writes no lm_head (tied).
+  hf: { className: "GPT2LMHeadModel", fromJson: Gpt2Config.fromHfJson, toJson: Gpt2Config.toHfJson, tensorName: (n) => `transformer.${n}` },
   paddedVocabulary: false,
   onnx: { graphFor: gptGraphs }
 }
 
-const llamaFamily = (architecture: LlamaHf.LlamaFamily): ArchitectureEntry<LlamaConfig> => ({
+const llamaFamily = (architecture: LlamaHf.LlamaFamily, displayName: string): ArchitectureEntry<LlamaConfig> => ({
+  displayName,
   fromPolicyModel: (m) => ({
     architecture,
     vocabSize: m.vocabSize,
@@ -88,16 +95,22 @@ const llamaFamily = (architecture: LlamaHf.LlamaFamily): ArchitectureEntry<Llama
   build: (c, w) => new Llama(c, w),
   // Our config.json carries transformers' fields in full: read them, keep our dropout.
   fromCheckpointJson: (raw, file) => ({ ...LlamaHf.fromHfJson(architecture, raw, file), dropout: (raw.dropout as number | undefined) ?? 0 }),
-  hf: { className: LlamaHf.hfClassName[architecture], fromJson: (raw, file) => LlamaHf.fromHfJson(architecture, raw, file), toJson: LlamaHf.toHfJson },
+  hf: {
+    className: LlamaHf.hfClassName[architecture],
+    fromJson: (raw, file) => LlamaHf.fromHfJson(architecture, raw, file),
+    toJson: LlamaHf.toHfJson,
+    // Our parameters already carry transformers' names.
+    tensorName: (n) => n
+  },
   paddedVocabulary: true
 })
 
 /** The table. */
 export const table: { readonly [A in Architecture]: ArchitectureEntry<A extends "gpt2" ? GptConfig : LlamaConfig> } = {
   gpt2,
-  llama: llamaFamily("llama"),
-  qwen2: llamaFamily("qwen2"),
-  qwen3: llamaFamily("qwen3")
+  llama: llamaFamily("llama", "Llama"),
+  qwen2: llamaFamily("qwen2", "Qwen2"),
+  qwen3: llamaFamily("qwen3", "Qwen3")
 }
 
 /** The entry of a config's architecture. */

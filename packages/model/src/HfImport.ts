@@ -8,10 +8,10 @@
 import { Errors } from "@odpo/core"
 import { Effect } from "effect"
 import { createHash } from "node:crypto"
-import { existsSync, readdirSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { readFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
-import { entryOf, fromHfClassName, isArchitecture, table, unknownArchitecture } from "./Architectures.ts"
+import { type Architecture, entryOf, fromHfClassName, isArchitecture, table, unknownArchitecture } from "./Architectures.ts"
 import type { ModelConfig } from "./CausalLm.ts"
 import { checkTokenizer, type LoadedCheckpoint } from "./Checkpoint.ts"
 import { loadHfGpt2 } from "./Gpt2Import.ts"
@@ -66,6 +66,20 @@ const refuseQuantised = (file: string, bytes: Uint8Array): Effect.Effect<void, C
     }
     return Effect.void
   })
+
+/** SHA-256 over a directory's safetensors bytes (model.safetensors, or the index's shards in order); "missing" when unreadable. */
+export const hfWeightsSha256 = (dir: string): string => {
+  try {
+    const single = join(dir, "model.safetensors")
+    if (existsSync(single)) return createHash("sha256").update(readFileSync(single)).digest("hex")
+    const index = JSON.parse(readFileSync(join(dir, "model.safetensors.index.json"), "utf8")) as { weight_map: Record<string, string> }
+    const hash = createHash("sha256")
+    for (const f of new Set(Object.values(index.weight_map))) hash.update(readFileSync(join(dir, f)))
+    return hash.digest("hex")
+  } catch {
+    return "missing"
+  }
+}
 
 export interface WeightFiles {
   /** Every tensor's file, parsed. */
@@ -172,3 +186,18 @@ export const loadHfDirectory = (dir: string): Effect.Effect<LoadedCheckpoint, Hf
     yield* checkTokenizer(tokenizer, config, tokenizerFile)
     return { ref: { id: files.sha256, path }, config, tokenizer, model: entryOf(config).build(config, weights) }
   })
+
+/**
+ * The architecture of a checkpoint directory (odpo's or Hugging Face's), read from its config.json
+ * without loading weights; undefined when it cannot be told (loading it then says why).
+ */
+export const architectureOfDirectory = (dir: string): Architecture | undefined => {
+  try {
+    const raw = JSON.parse(readFileSync(join(resolve(dir), "config.json"), "utf8")) as Record<string, unknown>
+    if (!isHfDirectory(raw)) return isArchitecture(raw.architecture ?? "gpt2") ? (raw.architecture ?? "gpt2") as Architecture : undefined
+    const cls = Array.isArray(raw.architectures) ? raw.architectures[0] : undefined
+    return (typeof cls === "string" ? fromHfClassName(cls) : undefined) ?? (isArchitecture(raw.model_type) ? raw.model_type : undefined)
+  } catch {
+    return undefined
+  }
+}

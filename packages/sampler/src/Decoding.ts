@@ -58,15 +58,16 @@ export const uniquePrompts = (prompts: ReadonlyArray<ReadonlyArray<number>>) => 
 }
 
 /**
- * What a tokenizer means for decoding: never draw PAD or BOS (unless it is also EOS, as GPT-2's
+ * What a tokenizer means for decoding: never draw PAD or BOS (unless it is also an EOS, as GPT-2's
  * <|endoftext|>), nor ids the model has but the tokenizer does not.
  */
 export const decodeSpec = (tokenizer: Tokenizer, params: GenerationBatch["params"], contextLength: number, vocabSize: number): DecodeSpec => {
   const suppress = new Set<number>([tokenizer.padId])
   if (tokenizer.bosId !== null) suppress.add(tokenizer.bosId)
   for (let id = tokenizer.vocabSize; id < vocabSize; id++) suppress.add(id)
-  if (tokenizer.eosId !== null) suppress.delete(tokenizer.eosId)
-  return { params, eosId: tokenizer.eosId, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
+  const eosIds = tokenizer.stopIds ?? (tokenizer.eosId !== null ? [tokenizer.eosId] : [])
+  for (const id of eosIds) suppress.delete(id)
+  return { params, eosIds, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
 }
 
 /**

@@ -31,10 +31,13 @@ export const sample = Command.make(
     backend: backendFlag
   },
   Effect.fn(function*(o) {
-    const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
-    const [{ SampleFile }, { CheckpointStore, Backend }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
+    const [{ SampleFile }, { Architectures, CheckpointStore, Backend, HfImport }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
+    const architecture = HfImport.architectureOfDirectory(o.policy)
+    const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const), 0, architecture)
     const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)
-    if (policy.ref.path !== resolve(o.policy)) yield* Console.error(`policy: ${o.policy} (Hugging Face GPT-2) is checkpoint ${policy.ref.path}`)
+    if (policy.ref.path !== resolve(o.policy)) {
+      yield* Console.error(`policy: ${o.policy} (Hugging Face ${Architectures.table[architecture ?? "gpt2"].displayName}) is checkpoint ${policy.ref.path}`)
+    }
     const result = yield* SampleFile.sampleFile({
       policyDir: policy.ref.path,
       promptsFile: o.prompts,
