@@ -12,9 +12,9 @@ const defaultCheckpoints = join(dirname(RunStore.defaultDbFile), "checkpoints")
 export const sample = Command.make(
   "sample",
   {
-    policy: Flag.String("policy").pipe(Flag.withDescription("checkpoint directory of the policy: an odpo checkpoint or a Hugging Face GPT-2 directory")),
+    policy: Flag.String("policy").pipe(Flag.withDescription("checkpoint directory of the policy: an odpo checkpoint or a Hugging Face directory (GPT-2, Llama, Qwen2, Qwen3)")),
     checkpoints: Flag.String("checkpoints").pipe(
-      Flag.withDescription(`where a Hugging Face GPT-2 directory is converted to (once), default ${defaultCheckpoints}`),
+      Flag.withDescription(`where a Hugging Face directory is converted to (once), default ${defaultCheckpoints}`),
       Flag.withDefault(defaultCheckpoints)
     ),
     prompts: Flag.String("prompts").pipe(Flag.withDescription("JSONL of {\"id\", \"prompt\"}")),
