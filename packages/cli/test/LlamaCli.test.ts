@@ -70,3 +70,28 @@ describe("Llama-family policies through the CLI", () => {
     assert.include(onnx.stderr, `backend "onnx" cannot run this policy: architecture "qwen2" has no onnx graphs (only gpt2 have them); choose --backend cpu or webgpu`)
   })
 })
+
+describe("train-rm trunks from a checkpoint", () => {
+  it("a GPT-2 checkpoint starts the trunk; a Llama-family one is refused naming $.trunk (its reward model could not leave as ONNX)", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "odpo-rm-trunk-"))
+    const { Architectures, Checkpoint } = await import("@odpo/model")
+    const { Tasks } = await import("@odpo/core")
+    const { Effect } = await import("effect")
+    const tokenizer = Tasks.getTask({ name: "bandit", mu: 70, sigma: 10, seed: 0, trainPrompts: 8, heldoutPrompts: 4 }).tokenizer
+    const save = (c: Parameters<typeof Architectures.init>[0]) =>
+      Effect.runPromise(Effect.acquireUseRelease(Effect.sync(() => Architectures.init(c, 1)), (m) => Checkpoint.saveCheckpoint(join(dir, "ckpts"), m, tokenizer), (m) => Effect.sync(() => m.dispose())))
+    const gpt = await save({ vocabSize: tokenizer.vocabSize, contextLength: 12, dModel: 16, nLayers: 1, nHeads: 2, dropout: 0 })
+    const llama = await save(Architectures.fromPolicyModel({ ...llamaModel, architecture: "llama", vocabSize: tokenizer.vocabSize, contextLength: 12, dropout: 0 }))
+    const config = (name: string, trunk: string) => {
+      const f = join(dir, `${name}.json`)
+      writeFileSync(f, JSON.stringify({ task: { name: "bandit" }, pairs: 32, steps: 2, batchSize: 8, trunk, out: join(dir, `${name}.onnx`) }))
+      return f
+    }
+    const ok = await odpo(["train-rm", config("gpt", gpt.path), "--backend", "cpu"])
+    assert.strictEqual(ok.code, 0, ok.stderr)
+    assert.match(ok.stdout, /reward model: 32 pairs, train accuracy/)
+    const refused = await odpo(["train-rm", config("llama", llama.path), "--backend", "cpu"])
+    assert.notStrictEqual(refused.code, 0)
+    assert.include(refused.stderr, `$.trunk ${llama.path} is a llama model; train-rm writes its reward model as ONNX, which odpo can do for gpt2 only`)
+  })
+})
