@@ -4,13 +4,13 @@
  * some). Engines and consumers see CausalLm and look here; nothing else asks which architecture.
  */
 import type { RunConfig } from "@odpo/core"
-import { type Architecture, architectureOf, architectures, type CausalLm, type ModelConfig } from "./CausalLm.ts"
+import { type Architecture, architectureOf, architectures, type CacheGeometry, type CausalLm, type ModelConfig } from "./CausalLm.ts"
 import { Gpt, type GptConfig, initialParameters as gptInit, parameterShapes as gptShapes, validateConfig as gptValidate } from "./Gpt.ts"
 import * as Gpt2Config from "./Gpt2Config.ts"
 import { initialParameters as llamaInit, Llama, type LlamaConfig, parameterShapes as llamaShapes, shapeFields as llamaFields, validateConfig as llamaValidate } from "./Llama.ts"
 import * as LlamaHf from "./LlamaConfig.ts"
 import type { OnnxGraph } from "./OnnxWriter.ts"
-import { type GraphKind, graphFor as gptGraphs } from "./onnx/PolicyGraphs.ts"
+import { type GraphKind, graphFor as gptGraphs, llamaGraphFor } from "./onnx/PolicyGraphs.ts"
 
 export { type Architecture, architectureOf, architectures } from "./CausalLm.ts"
 
@@ -39,8 +39,13 @@ export interface ArchitectureEntry<C extends ModelConfig> {
   }
   /** Checkpoints may pad the embedding past the tokenizer's vocabulary (Qwen's 151936 rows for 151665 tokens). */
   readonly paddedVocabulary: boolean
-  /** The onnx engine's graphs; absent = the onnx engine refuses this architecture. */
-  readonly onnx?: { readonly graphFor: Record<GraphKind, (c: C) => OnnxGraph> }
+  /** What a KV cache holds per token (layers, KV heads, head dim). */
+  readonly cacheGeometry: (c: C) => CacheGeometry
+  /**
+   * The onnx engine's graphs by kind; a kind absent (the Llama family's vjp, for now) is work the
+   * onnx engine refuses for this architecture: without vjp it samples and scores but does not train.
+   */
+  readonly onnx: { readonly graphFor: Partial<Record<GraphKind, (c: C) => OnnxGraph>> }
 }
 
 const gptFields = (name: string): string => {
@@ -64,6 +69,7 @@ const gpt2: ArchitectureEntry<GptConfig> = {
   // GPT2LMHeadModel keeps the transformer under `transformer.` and writes no lm_head (tied).
   hf: { className: "GPT2LMHeadModel", fromJson: Gpt2Config.fromHfJson, toJson: Gpt2Config.toHfJson, tensorName: (n) => `transformer.${n}` },
   paddedVocabulary: false,
+  cacheGeometry: (c) => ({ layers: c.nLayers, kvHeads: c.nHeads, headDim: c.dModel / c.nHeads }),
   onnx: { graphFor: gptGraphs }
 }
 
@@ -102,7 +108,9 @@ const llamaFamily = (architecture: LlamaHf.LlamaFamily, displayName: string): Ar
     // Our parameters already carry transformers' names.
     tensorName: (n) => n
   },
-  paddedVocabulary: true
+  paddedVocabulary: true,
+  cacheGeometry: (c) => ({ layers: c.nLayers, kvHeads: c.nKvHeads, headDim: c.headDim }),
+  onnx: { graphFor: llamaGraphFor }
 })
 
 /** The table. */
@@ -138,5 +146,13 @@ export const init = (c: ModelConfig, seed = 0): CausalLm => build(c, entryOf(c).
 export const fromPolicyModel = (m: RunConfig.ModelConfig): ModelConfig =>
   (table[m.architecture ?? "gpt2"] as unknown as ArchitectureEntry<ModelConfig>).fromPolicyModel(m)
 
-/** The onnx graphs of a config's architecture, or undefined where there are none. */
-export const onnxGraphs = (c: ModelConfig) => entryOf(c).onnx
+/** The onnx graph of `kind` for a config's architecture, or undefined where it has none. */
+export const onnxGraph = (c: ModelConfig, kind: GraphKind): ((c: ModelConfig) => OnnxGraph) | undefined => entryOf(c).onnx.graphFor[kind]
+
+/** What the onnx engine can do with an architecture: train (it has the VJP), or only sample and score. */
+export const onnxUse = (architecture: Architecture): "training" | "inference" | "none" => {
+  const g = table[architecture].onnx.graphFor
+  return g.vjp ? "training" : g.prefill && g.decode && g.logps && g.stats ? "inference" : "none"
+}
+
+export const cacheGeometry = (c: ModelConfig): CacheGeometry => entryOf(c).cacheGeometry(c)

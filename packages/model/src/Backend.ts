@@ -11,7 +11,7 @@ import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { Errors, type RunConfig } from "@odpo/core"
-import { type Architecture, architectures, table } from "./Architectures.ts"
+import { type Architecture, architectures, onnxUse } from "./Architectures.ts"
 import { encodeOnnxModel } from "./OnnxWriter.ts"
 import * as WebGpu from "./WebGpu.ts"
 
@@ -176,10 +176,12 @@ export interface EngineOptions {
   /** onnxruntime's intra-op threads (engine.threads); 0 = its default. */
   readonly threads?: number
   /**
-   * The policy's architecture (default gpt2). One without onnx graphs is refused by the onnx
-   * backends and skipped by `auto`, which says so in its warning.
+   * The policy's architecture (default gpt2) and what the command does with it (default
+   * "training"; `odpo sample`: "inference"). Where the architecture lacks the onnx graphs for it
+   * (the Llama family has no VJP yet), the onnx backends refuse and `auto` skips them, saying so.
    */
   readonly architecture?: Architecture
+  readonly use?: "training" | "inference"
 }
 
 /**
@@ -190,8 +192,12 @@ export interface EngineOptions {
 export const selectBackend = (choice: BackendChoice, options: EngineOptions = {}): Effect.Effect<EngineInfo, BackendUnavailable> => {
   const threads = options.threads ?? 0
   const architecture = options.architecture ?? "gpt2"
-  const hasGraphs = table[architecture].onnx !== undefined
-  const noGraphs = `architecture ${JSON.stringify(architecture)} has no onnx graphs (only ${architectures.filter((a) => table[a].onnx).join(", ")} have them)`
+  const use = options.use ?? "training"
+  const can = (a: Architecture) => onnxUse(a) === "training" || (use === "inference" && onnxUse(a) === "inference")
+  const hasGraphs = can(architecture)
+  const noGraphs = use === "training"
+    ? `architecture ${JSON.stringify(architecture)} has no onnx training (VJP) graphs (only ${architectures.filter(can).join(", ")} train on onnx)`
+    : `architecture ${JSON.stringify(architecture)} has no onnx graphs (only ${architectures.filter(can).join(", ")} have them)`
   if (choice === "cpu") return activate("cpu")
   if (choice === "webgpu") return activateWebGpu(false)
   if (isOnnxBackend(choice)) {

@@ -15,8 +15,10 @@ import { type FitOptions, fitRewardModel, type RewardModel } from "./RewardModel
 const { GptGraph, GraphBuilder } = Onnx
 
 export const rewardModelGraph = async (model: RewardModel): Promise<OnnxWriter.OnnxGraph> => {
-  if (!Architectures.onnxGraphs(model.config)) throw new Error(Onnx.OnnxSessions.noGraphs(model.config))
-  // The architectures with onnx graphs are GPT-2's (the table says so).
+  // The reward model's graph is written on GptGraph's forward: a GPT-2 trunk only, for now.
+  if (Architectures.architectureOf(model.config) !== "gpt2") {
+    throw new Error(`a reward model's ONNX export needs a gpt2 trunk (this one is ${Architectures.architectureOf(model.config)})`)
+  }
   const config = model.config as Gpt.GptConfig
   const { dModel: D } = config
   const b = new GraphBuilder.GraphBuilder("odpo_reward_model")

@@ -33,7 +33,7 @@ export const sample = Command.make(
   Effect.fn(function*(o) {
     const [{ SampleFile }, { Architectures, CheckpointStore, Backend, HfImport }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
     const architecture = HfImport.architectureOfDirectory(o.policy)
-    const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const), 0, architecture)
+    const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const), 0, architecture, "inference")
     const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)
     if (policy.ref.path !== resolve(o.policy)) {
       yield* Console.error(`policy: ${o.policy} (Hugging Face ${Architectures.table[architecture ?? "gpt2"].displayName}) is checkpoint ${policy.ref.path}`)

@@ -45,10 +45,10 @@ export const loadModel = () => Effect.promise(() => import("@odpo/model"))
  * Select the engine and say which it took, on what device (the adapter for webgpu), and any
  * warning. `threads`: onnxruntime's intra-op threads (engine.threads; 0 = one per core).
  */
-export const useBackend = (choice: Backend.BackendChoice, threads = 0, architecture?: Architectures.Architecture) =>
+export const useBackend = (choice: Backend.BackendChoice, threads = 0, architecture?: Architectures.Architecture, use: "training" | "inference" = "training") =>
   Effect.gen(function*() {
     const { Backend } = yield* loadModel()
-    const taken = yield* Backend.selectBackend(choice, { threads, ...(architecture ? { architecture } : {}) })
+    const taken = yield* Backend.selectBackend(choice, { threads, use, ...(architecture ? { architecture } : {}) })
     yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
     if (taken.warning) yield* Console.error(`warning: ${taken.warning}`)
     return taken

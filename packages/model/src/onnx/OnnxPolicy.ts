@@ -7,7 +7,7 @@ import type { Domain } from "@odpo/core"
 import { Errors } from "@odpo/core"
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
-import { entryOf, onnxGraphs, parameterShapes, validateConfig } from "../Architectures.ts"
+import { architectureOf, entryOf, onnxUse, parameterShapes, validateConfig } from "../Architectures.ts"
 import type { CausalLm, ModelConfig } from "../CausalLm.ts"
 import { type HostBatch, hostBatch } from "../LogProbs.ts"
 import { type Feeds, noGraphs, type OnnxSessions, type OrtModule } from "./OnnxSessions.ts"
@@ -39,7 +39,8 @@ export const hostModelOf = (model: CausalLm): Effect.Effect<HostModel> =>
 export const checkModel = (model: HostModel, use: "inference" | "training"): Effect.Effect<void, OnnxError> =>
   Effect.suspend(() => {
     const fail = (message: string) => Effect.fail(new OnnxError({ message: `onnx engine: ${message}` }))
-    if (!onnxGraphs(model.config)) return Effect.fail(new OnnxError({ message: noGraphs(model.config) }))
+    const can = onnxUse(architectureOf(model.config))
+    if (can === "none" || (use === "training" && can !== "training")) return Effect.fail(new OnnxError({ message: noGraphs(model.config, use === "training" ? "vjp" : "prefill") }))
     const fieldsOf = entryOf(model.config).shapeFields
     const problem = validateConfig(model.config)
     if (problem) return fail(`${problem}; the exporter cannot build this model`)

@@ -7,7 +7,7 @@
 import { Errors } from "@odpo/core"
 import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 import type * as Ort from "onnxruntime-node"
-import { architectureOf, onnxGraphs } from "../Architectures.ts"
+import { architectureOf, architectures, onnxGraph, onnxUse } from "../Architectures.ts"
 import type { ModelConfig } from "../CausalLm.ts"
 import { encodeOnnxModel } from "../OnnxWriter.ts"
 import type { GraphKind } from "./PolicyGraphs.ts"
@@ -45,10 +45,11 @@ export interface OnnxSessions {
 const shapeKey = (c: ModelConfig) =>
   `${architectureOf(c)}:V${c.vocabSize}C${c.contextLength}D${c.dModel}L${c.nLayers}H${c.nHeads}` + ("nKvHeads" in c ? JSON.stringify(c) : "")
 
-/** The message for a policy whose architecture has no onnx graphs (yet). */
-export const noGraphs = (c: ModelConfig): string =>
-  `the onnx engine has no graphs for architecture ${JSON.stringify(architectureOf(c))} (it has them for gpt2): ` +
-  `run this policy on a tfjs backend (--backend cpu or webgpu)`
+/** The message for a policy whose architecture has no onnx graph of a kind (yet). */
+export const noGraphs = (c: ModelConfig, kind: GraphKind): string =>
+  `the onnx engine has no ${kind} graph for architecture ${JSON.stringify(architectureOf(c))} ` +
+  `(${kind === "vjp" ? "it trains " : "it runs "}${architectures.filter((a) => onnxUse(a) === "training" || (kind !== "vjp" && onnxUse(a) === "inference")).join(", ")}): ` +
+  `run this on a tfjs backend (--backend cpu or webgpu)`
 
 /**
  * Session options for a provider: one op at a time, `threads` inside each op, and worker threads
@@ -73,9 +74,9 @@ export const sessionOptions = (options: OnnxOptions): Ort.InferenceSession.Sessi
 export const createSession = (ort: OrtModule, kind: GraphKind, config: ModelConfig, options: OnnxOptions): Effect.Effect<Ort.InferenceSession, OnnxError> =>
   Effect.tryPromise({
     try: () => {
-      const graphs = onnxGraphs(config)
-      if (!graphs) throw new Error(noGraphs(config))
-      return ort.InferenceSession.create(encodeOnnxModel(graphs.graphFor[kind](config), { opset: 17, producer: "odpo" }), sessionOptions(options))
+      const graph = onnxGraph(config, kind)
+      if (!graph) throw new Error(noGraphs(config, kind))
+      return ort.InferenceSession.create(encodeOnnxModel(graph(config), { opset: 17, producer: "odpo" }), sessionOptions(options))
     },
     catch: (cause) =>
       new OnnxError({
