@@ -2,6 +2,7 @@
 import { Command } from "effect/cli"
 import { bon } from "./commands/bon.ts"
 import { compare } from "./commands/compare.ts"
+import { exportHf } from "./commands/exportHf.ts"
 import { query } from "./commands/query.ts"
 import { exportCommand, report } from "./commands/report.ts"
 import { resume, run } from "./commands/run.ts"
@@ -13,7 +14,7 @@ import { odpoVersion } from "./Version.ts"
 
 export const odpo = Command.make("odpo").pipe(
   Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
-  Command.withSubcommands([run, resume, query, compare, report, exportCommand, sample, score, trainRm, sft, init, bon])
+  Command.withSubcommands([run, resume, query, compare, report, exportCommand, exportHf, sample, score, trainRm, sft, init, bon])
 )
 
 export const cli = Command.run(odpo, { version: odpoVersion })

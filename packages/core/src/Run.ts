@@ -37,10 +37,17 @@ const validateAgainstTask = (ctx: RunContext) => {
       }))
     }
   }
-  if (ctx.config.policy.init === null && m.dModel % m.nHeads !== 0) {
+  if (ctx.config.policy.init === null && m.headDim === undefined && m.dModel % m.nHeads !== 0) {
     return Effect.fail(new ConfigError({
       message: `policy.model.nHeads ${m.nHeads} does not divide policy.model.dModel ${m.dModel}: choose heads that split the width evenly (e.g. ${[1, 2, 4, 8].filter((h) => m.dModel % h === 0).join(", ")})`,
       path: "$.policy.model.nHeads"
+    }))
+  }
+  const kv = m.nKvHeads ?? m.nHeads
+  if (ctx.config.policy.init === null && (m.architecture ?? "gpt2") !== "gpt2" && m.nHeads % kv !== 0) {
+    return Effect.fail(new ConfigError({
+      message: `policy.model.nKvHeads ${kv} does not divide policy.model.nHeads ${m.nHeads}: each key/value head serves an equal group of query heads`,
+      path: "$.policy.model.nKvHeads"
     }))
   }
   const count = (split: string) => [...ctx.prompts.values()].filter((p) => p.split === split).length

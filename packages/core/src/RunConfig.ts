@@ -13,8 +13,13 @@ const NonNegative = Schema.Number.check(Schema.isGreaterThanOrEqualTo(0))
 const NonNegativeInt = Schema.Int.check(Schema.isGreaterThanOrEqualTo(0))
 const Probability = Schema.Number.check(Schema.isGreaterThan(0), Schema.isLessThanOrEqualTo(1))
 
-/** GPT-2-shaped decoder. vocabSize comes from the task's tokenizer when omitted. */
+/**
+ * The policy's decoder. vocabSize comes from the task's tokenizer when omitted. The Llama-family
+ * fields are optional keys, so a GPT-2 config decodes exactly as it did before they existed.
+ */
 export const ModelConfig = Schema.Struct({
+  /** gpt2 (the default when absent) | llama | qwen2 | qwen3 (RMSNorm, RoPE, GQA, SwiGLU). */
+  architecture: Schema.optionalKey(Schema.Literals(["gpt2", "llama", "qwen2", "qwen3"])),
   /** Vocabulary size; 0 = take it from the tokenizer. */
   vocabSize: def(NonNegativeInt, 0),
   /** Longest prompt + completion, in tokens. */
@@ -26,7 +31,21 @@ export const ModelConfig = Schema.Struct({
   /** Attention heads; must divide dModel. */
   nHeads: def(PositiveInt, 4),
   /** Dropout rate in training (0 keeps training deterministic and cheap). */
-  dropout: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0)
+  dropout: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0),
+  /** Llama family: key/value heads (GQA); absent = nHeads. */
+  nKvHeads: Schema.optionalKey(PositiveInt),
+  /** Llama family: width of one head; absent = dModel / nHeads. */
+  headDim: Schema.optionalKey(PositiveInt),
+  /** Llama family: the SwiGLU MLP's width; absent = 4·dModel. */
+  intermediateSize: Schema.optionalKey(PositiveInt),
+  /** Llama family: RoPE's base; absent = 10000. */
+  ropeTheta: Schema.optionalKey(Positive),
+  /** Llama family: RMSNorm's ε; absent = 1e-6. */
+  rmsNormEps: Schema.optionalKey(Positive),
+  /** Llama family: the LM head shares the embedding; absent = true. */
+  tieWordEmbeddings: Schema.optionalKey(Schema.Boolean),
+  /** Llama family: biases on the attention projections (q/k/v and o; Qwen2: q/k/v always). Absent = false (qwen2: true). */
+  attentionBias: Schema.optionalKey(Schema.Boolean)
 })
 export type ModelConfig = typeof ModelConfig.Type
 

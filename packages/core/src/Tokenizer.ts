@@ -8,6 +8,11 @@ export interface Tokenizer {
   readonly vocabSize: number
   readonly bosId: number | null
   readonly eosId: number | null
+  /**
+   * Ids that end a completion as EOS does, besides eosId: generation_config.json's eos_token_id list,
+   * and the chat template's end-of-turn token (e.g. <|im_end|>); absent = eosId alone.
+   */
+  readonly stopIds?: ReadonlyArray<number>
   readonly padId: number
   /** Text → ids, without special tokens. */
   readonly encode: (text: string) => number[]
@@ -17,8 +22,6 @@ export interface Tokenizer {
   readonly toJSON: () => unknown
   /** What a chat template needs (tokenizer_config.json): its `chat_template` and the specials' texts; absent when there is none. */
   readonly chat?: ChatSpecials
-  /** Ids besides eosId that end a completion as EOS does: the chat template's end-of-turn token (e.g. <|im_end|>). */
-  readonly stopIds?: ReadonlyArray<number>
 }
 
 /** tokenizer_config.json's chat template and the special tokens' texts it refers to (bos_token, eos_token). */

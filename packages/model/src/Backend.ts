@@ -11,6 +11,7 @@ import { createRequire } from "node:module"
 import { availableParallelism } from "node:os"
 import { dirname, join } from "node:path"
 import { Errors, type RunConfig } from "@odpo/core"
+import { type Architecture, architectures, onnxUse } from "./Architectures.ts"
 import { encodeOnnxModel } from "./OnnxWriter.ts"
 import * as WebGpu from "./WebGpu.ts"
 
@@ -174,6 +175,13 @@ const onnxruntimeReason = (cause: unknown) =>
 export interface EngineOptions {
   /** onnxruntime's intra-op threads (engine.threads); 0 = its default. */
   readonly threads?: number
+  /**
+   * The policy's architecture (default gpt2) and what the command does with it (default
+   * "training"; `odpo sample`: "inference"). Where the architecture lacks the onnx graphs for it
+   * (the Llama family has no VJP yet), the onnx backends refuse and `auto` skips them, saying so.
+   */
+  readonly architecture?: Architecture
+  readonly use?: "training" | "inference"
 }
 
 /**
@@ -183,9 +191,19 @@ export interface EngineOptions {
  */
 export const selectBackend = (choice: BackendChoice, options: EngineOptions = {}): Effect.Effect<EngineInfo, BackendUnavailable> => {
   const threads = options.threads ?? 0
+  const architecture = options.architecture ?? "gpt2"
+  const use = options.use ?? "training"
+  const can = (a: Architecture) => onnxUse(a) === "training" || (use === "inference" && onnxUse(a) === "inference")
+  const hasGraphs = can(architecture)
+  const noGraphs = use === "training"
+    ? `architecture ${JSON.stringify(architecture)} has no onnx training (VJP) graphs (only ${architectures.filter(can).join(", ")} train on onnx)`
+    : `architecture ${JSON.stringify(architecture)} has no onnx graphs (only ${architectures.filter(can).join(", ")} have them)`
   if (choice === "cpu") return activate("cpu")
   if (choice === "webgpu") return activateWebGpu(false)
-  if (isOnnxBackend(choice)) return activateOnnx(choice, threads)
+  if (isOnnxBackend(choice)) {
+    if (!hasGraphs) return Effect.fail(new BackendUnavailable({ backend: choice, message: `backend "${choice}" cannot run this policy: ${noGraphs}; choose --backend cpu or webgpu` }))
+    return activateOnnx(choice, threads)
+  }
   if (choice !== "auto") {
     if (!(choice in nativePackages)) {
       return Effect.fail(
@@ -206,7 +224,8 @@ export const selectBackend = (choice: BackendChoice, options: EngineOptions = {}
       const taken = yield* attempt(name)
       if (taken._tag === "Some") return taken.value
     }
-    // No GPU: onnxruntime's MLAS before tfjs's pure-JS kernels
+    // No GPU: onnxruntime's MLAS before tfjs's pure-JS kernels (where the architecture has graphs)
+    if (!hasGraphs) return { ...(yield* activate("cpu")), warning: `auto skipped onnx: ${noGraphs}` }
     const onnx = yield* Effect.option(activateOnnx("onnx", threads))
     if (onnx._tag === "Some") return onnx.value
     return yield* activate("cpu")

@@ -9,7 +9,8 @@ import { existsSync } from "node:fs"
 import { mkdir, readFile, rename, rm, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { type Domain, Errors, type Tokenizer as TokenizerModule } from "@odpo/core"
-import { Gpt, type GptConfig, parameterShapes, validateConfig } from "./Gpt.ts"
+import { entryOf, isArchitecture, parameterShapes, table, unknownArchitecture, validateConfig } from "./Architectures.ts"
+import type { CausalLm, ModelConfig } from "./CausalLm.ts"
 import * as Safetensors from "./Safetensors.ts"
 import { loadTokenizer, saveTokenizer } from "./TokenizerFile.ts"
 
@@ -22,9 +23,9 @@ type TokenizerMismatch = Errors.TokenizerMismatch
 
 export interface LoadedCheckpoint {
   readonly ref: CheckpointRef
-  readonly model: Gpt
+  readonly model: CausalLm
   readonly tokenizer: Tokenizer
-  readonly config: GptConfig
+  readonly config: ModelConfig
 }
 
 /** Bumped when the directory layout or config.json changes incompatibly. */
@@ -33,7 +34,7 @@ export const FORMAT_VERSION = 1
 export const sha256Hex = (bytes: Uint8Array): string => createHash("sha256").update(bytes).digest("hex")
 
 /** The weights as safetensors bytes, in parameterShapes order (F16 halves the file; it loads back as f32). */
-export const serializeModel = async (model: Gpt, dtype: "F32" | "F16" = "F32"): Promise<Uint8Array> => {
+export const serializeModel = async (model: CausalLm, dtype: "F32" | "F16" = "F32"): Promise<Uint8Array> => {
   const weights = await model.weights()
   return Safetensors.serialize(
     parameterShapes(model.config).map(([name, shape]) => ({ name, shape, dtype, data: weights.get(name)! })),
@@ -47,7 +48,7 @@ export const serializeModel = async (model: Gpt, dtype: "F32" | "F16" = "F32"): 
  */
 export const weightsFromFile = (
   file: Safetensors.SafetensorsFile,
-  config: GptConfig,
+  config: ModelConfig,
   path: string,
   nameOf: (name: string) => string = (n) => n
 ): Effect.Effect<Map<string, Float32Array>, CheckpointCorrupt> =>
@@ -57,9 +58,10 @@ export const weightsFromFile = (
       for (const [name, shape] of parameterShapes(config)) {
         const stored = nameOf(name)
         const info = file.tensors.get(stored)
-        if (!info) throw new Error(`tensor ${stored} is missing`)
+        const fields = entryOf(config).shapeFields(name)
+        if (!info) throw new Error(`tensor ${stored} is missing (its shape [${shape.join(", ")}] comes from ${fields})`)
         if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
-          throw new Error(`tensor ${stored} has shape [${info.shape.join(", ")}] but the config needs [${shape.join(", ")}]`)
+          throw new Error(`tensor ${stored} has shape [${info.shape.join(", ")}] but the config needs [${shape.join(", ")}] (${fields})`)
         }
         const values = Safetensors.readFloat32(file, stored)
         out.set(name, values)
@@ -73,18 +75,10 @@ export const weightsFromFile = (
 const corrupt = (path: string, message: string, cause?: unknown) =>
   new CheckpointCorrupt({ path, message, ...(cause !== undefined ? { cause } : {}) })
 
-/** config.json's content: the GptConfig, Hugging Face GPT-2 keys (so transformers can read it too), and ours. */
-const configJson = (config: GptConfig, sha256: string, dtype: string, meta: Record<string, unknown>) => ({
+/** config.json's content: our config, transformers' keys of its architecture (so transformers can read it too), and ours. */
+const configJson = (config: ModelConfig, sha256: string, dtype: string, meta: Record<string, unknown>) => ({
   ...config,
-  model_type: "gpt2",
-  vocab_size: config.vocabSize,
-  n_positions: config.contextLength,
-  n_embd: config.dModel,
-  n_layer: config.nLayers,
-  n_head: config.nHeads,
-  layer_norm_epsilon: 1e-5,
-  activation_function: "gelu_new",
-  tie_word_embeddings: true,
+  ...entryOf(config).hf.toJson(config),
   odpo: { sha256, dtype, format_version: FORMAT_VERSION, meta }
 })
 
@@ -94,7 +88,7 @@ const configJson = (config: GptConfig, sha256: string, dtype: string, meta: Reco
  */
 export const saveCheckpoint = (
   root: string,
-  model: Gpt,
+  model: CausalLm,
   tokenizer: Tokenizer,
   options?: { dtype?: "F32" | "F16"; meta?: Record<string, unknown> }
 ): Effect.Effect<CheckpointRef, CheckpointCorrupt> =>
@@ -157,8 +151,8 @@ export const requireFile = (dir: string, name: string): Effect.Effect<string, Ch
   )
 }
 
-/** Parse and validate config.json (the GptConfig and its recorded hash). */
-export const readCheckpointConfig = (dir: string): Effect.Effect<{ ref: CheckpointRef; config: GptConfig }, CheckpointNotFound | CheckpointCorrupt> =>
+/** Parse and validate config.json (the model's config and its recorded hash). */
+export const readCheckpointConfig = (dir: string): Effect.Effect<{ ref: CheckpointRef; config: ModelConfig }, CheckpointNotFound | CheckpointCorrupt> =>
   Effect.gen(function*() {
     const path = resolve(dir)
     const file = yield* requireFile(path, "config.json")
@@ -170,14 +164,12 @@ export const readCheckpointConfig = (dir: string): Effect.Effect<{ ref: Checkpoi
     if (typeof odpo !== "object" || odpo === null || typeof odpo.sha256 !== "string" || !/^[0-9a-f]{64}$/.test(odpo.sha256)) {
       return yield* corrupt(file, `${file} has no odpo.sha256: it is not an odpo checkpoint (a Hugging Face GPT-2 directory is converted when named as policy.init or odpo sample --policy)`)
     }
-    const config: GptConfig = {
-      vocabSize: raw.vocabSize as number,
-      contextLength: raw.contextLength as number,
-      dModel: raw.dModel as number,
-      nLayers: raw.nLayers as number,
-      nHeads: raw.nHeads as number,
-      dropout: (raw.dropout as number | undefined) ?? 0
-    }
+    const architecture = raw.architecture ?? "gpt2"
+    if (!isArchitecture(architecture)) return yield* corrupt(file, `${unknownArchitecture(architecture, file)}; re-create the checkpoint`)
+    const config = yield* Effect.try({
+      try: () => table[architecture].fromCheckpointJson(raw, file) as ModelConfig,
+      catch: (cause) => corrupt(file, `${(cause as Error).message}; re-create the checkpoint`, cause)
+    })
     const problem = validateConfig(config)
     if (problem) return yield* corrupt(file, `${file}: ${problem.replace(/^model\./, "")}; re-create the checkpoint`)
     return { ref: { id: odpo.sha256, path }, config }
@@ -202,12 +194,15 @@ export const loadCheckpoint = (dir: string): Effect.Effect<LoadedCheckpoint, Che
     const weights = yield* weightsFromFile(file, config, weightsFile)
     const tokenizer = yield* loadTokenizer(tokenizerFile).pipe(Effect.mapError((e) => corrupt(tokenizerFile, e.message, e)))
     yield* checkTokenizer(tokenizer, config, tokenizerFile)
-    return { ref, config, tokenizer, model: new Gpt(config, weights) }
+    return { ref, config, tokenizer, model: entryOf(config).build(config, weights) }
   })
 
-/** A tokenizer must have exactly one id per row of the model's embedding. */
-export const checkTokenizer = (tokenizer: Tokenizer, config: GptConfig, file: string): Effect.Effect<void, TokenizerMismatch> =>
-  tokenizer.vocabSize === config.vocabSize
+/**
+ * A tokenizer must have one id per row of the model's embedding; where the architecture pads its
+ * embedding (the Llama family's checkpoints do), at most one.
+ */
+export const checkTokenizer = (tokenizer: Tokenizer, config: ModelConfig, file: string): Effect.Effect<void, TokenizerMismatch> =>
+  tokenizer.vocabSize === config.vocabSize || (entryOf(config).paddedVocabulary && tokenizer.vocabSize < config.vocabSize)
     ? Effect.void
     : Effect.fail(
       new TokenizerMismatch({

@@ -1,6 +1,7 @@
 /**
  * core's Checkpoints service on checkpoint directories: odpo's safetensors checkpoints, and a
- * Hugging Face GPT-2 directory wherever a user names a policy (policy.init, `odpo sample --policy`),
+ * Hugging Face directory (GPT-2, Llama, Qwen2, Qwen3) wherever a user names a policy (policy.init,
+ * reference, `odpo sample --policy`),
  * converted once into an odpo checkpoint under the checkpoint store so that every later use reads
  * (and hashes) our own format.
  */
@@ -10,28 +11,29 @@ import { mkdir, readFile, writeFile } from "node:fs/promises"
 import { join, resolve } from "node:path"
 import { Checkpoints, Errors } from "@odpo/core"
 import { loadCheckpoint, readCheckpointConfig, requireFile, saveCheckpoint, sha256Hex } from "./Checkpoint.ts"
-import { Gpt, parameterCount } from "./Gpt.ts"
-import { loadHfGpt2 } from "./Gpt2Import.ts"
+import * as Architectures from "./Architectures.ts"
+import type { CausalLm, ModelConfig } from "./CausalLm.ts"
+import { architectureOfHf, hfWeightsSha256, isHfDirectory, loadHfDirectory } from "./HfImport.ts"
 import { loadTokenizer } from "./TokenizerFile.ts"
 
 type CheckpointError = Checkpoints.CheckpointError
 type CheckpointInfo = Checkpoints.CheckpointInfo
 
-/** A config.json that transformers wrote for GPT-2 (no odpo section). */
-const isHfGpt2 = (dir: string): boolean => {
+/** A config.json that transformers wrote (no odpo section), or undefined. */
+const hfConfig = (dir: string): Record<string, unknown> | undefined => {
   try {
     const raw = JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as Record<string, unknown>
-    return raw.odpo === undefined && (raw.model_type === "gpt2" || (Array.isArray(raw.architectures) && raw.architectures.includes("GPT2LMHeadModel")))
+    return isHfDirectory(raw) ? raw : undefined
   } catch {
-    return false
+    return undefined
   }
 }
 
-const info = (ref: CheckpointInfo["ref"], config: Gpt["config"], vocabSize: number): CheckpointInfo =>
-  ({ ref, model: config as CheckpointInfo["model"], nParams: parameterCount(config), tokenizerVocabSize: vocabSize })
+const info = (ref: CheckpointInfo["ref"], config: ModelConfig, vocabSize: number): CheckpointInfo =>
+  ({ ref, model: config as CheckpointInfo["model"], nParams: Architectures.parameterCount(config), tokenizerVocabSize: vocabSize })
 
 /** What a loaded checkpoint is, its weights disposed. */
-const withoutWeights = (loaded: { ref: CheckpointInfo["ref"]; config: Gpt["config"]; tokenizer: { vocabSize: number }; model: Gpt }): CheckpointInfo => {
+const withoutWeights = (loaded: { ref: CheckpointInfo["ref"]; config: ModelConfig; tokenizer: { vocabSize: number }; model: CausalLm }): CheckpointInfo => {
   loaded.model.dispose()
   return info(loaded.ref, loaded.config, loaded.tokenizer.vocabSize)
 }
@@ -40,21 +42,21 @@ const storeError = (path: string, cause: unknown) =>
   new Errors.CheckpointCorrupt({ path, message: `cannot record the import of ${path}: ${(cause as Error)?.message ?? String(cause)}`, cause })
 
 /**
- * Verify `path` as a checkpoint; a Hugging Face GPT-2 directory is converted into `root` first
- * (once: `root/imports/gpt2-<sha256 of its model.safetensors>` remembers the checkpoint it became).
+ * Verify `path` as a checkpoint; a Hugging Face directory is converted into `root` first (once:
+ * `root/imports/<architecture>-<sha256 of its safetensors>` remembers the checkpoint it became).
  */
 export const importCheckpoint = (path: string, root: string): Effect.Effect<CheckpointInfo, CheckpointError> =>
   Effect.gen(function*() {
     const dir = resolve(path)
-    if (!isHfGpt2(dir)) return withoutWeights(yield* loadCheckpoint(dir))
-    const weights = join(dir, "model.safetensors")
-    const hfId = existsSync(weights) ? sha256Hex(readFileSync(weights)) : "missing"
-    const marker = join(root, "imports", `gpt2-${hfId}`)
+    const raw = hfConfig(dir)
+    if (raw === undefined) return withoutWeights(yield* loadCheckpoint(dir))
+    const architecture = yield* architectureOfHf(raw, join(dir, "config.json"))
+    const marker = join(root, "imports", `${architecture}-${hfWeightsSha256(dir)}`)
     if (existsSync(marker)) {
       const ckpt = join(root, (yield* Effect.tryPromise({ try: () => readFile(marker, "utf8"), catch: (e) => storeError(marker, e) })).trim())
       if (existsSync(ckpt)) return withoutWeights(yield* loadCheckpoint(ckpt))
     }
-    const hf = yield* loadHfGpt2(dir)
+    const hf = yield* loadHfDirectory(dir)
     const saved = yield* saveCheckpoint(root, hf.model, hf.tokenizer).pipe(Effect.ensuring(Effect.sync(() => hf.model.dispose())))
     yield* Effect.tryPromise({
       try: async () => {
@@ -70,7 +72,7 @@ export const importCheckpoint = (path: string, root: string): Effect.Effect<Chec
 export const layer: Layer.Layer<Checkpoints.Checkpoints> = Layer.succeed(Checkpoints.Checkpoints, Checkpoints.Checkpoints.of({
   initialize: (model, tokenizer, seed, root) =>
     Effect.acquireUseRelease(
-      Effect.sync(() => Gpt.init(model, seed)),
+      Effect.sync(() => Architectures.init(Architectures.fromPolicyModel(model), seed)),
       (gpt) => saveCheckpoint(root, gpt, tokenizer),
       (gpt) => Effect.sync(() => gpt.dispose())
     ),

@@ -11,12 +11,15 @@ import * as tf from "@tensorflow/tfjs-core"
 import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 import { Seeds } from "@odpo/core"
+import type { CacheGeometry, CausalLm, ForwardOptions, ForwardResult, HiddenResult } from "./CausalLm.ts"
 import { fusedGelu } from "./WebGpuKernels.ts"
 
 const { mulberry32 } = Seeds
 
 /** The shape of a model; a plain record (see RunConfig.ModelConfig for documented defaults). */
 export interface GptConfig {
+  /** Absent in every GPT-2 checkpoint and config (the seam's default). */
+  readonly architecture?: "gpt2"
   readonly vocabSize: number
   readonly contextLength: number
   readonly dModel: number
@@ -25,37 +28,7 @@ export interface GptConfig {
   readonly dropout: number
 }
 
-/** Per-layer keys and values of the tokens seen so far: [B, H, T_past, head dim]. */
-export interface KvCache {
-  readonly keys: ReadonlyArray<tf.Tensor4D>
-  readonly values: ReadonlyArray<tf.Tensor4D>
-}
-
-export interface ForwardOptions {
-  /** Absolute position of each token, [B, T]; default 0..T−1 after the cache. */
-  readonly positions?: tf.Tensor2D
-  /** 1 for real tokens, 0 for padding, over past + new keys: [B, T_past + T]. */
-  readonly keyMask?: tf.Tensor2D
-  /** Keys/values of earlier tokens (generation). */
-  readonly cache?: KvCache
-  /** Apply dropout (training). */
-  readonly training?: boolean
-  /** Seed for dropout masks, so a training step is reproducible. */
-  readonly dropoutSeed?: number
-}
-
-export interface ForwardResult {
-  /** [B, T, vocab] */
-  readonly logits: tf.Tensor3D
-  /** Cache extended by the new tokens (only when `withCache`). */
-  readonly cache?: KvCache
-}
-
-export interface HiddenResult {
-  /** The final hidden states ln_f(x), [B, T, dModel]: what the LM head and a reward head read. */
-  readonly hidden: tf.Tensor3D
-  readonly cache?: KvCache
-}
+export type { CausalLm, ForwardOptions, ForwardResult, HiddenResult, KvCache } from "./CausalLm.ts"
 
 /** Names and shapes of every parameter, in a fixed order (the safetensors order too). */
 export const parameterShapes = (c: GptConfig): Array<[string, number[]]> => {
@@ -124,15 +97,30 @@ export const layerNorm = (x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, 1e-5))), weight), bias)
 }
 
-export class Gpt {
+/**
+ * Causal mask over (past + new) keys, additive [B, 1, T, T_past + T]: query t (absolute
+ * tPast + t) sees keys j ≤ tPast + t and never a padding key; 0 where allowed, −1e9 where not.
+ */
+export const causalMask = (B: number, T: number, tPast: number, keyMask: tf.Tensor2D | undefined): tf.Tensor => {
+  const qIdx = tf.reshape(tf.range(tPast, tPast + T, 1, "int32"), [T, 1])
+  const kIdx = tf.reshape(tf.range(0, tPast + T, 1, "int32"), [1, tPast + T])
+  let allowed: tf.Tensor = tf.reshape(tf.lessEqual(kIdx, qIdx), [1, 1, T, tPast + T])
+  if (keyMask) allowed = tf.logicalAnd(allowed, tf.reshape(tf.cast(keyMask, "bool"), [B, 1, 1, tPast + T]))
+  return tf.mul(tf.sub(1, tf.cast(allowed, "float32")), -1e9)
+}
+
+export class Gpt implements CausalLm {
+  readonly architecture = "gpt2" as const
   readonly config: GptConfig
   /** Trainable parameters by GPT-2 name. */
   readonly params: Map<string, tf.Variable>
+  readonly cacheGeometry: CacheGeometry
 
   constructor(config: GptConfig, weights: Map<string, Float32Array>) {
     const problem = validateConfig(config)
     if (problem) throw new Error(problem)
     this.config = config
+    this.cacheGeometry = { layers: config.nLayers, kvHeads: config.nHeads, headDim: config.dModel / config.nHeads }
     this.params = new Map()
     for (const [name, shape] of parameterShapes(config)) {
       const data = weights.get(name)
@@ -248,13 +236,7 @@ export class Gpt {
     // Token + position embeddings
     let x = tf.add(tf.gather(this.p("wte.weight"), ids), tf.gather(this.p("wpe.weight"), positions)) as tf.Tensor3D
     x = this.dropout(x, opts, 0)
-    // Causal mask over (past + new) keys: query t (absolute tPast + t) sees keys j ≤ tPast + t,
-    // and never a padding key.
-    const qIdx = tf.reshape(tf.range(tPast, tPast + T, 1, "int32"), [T, 1])
-    const kIdx = tf.reshape(tf.range(0, tPast + T, 1, "int32"), [1, tPast + T])
-    let allowed: tf.Tensor = tf.reshape(tf.lessEqual(kIdx, qIdx), [1, 1, T, tPast + T])
-    if (opts.keyMask) allowed = tf.logicalAnd(allowed, tf.reshape(tf.cast(opts.keyMask, "bool"), [B, 1, 1, tPast + T]))
-    const mask = tf.mul(tf.sub(1, tf.cast(allowed, "float32")), -1e9)
+    const mask = causalMask(B, T, tPast, opts.keyMask)
     const keys: tf.Tensor4D[] = []
     const values: tf.Tensor4D[] = []
     for (let i = 0; i < this.config.nLayers; i++) {

@@ -26,6 +26,30 @@ const EOS_NAMES = ["<|endoftext|>", "</s>", "<eos>", "<|end_of_text|>", "[SEP]",
 const PAD_NAMES = ["<pad>", "[PAD]", "<|pad|>", "<|padding|>"]
 const END_OF_TURN = ["<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>"]
 
+/** generation_config.json's field that decoding reads: one EOS id or a list (stop at any). */
+export interface HfGenerationConfig {
+  readonly eos_token_id?: number | ReadonlyArray<number> | null
+  readonly [key: string]: unknown
+}
+
+/**
+ * The BOS a prompt starts with, as transformers' tokenizer adds it: tokenizer_config.json's
+ * add_bos_token when it says; else the special token a TemplateProcessing post-processor puts
+ * before the text ($A), or none; else none when tokenizer_config.json sets bos_token to null.
+ * `undefined` = nothing says: the conventional names decide (GPT-2's <|endoftext|>).
+ */
+const bosRule = (json: Record<string, unknown>, config: HfTokenizerConfig): { readonly name: string | null } | undefined => {
+  if (config.add_bos_token === false) return { name: null }
+  if (config.add_bos_token === true) return { name: tokenName(config.bos_token) ?? null }
+  const post = json.post_processor as { type?: unknown; single?: unknown } | null | undefined
+  if (post?.type === "TemplateProcessing" && Array.isArray(post.single)) {
+    const first = post.single[0] as { SpecialToken?: { id?: unknown } } | undefined
+    return { name: typeof first?.SpecialToken?.id === "string" ? first.SpecialToken.id : null }
+  }
+  if ("bos_token" in config && config.bos_token === null) return { name: null }
+  return undefined
+}
+
 /** tokenizer_config.json writes a special either as a string or as {content: "..."}. */
 const tokenName = (t: unknown): string | undefined =>
   typeof t === "string" ? t : typeof t === "object" && t !== null && typeof (t as { content?: unknown }).content === "string"
@@ -74,18 +98,18 @@ export class HfTokenizer implements Tokenizer {
   readonly vocabSize: number
   readonly bosId: number | null
   readonly eosId: number | null
+  readonly stopIds: ReadonlyArray<number>
   readonly padId: number
   private readonly lib: HfLibrary.Tokenizer
   readonly encode: (text: string) => number[]
   readonly chat: TokenizerModule.ChatSpecials
-  readonly stopIds: ReadonlyArray<number>
 
   /**
    * `json` is the parsed tokenizer.json; `config` the optional tokenizer_config.json (it names the
    * specials when their conventional names are not used). Throws (with the library's message) on a
    * tokenizer.json the library cannot build.
    */
-  constructor(readonly json: Record<string, unknown>, readonly config: HfTokenizerConfig = {}) {
+  constructor(readonly json: Record<string, unknown>, readonly config: HfTokenizerConfig = {}, readonly generation: HfGenerationConfig = {}) {
     // The library insists on every top-level key; tokenizer.json files written by hand often omit the null ones.
     const full = { added_tokens: [], normalizer: null, pre_tokenizer: null, post_processor: null, decoder: null, ...json }
     // The library reads a WordLevel's unk_token from its options (for decoding ids it does not know).
@@ -110,8 +134,14 @@ export class HfTokenizer implements Tokenizer {
       for (const n of names) if (special.has(n)) return special.get(n)!
       return null
     }
-    this.bosId = find(config.bos_token, BOS_NAMES)
+    const bos = bosRule(json, config)
+    this.bosId = bos === undefined ? find(config.bos_token, BOS_NAMES) : bos.name === null ? null : find(bos.name, [])
     this.eosId = find(config.eos_token, EOS_NAMES)
+    const listed = generation.eos_token_id
+    const extra = typeof listed === "number" ? [listed] : Array.isArray(listed) ? listed : []
+    for (const id of extra) {
+      if (!Number.isInteger(id) || id < 0 || id >= this.vocabSize) throw new Error(`generation_config.json's eos_token_id ${id} is outside the vocabulary [0, ${this.vocabSize})`)
+    }
     // GPT-2 has no pad token: padding positions are masked anyway, so EOS (or 0) serves.
     this.padId = find(config.pad_token, PAD_NAMES) ?? this.eosId ?? 0
     const text = (id: number | null) => (id === null ? null : this.lib.decode([id], { skip_special_tokens: false }))
@@ -120,7 +150,9 @@ export class HfTokenizer implements Tokenizer {
       ? (config.chat_template as Array<{ name?: unknown; template?: unknown }>).find((t) => t.name === "default")?.template
       : config.chat_template
     // The end-of-turn token: a special the template writes, by its conventional names (ChatML, Llama 3, Gemma, Phi).
-    this.stopIds = typeof named === "string" ? END_OF_TURN.filter((n) => special.has(n) && named.includes(n)).map((n) => special.get(n)!) : []
+    const endOfTurn = typeof named === "string" ? END_OF_TURN.filter((n) => special.has(n) && named.includes(n)).map((n) => special.get(n)!) : []
+    // Every id that ends a completion: EOS, generation_config.json's list, the template's end of turn.
+    this.stopIds = [...new Set([...(this.eosId !== null ? [this.eosId] : []), ...extra, ...endOfTurn])]
     this.chat = { template: typeof named === "string" ? named : null, bosToken: tokenName(config.bos_token) ?? text(this.bosId), eosToken: tokenName(config.eos_token) ?? text(this.eosId) }
   }
 

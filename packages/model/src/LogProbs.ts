@@ -1,12 +1,12 @@
 /**
- * Log-probabilities of completions under a Gpt, with prompt and padding masked; and the exact
+ * Log-probabilities of completions under a CausalLm, with prompt and padding masked; and the exact
  * per-token KL between two policies over the whole vocabulary. Everything DPO, KL and entropy need.
  */
 import * as tf from "@tensorflow/tfjs-core"
 import type { Domain } from "@odpo/core"
 
 type Sequence = Domain.Sequence
-import type { ForwardOptions, Gpt } from "./Gpt.ts"
+import type { CausalLm, ForwardOptions } from "./CausalLm.ts"
 
 /**
  * A right-padded batch of prompt+completion sequences.
@@ -78,14 +78,14 @@ export const disposeBatch = (b: SequenceBatch): void => {
 }
 
 /** Next-token log-distributions [B, T−1, V] (logSoftmax, never log(softmax)). */
-export const nextTokenLogProbs = (model: Gpt, batch: SequenceBatch, opts: ForwardOptions = {}): tf.Tensor3D => {
+export const nextTokenLogProbs = (model: CausalLm, batch: SequenceBatch, opts: ForwardOptions = {}): tf.Tensor3D => {
   const { logits } = model.forward(batch.ids, { ...opts, keyMask: batch.keyMask })
   const [B, T, V] = logits.shape
   return tf.logSoftmax(tf.slice(logits, [0, 0, 0], [B, T - 1, V]), -1) as tf.Tensor3D
 }
 
 /** Per-token log-probs of the completion tokens, [B, T−1], zero where masked. */
-export const tokenLogProbs = (model: Gpt, batch: SequenceBatch, opts: ForwardOptions = {}): tf.Tensor2D => {
+export const tokenLogProbs = (model: CausalLm, batch: SequenceBatch, opts: ForwardOptions = {}): tf.Tensor2D => {
   const logp = nextTokenLogProbs(model, batch, opts)
   const [B, T1, V] = logp.shape
   const targets = tf.slice(batch.ids, [0, 1], [B, T1])
@@ -95,27 +95,27 @@ export const tokenLogProbs = (model: Gpt, batch: SequenceBatch, opts: ForwardOpt
 }
 
 /** Summed completion log-probs log π(y|x), [B]. */
-export const sequenceLogProbs = (model: Gpt, batch: SequenceBatch, opts: ForwardOptions = {}): tf.Tensor1D =>
+export const sequenceLogProbs = (model: CausalLm, batch: SequenceBatch, opts: ForwardOptions = {}): tf.Tensor1D =>
   tf.sum(tokenLogProbs(model, batch, opts), -1) as tf.Tensor1D
 
 /**
  * Exact per-token KL(π ‖ π_ref) over the full vocabulary at each completion position,
  * Σ_v π(v) (log π(v) − log π_ref(v)), [B, T−1], zero where masked.
  */
-export const tokenKl = (policy: Gpt, reference: Gpt, batch: SequenceBatch): tf.Tensor2D => {
+export const tokenKl = (policy: CausalLm, reference: CausalLm, batch: SequenceBatch): tf.Tensor2D => {
   const lp = nextTokenLogProbs(policy, batch)
   const lq = nextTokenLogProbs(reference, batch)
   return tf.mul(tf.sum(tf.mul(tf.exp(lp), tf.sub(lp, lq)), -1), batch.targetMask) as tf.Tensor2D
 }
 
 /** Per-token entropy −Σ_v π(v) log π(v) at each completion position, [B, T−1], zero where masked. */
-export const tokenEntropy = (policy: Gpt, batch: SequenceBatch): tf.Tensor2D => {
+export const tokenEntropy = (policy: CausalLm, batch: SequenceBatch): tf.Tensor2D => {
   const lp = nextTokenLogProbs(policy, batch)
   return tf.mul(tf.neg(tf.sum(tf.mul(tf.exp(lp), lp), -1)), batch.targetMask) as tf.Tensor2D
 }
 
 /** Summed completion log-probs of sequences as numbers, batched; one read-back per batch. */
-export const scoreSequences = async (model: Gpt, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): Promise<Array<number>> => {
+export const scoreSequences = async (model: CausalLm, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): Promise<Array<number>> => {
   const out: Array<number> = []
   for (let i = 0; i < seqs.length; i += batchSize) {
     const batch = makeBatch(seqs.slice(i, i + batchSize), padId, model.config.contextLength)
@@ -129,7 +129,7 @@ export const scoreSequences = async (model: Gpt, seqs: ReadonlyArray<Sequence>, 
 }
 
 /** Per-token completion log-probs of sequences as numbers, batched: row i holds |y_i| values. */
-export const scoreTokens = async (model: Gpt, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): Promise<number[][]> => {
+export const scoreTokens = async (model: CausalLm, seqs: ReadonlyArray<Sequence>, padId: number, batchSize = 64): Promise<number[][]> => {
   const out: number[][] = []
   for (let i = 0; i < seqs.length; i += batchSize) {
     const part = seqs.slice(i, i + batchSize)

@@ -2,13 +2,13 @@
  * What an engine does with a policy besides generating: per-sequence log-probs (π_ref, no
  * gradient), statistics of completions under a policy against its reference (exact KL, entropy,
  * log-prob), and the gradient of a loss written on the policy's log-probs. The tfjs engine
- * (TfjsPolicyEngine.ts) differentiates through Gpt; an onnxruntime engine runs its forward and
+ * (TfjsPolicyEngine.ts) differentiates through CausalLm; an onnxruntime engine runs its forward and
  * VJP graphs. The trainer, the reference and the evaluation never ask which.
  */
 import type { Domain, Trainer } from "@odpo/core"
 import type * as tf from "@tensorflow/tfjs-core"
 import type { Effect } from "effect"
-import type { Gpt } from "./Gpt.ts"
+import type { CausalLm } from "./CausalLm.ts"
 
 /** A micro-batch's log-probs under the policy, as the loss reads them. */
 export interface SequenceLogps {
@@ -36,13 +36,13 @@ export interface PolicyEngine {
   /** The backend, as runs.backend records it. */
   readonly backend: string
   /** log π(y|x) summed over completion tokens, per sequence (no gradient). */
-  readonly sequenceLogps: (model: Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number) => Effect.Effect<Array<number>>
+  readonly sequenceLogps: (model: CausalLm, seqs: ReadonlyArray<Domain.Sequence>, padId: number) => Effect.Effect<Array<number>>
   /** log π(y_t | x, y_<t) of each completion token, per sequence (no gradient): π_ref's side of a per-token KL. */
-  readonly tokenLogps: (model: Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number) => Effect.Effect<Array<Array<number>>>
+  readonly tokenLogps: (model: CausalLm, seqs: ReadonlyArray<Domain.Sequence>, padId: number) => Effect.Effect<Array<Array<number>>>
   /** Per sequence: Σ exact KL(π ‖ π_ref) over the vocabulary, Σ entropy, log π(y|x). */
   readonly sequenceStats: (
-    policy: Gpt,
-    reference: Gpt,
+    policy: CausalLm,
+    reference: CausalLm,
     seqs: ReadonlyArray<Domain.Sequence>,
     padId: number
   ) => Effect.Effect<Array<Trainer.SequenceStats>>
@@ -52,7 +52,7 @@ export interface PolicyEngine {
    * (tf.keep) outlive the call, everything else is freed.
    */
   readonly gradients: (
-    model: Gpt,
+    model: CausalLm,
     seqs: ReadonlyArray<Domain.Sequence>,
     loss: (logps: SequenceLogps) => tf.Scalar,
     options: GradientOptions

@@ -1,8 +1,8 @@
-/** The PolicyEngine on tfjs (any backend: cpu, webgpu, tensorflow): autodiff through Gpt. */
+/** The PolicyEngine on tfjs (any backend: cpu, webgpu, tensorflow): autodiff through CausalLm. */
 import type { Domain, Trainer } from "@odpo/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import type { Gpt } from "./Gpt.ts"
+import type { CausalLm } from "./CausalLm.ts"
 import { disposeBatch, makeBatch, nextTokenLogProbs, scoreSequences, scoreTokens, tokenLogProbs } from "./LogProbs.ts"
 import type { PolicyEngine } from "./PolicyEngine.ts"
 
@@ -10,7 +10,7 @@ import type { PolicyEngine } from "./PolicyEngine.ts"
 const SCORE_BATCH = 64
 const STATS_BATCH = 32
 
-const sequenceStats = async (policy: Gpt, reference: Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number): Promise<Array<Trainer.SequenceStats>> => {
+const sequenceStats = async (policy: CausalLm, reference: CausalLm, seqs: ReadonlyArray<Domain.Sequence>, padId: number): Promise<Array<Trainer.SequenceStats>> => {
   const contextLength = Math.min(policy.config.contextLength, reference.config.contextLength)
   const out: Array<Trainer.SequenceStats> = []
   for (let i = 0; i < seqs.length; i += STATS_BATCH) {

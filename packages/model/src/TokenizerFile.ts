@@ -4,7 +4,7 @@ import { existsSync, statSync } from "node:fs"
 import { readFile, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
 import { Errors, Tokenizer as TokenizerModule } from "@odpo/core"
-import { HfTokenizer, type HfTokenizerConfig } from "./HfTokenizer.ts"
+import { type HfGenerationConfig, HfTokenizer, type HfTokenizerConfig } from "./HfTokenizer.ts"
 
 const { TokenizerError } = Errors
 type TokenizerError = Errors.TokenizerError
@@ -34,7 +34,12 @@ const charFromJson = (j: Record<string, unknown>, file?: string): Tokenizer => {
  * Build a tokenizer from a parsed tokenizer.json. `config` is an optional tokenizer_config.json
  * (Hugging Face only). `file` names the source in error messages.
  */
-export const tokenizerFromJson = (json: unknown, file?: string, config?: HfTokenizerConfig): Effect.Effect<Tokenizer, TokenizerError> =>
+export const tokenizerFromJson = (
+  json: unknown,
+  file?: string,
+  config?: HfTokenizerConfig,
+  generation?: HfGenerationConfig
+): Effect.Effect<Tokenizer, TokenizerError> =>
   Effect.try({
     try: (): Tokenizer => {
       if (typeof json !== "object" || json === null || Array.isArray(json)) throw new Error(`the tokenizer JSON${where(file)} is not an object`)
@@ -48,7 +53,7 @@ export const tokenizerFromJson = (json: unknown, file?: string, config?: HfToken
       if (!HF_MODELS.includes(model.type as string)) {
         throw new Error(`model type ${JSON.stringify(model.type)}${where(file)} is not supported (${HF_MODELS.join(", ")})`)
       }
-      return new HfTokenizer(j, config)
+      return new HfTokenizer(j, config, generation)
     },
     catch: (cause) =>
       new TokenizerError({
@@ -82,7 +87,13 @@ export const loadTokenizer = (path: string): Effect.Effect<Tokenizer, TokenizerE
     if (config !== undefined && (typeof config !== "object" || config === null)) {
       return yield* new TokenizerError({ message: `${configFile} is not a JSON object` })
     }
-    return yield* tokenizerFromJson(json, file, config as HfTokenizerConfig | undefined)
+    // generation_config.json's eos_token_id list: decoding stops at any of them.
+    const generationFile = join(dirname(file), "generation_config.json")
+    const generation = existsSync(generationFile) ? yield* readJson(generationFile) : undefined
+    if (generation !== undefined && (typeof generation !== "object" || generation === null)) {
+      return yield* new TokenizerError({ message: `${generationFile} is not a JSON object` })
+    }
+    return yield* tokenizerFromJson(json, file, config as HfTokenizerConfig | undefined, generation as HfGenerationConfig | undefined)
   })
 
 /** Write a tokenizer as tokenizer.json at `path` (and tokenizer_config.json beside it for a Hugging Face one that has a config). */
@@ -92,6 +103,9 @@ export const saveTokenizer = (path: string, tokenizer: Tokenizer): Effect.Effect
       await writeFile(path, JSON.stringify(tokenizer.toJSON()))
       if (tokenizer instanceof HfTokenizer && Object.keys(tokenizer.config).length > 0) {
         await writeFile(join(dirname(path), "tokenizer_config.json"), JSON.stringify(tokenizer.config, null, 2))
+      }
+      if (tokenizer instanceof HfTokenizer && Object.keys(tokenizer.generation).length > 0) {
+        await writeFile(join(dirname(path), "generation_config.json"), JSON.stringify(tokenizer.generation, null, 2))
       }
     },
     catch: (cause) => new TokenizerError({ message: `cannot write tokenizer file ${path}: ${String(cause)}`, cause })

@@ -6,7 +6,7 @@ import { mkdtempSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { loadCheckpoint, saveCheckpoint } from "../src/Checkpoint.ts"
-import type { Gpt } from "../src/Gpt.ts"
+import type { CausalLm } from "../src/CausalLm.ts"
 import { loadHfGpt2 } from "../src/Gpt2Import.ts"
 import { tinyConfig, tinyTokenizerJson, tinyWordLevelJson, tinyWords, type TinyGpt2Options, writeTinyGpt2 } from "./fixtures/gpt2Tiny.ts"
 
@@ -23,11 +23,11 @@ const tinyDir = (opts?: TinyGpt2Options) => {
   return dir
 }
 
-const logitsOf = (model: Gpt, seq: ReadonlyArray<number>): number[][] =>
+const logitsOf = (model: CausalLm, seq: ReadonlyArray<number>): number[][] =>
   tf.tidy(() => model.forward(tf.tensor2d([[...seq]], [1, seq.length], "int32")).logits.arraySync()[0]!)
 
 /** Largest |ours − torch's| over every sequence, position and vocabulary entry. */
-const maxDiff = (model: Gpt): number => {
+const maxDiff = (model: CausalLm): number => {
   let worst = 0
   reference.sequences.forEach((seq, s) => {
     const ours = logitsOf(model, seq)

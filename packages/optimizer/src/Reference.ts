@@ -4,7 +4,7 @@
  * the TR-DPO soft update of the reference.
  */
 import { type Domain, Errors } from "@odpo/core"
-import { Checkpoint, Gpt, type LoadedModels, type PolicyEngine } from "@odpo/model"
+import { Architectures, Checkpoint, type LoadedModels, type PolicyEngine } from "@odpo/model"
 import { Effect } from "effect"
 import { checkSequences } from "./TrainingChecks.ts"
 
@@ -111,7 +111,7 @@ export const emaReferenceWith = (models: LoadedModels.LoadedModels["Service"]) =
       mixed.set(name, out)
     }
     return yield* Effect.acquireUseRelease(
-      Effect.sync(() => new Gpt.Gpt(p.config, mixed)),
+      Effect.sync(() => Architectures.build(p.config, mixed)),
       (model) => Checkpoint.saveCheckpoint(root, model, p.tokenizer, { meta: { kind: "ema_reference", alpha, policy: policy.id, reference: reference.id } }),
       (model) => Effect.sync(() => model.dispose())
     )

@@ -3,8 +3,8 @@
  * on the final hidden state of the last real token, as Hugging Face's GPT2ForSequenceClassification.
  * Trained with −log σ(r_w − r_l) on the one training loop; exported to ONNX by RewardModelExport.ts.
  */
-import { Errors, Seeds, type Tokenizer } from "@odpo/core"
-import { Gpt } from "@odpo/model"
+import { Errors, type RunConfig, Seeds, type Tokenizer } from "@odpo/core"
+import { Architectures, type CausalLm } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { logSigmoid } from "./losses/index.ts"
@@ -43,11 +43,12 @@ export const disposeRewardBatch = (b: RewardBatch) => tf.dispose([b.ids, b.keyMa
 let nextHeadId = 0
 
 export class RewardModel {
-  constructor(readonly trunk: Gpt.Gpt, readonly head: tf.Variable) {}
+  constructor(readonly trunk: CausalLm.CausalLm, readonly head: tf.Variable) {}
 
   /** A fresh model: GPT-2 initialisation for the trunk, N(0, 0.02) for the head ([D, 1], so r = h·w). */
-  static init(config: Gpt.GptConfig, seed: number): RewardModel {
-    const trunk = Gpt.Gpt.init(config, seed)
+  /** `weights`: a checkpoint's transformer to start the trunk from (its config is `config`). */
+  static init(config: CausalLm.ModelConfig, seed: number, weights?: Map<string, Float32Array>): RewardModel {
+    const trunk = weights ? Architectures.build(config, weights) : Architectures.init(config, seed)
     const rand = mulberry32(deriveSeed(seed, "score-head"))
     const w = Float32Array.from({ length: config.dModel }, () => (rand() - 0.5) * 0.02 * Math.sqrt(12))
     const init = tf.tensor2d(w, [config.dModel, 1])
@@ -56,7 +57,7 @@ export class RewardModel {
     return new RewardModel(trunk, head)
   }
 
-  get config(): Gpt.GptConfig {
+  get config(): CausalLm.ModelConfig {
     return this.trunk.config
   }
 
@@ -102,7 +103,9 @@ export interface RewardPair {
 export interface FitOptions {
   readonly pairs: ReadonlyArray<RewardPair>
   /** The trunk's shape; vocabSize 0 = the tokenizer's. */
-  readonly model: Gpt.GptConfig
+  readonly model: RunConfig.ModelConfig
+  /** A checkpoint's transformer to start from instead (its config replaces `model`). */
+  readonly trunk?: { readonly config: CausalLm.ModelConfig; readonly weights: Map<string, Float32Array> }
   readonly tokenizer: Tokenizer.Tokenizer
   readonly steps: number
   readonly learningRate: number
@@ -146,8 +149,8 @@ const bradleyTerry = (model: RewardModel, padId: number): MicroBatchGradients<Re
 
 /** Train a reward model on the one training loop (the caller disposes `model`; a failed fit disposes it). */
 export const fitRewardModel = Effect.fn("RewardModel.fit")(function*(o: FitOptions) {
-  const config = { ...o.model, vocabSize: o.model.vocabSize || o.tokenizer.vocabSize }
-  const problem = Gpt.validateConfig(config)
+  const config = o.trunk?.config ?? Architectures.fromPolicyModel({ ...o.model, vocabSize: o.model.vocabSize || o.tokenizer.vocabSize })
+  const problem = Architectures.validateConfig(config)
   if (problem) return yield* invalid(problem)
   if (config.vocabSize !== o.tokenizer.vocabSize) {
     return yield* invalid(`model.vocabSize (${config.vocabSize}) differs from the tokenizer's ${o.tokenizer.vocabSize}: leave it 0 to take the tokenizer's`)
@@ -171,7 +174,7 @@ export const fitRewardModel = Effect.fn("RewardModel.fit")(function*(o: FitOptio
   const nVal = Math.round(order.length * o.validationFraction)
   const val = order.slice(0, nVal)
   const train = order.slice(nVal)
-  const model = RewardModel.init(config, o.seed)
+  const model = RewardModel.init(config, o.seed, o.trunk?.weights)
   const padId = o.tokenizer.padId
   const batchSize = o.batchSize ?? 16
   const steps = yield* trainLoop({

@@ -6,7 +6,7 @@
  * tfjs trunk), in standard ops only so that any ONNX runtime reads the file.
  */
 import { Errors, type Tokenizer } from "@odpo/core"
-import { Onnx, OnnxWriter, TokenizerFile } from "@odpo/model"
+import { Architectures, type Gpt, Onnx, OnnxWriter, TokenizerFile } from "@odpo/model"
 import { Effect } from "effect"
 import { mkdir, writeFile } from "node:fs/promises"
 import { dirname, join } from "node:path"
@@ -15,14 +15,19 @@ import { type FitOptions, fitRewardModel, type RewardModel } from "./RewardModel
 const { GptGraph, GraphBuilder } = Onnx
 
 export const rewardModelGraph = async (model: RewardModel): Promise<OnnxWriter.OnnxGraph> => {
-  const { dModel: D } = model.config
+  // The reward model's graph is written on GptGraph's forward: a GPT-2 trunk only, for now.
+  if (Architectures.architectureOf(model.config) !== "gpt2") {
+    throw new Error(`a reward model's ONNX export needs a gpt2 trunk (this one is ${Architectures.architectureOf(model.config)})`)
+  }
+  const config = model.config as Gpt.GptConfig
+  const { dModel: D } = config
   const b = new GraphBuilder.GraphBuilder("odpo_reward_model")
   const ids = b.input("input_ids", "int64", ["batch", "sequence"])
   const attention = b.input("attention_mask", "int64", ["batch", "sequence"])
-  const p = GptGraph.paramInitializers(b, model.config, await model.trunk.weights())
+  const p = GptGraph.paramInitializers(b, config, await model.trunk.weights())
   const score = b.initializer("score.weight", [D, 1], (await model.head.data()) as Float32Array)
   // The GPT's forward up to ln_f over right-padded rows (positions 0…T−1, padding keys masked).
-  const { hidden } = GptGraph.forward(b, p, model.config, {
+  const { hidden } = GptGraph.forward(b, p, config, {
     ids: b.op("Cast", [ids], { to: GraphBuilder.ONNX_TYPE.int32 }),
     keyMask: b.op("Cast", [attention], { to: GraphBuilder.ONNX_TYPE.float32 })
   })

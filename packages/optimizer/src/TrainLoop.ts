@@ -6,7 +6,7 @@
  * an objective on a policy engine (policyGradients), or the reward model's own loss.
  */
 import { type Domain, Errors, Progress, type RunConfig, Seeds } from "@odpo/core"
-import type { Gpt, PolicyEngine } from "@odpo/model"
+import type { CausalLm, PolicyEngine } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { AdamW, clipByGlobalNorm, squaredNorms } from "./AdamW.ts"
@@ -53,7 +53,7 @@ export type MicroBatchGradients<Item> = (
 /** An objective's micro-batch gradients on a policy engine. */
 export const policyGradients = <Item>(
   engine: PolicyEngine.PolicyEngine,
-  model: Gpt.Gpt,
+  model: CausalLm.CausalLm,
   padId: number,
   objective: Objective<Item>
 ): MicroBatchGradients<Item> =>

@@ -5,7 +5,7 @@
  * are the same on every engine.
  */
 import { type Domain, Trainer as CoreTrainer } from "@odpo/core"
-import { Checkpoint, type Gpt, LoadedModels, type PolicyEngine, TfjsPolicyEngine } from "@odpo/model"
+import { type CausalLm, Checkpoint, LoadedModels, type PolicyEngine, TfjsPolicyEngine } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { demonstrationObjective, objectives, sftPlan, sftTraining } from "./objectives/index.ts"
 import { emaReferenceWith, loadWith, makeReferenceCache, sequenceStatsWith, tokenLogpsWith } from "./Reference.ts"
@@ -17,7 +17,7 @@ import { Errors } from "@odpo/core"
 const trainAndSave = <Item>(o: {
   readonly start: Checkpoint.LoadedCheckpoint
   readonly items: ReadonlyArray<Item>
-  readonly gradients: (model: Gpt.Gpt) => MicroBatchGradients<Item>
+  readonly gradients: (model: CausalLm.CausalLm) => MicroBatchGradients<Item>
   readonly training: Parameters<typeof trainLoop>[0]["training"]
   readonly seed: number
   readonly root: string

@@ -45,6 +45,22 @@ describe("RewardModel", () => {
     rm.dispose()
   })
 
+  it.effect("fitRewardModel starts the trunk from a checkpoint's weights when given one (its config replaces model)", () =>
+    Effect.gen(function*() {
+      const trunkConfig = { ...config, vocabSize: 8, dModel: 8 }
+      const source = Gpt.Gpt.init(trunkConfig, 11)
+      const weights = yield* Effect.promise(() => source.weights())
+      // lr tiny and one step: the fitted trunk is still the checkpoint's, to float precision
+      const fit = yield* fitRewardModel({ pairs: separable(16, 2), model: config, trunk: { config: trunkConfig, weights }, tokenizer, steps: 1, learningRate: 1e-9, validationFraction: 0, seed: 0 })
+      assert.deepStrictEqual(fit.model.config, trunkConfig)
+      const after = yield* Effect.promise(() => fit.model.trunk.weights())
+      for (const [name, w] of weights) assert.isBelow(Math.max(...w.map((v, i) => Math.abs(v - after.get(name)![i]!))), 1e-6, name)
+      const fresh = RewardModel.init({ ...trunkConfig }, 0)
+      const other = yield* Effect.promise(() => fresh.trunk.weights())
+      assert.isAbove(Math.max(...weights.get("wte.weight")!.map((v, i) => Math.abs(v - other.get("wte.weight")![i]!))), 1e-3)
+      for (const m of [source, fit.model, fresh]) m.dispose()
+    }))
+
   it.effect("learns a separable preference (≥ 0.95 held-out accuracy) and its ONNX export scores the same within 1e-4", () =>
     Effect.gen(function*() {
       const dir = mkdtempSync(join(tmpdir(), "odpo-rm-"))

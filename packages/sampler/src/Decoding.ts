@@ -58,18 +58,18 @@ export const uniquePrompts = (prompts: ReadonlyArray<ReadonlyArray<number>>) => 
 }
 
 /**
- * What a tokenizer means for decoding: never draw PAD or BOS (unless it is also EOS, as GPT-2's
+ * What a tokenizer means for decoding: never draw PAD or BOS (unless it is also an EOS, as GPT-2's
  * <|endoftext|>), nor ids the model has but the tokenizer does not.
  */
 export const decodeSpec = (tokenizer: Tokenizer, params: GenerationBatch["params"], contextLength: number, vocabSize: number): DecodeSpec => {
   const suppress = new Set<number>([tokenizer.padId])
   if (tokenizer.bosId !== null) suppress.add(tokenizer.bosId)
   for (let id = tokenizer.vocabSize; id < vocabSize; id++) suppress.add(id)
-  if (tokenizer.eosId !== null) suppress.delete(tokenizer.eosId)
-  // A chat model ends its turn with the template's end-of-turn token: that stops a row as EOS does.
-  const stopIds = (tokenizer.stopIds ?? []).filter((id) => id !== tokenizer.eosId)
-  for (const id of stopIds) suppress.delete(id)
-  return { params, eosId: tokenizer.eosId, stopIds, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
+  // EOS, every id of generation_config.json's eos_token_id list, and a chat template's end-of-turn
+  // token: each ends a row as EOS does.
+  const eosIds = [...new Set([...(tokenizer.eosId !== null ? [tokenizer.eosId] : []), ...(tokenizer.stopIds ?? [])])]
+  for (const id of eosIds) suppress.delete(id)
+  return { params, eosIds, suppressIds: [...suppress], decode: tokenizer.decode, contextLength }
 }
 
 /**

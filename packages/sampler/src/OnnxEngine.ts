@@ -6,7 +6,7 @@
  * and padding columns no live row needs trimmed; here the cache is host arrays in slots.
  */
 import type { Tokenizer as TokenizerModule } from "@odpo/core"
-import { Onnx } from "@odpo/model"
+import { Architectures, Onnx } from "@odpo/model"
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
 import { decodeRows, leftPad, type LogitsSource, uniquePrompts } from "./Decoding.ts"
@@ -66,8 +66,9 @@ const selectLogits = (x: Float32Array, V: number, rows: ReadonlyArray<number>): 
  * the JS boundary.
  */
 export const kvCacheSource = (model: HostModel, sessions: DecodeSessions, padId: number): LogitsSource => {
-  const { contextLength: C, nLayers: L, nHeads: H, dModel: D, vocabSize: V } = model.config
-  const hd = D / H
+  const { contextLength: C, vocabSize: V } = model.config
+  // The cache holds the KV heads only (fewer than the query heads under GQA).
+  const { layers: L, kvHeads: H, headDim: hd } = Architectures.cacheGeometry(model.config)
   const { ort } = sessions
   const weights = Onnx.OnnxPolicy.weightFeeds(ort, model)
   let keys: Array<CacheTensor> = []

@@ -14,9 +14,8 @@ type FinishReason = Domain.FinishReason
 /** What every row of a batch shares. */
 export interface DecodeSpec {
   readonly params: Domain.SamplingParams
-  readonly eosId: number | null
-  /** Ids that end a row as EOS does (a chat template's end-of-turn token); absent = none. */
-  readonly stopIds?: ReadonlyArray<number>
+  /** Ids that end a row (EOS, and every id of generation_config.json's eos_token_id list). */
+  readonly eosIds: ReadonlyArray<number>
   /** Ids never sampled (PAD, BOS). */
   readonly suppressIds: ReadonlyArray<number>
   /** Ids → text with special tokens dropped (the tokenizer's decode). */
@@ -70,7 +69,7 @@ export class RowDecoder {
     // The recorded log-prob is of the raw policy: logSoftmax(logits) at temperature 1, no truncation.
     this.logprobs.push(logSoftmaxAt(raw, token))
     this.seen.add(token)
-    if ((this.spec.eosId !== null && token === this.spec.eosId) || this.spec.stopIds?.includes(token)) this.finishReason = "eos"
+    if (this.spec.eosIds.includes(token)) this.finishReason = "eos"
     else if (this.hitStop()) this.finishReason = "stop"
     else if (this.tokens.length >= this.maxNew) this.finishReason = "length"
     return this.active

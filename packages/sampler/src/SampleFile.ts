@@ -121,9 +121,10 @@ const sampleFileScoped = Effect.fn("SampleFile.sampleFile")(function*(
   yield* Effect.tryPromise({
     try: async () => {
       await mkdir(dirname(out), { recursive: true })
-      // each line is a Domain.Rollout plus its prompt's text, so `odpo score` can read it as is
-      const text = new Map(prompts.map((p) => [p.promptId, p.text]))
-      await writeFile(out, rollouts.map((r) => JSON.stringify({ ...r, prompt: text.get(r.promptId) })).join("\n") + "\n")
+      // each line is a Domain.Rollout plus its prompt's text (so `odpo score` can read it as is) and
+      // token ids (BOS included where the tokenizer adds one), so any log-prob can be recomputed elsewhere
+      const byId = new Map(prompts.map((p) => [p.promptId, p]))
+      await writeFile(out, rollouts.map((r) => JSON.stringify({ ...r, prompt: byId.get(r.promptId)!.text, promptTokenIds: byId.get(r.promptId)!.tokenIds })).join("\n") + "\n")
     },
     catch: (cause) => new InvalidInput({ message: `cannot write rollouts to ${out}: ${String(cause)}` })
   })

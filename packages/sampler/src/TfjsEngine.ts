@@ -9,14 +9,14 @@
  * long one gets all of its own context.
  */
 import type { Tokenizer as TokenizerModule } from "@odpo/core"
-import { Gpt as GptModule } from "@odpo/model"
+import type { CausalLm as CausalLmModule } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { decodeRows, leftPad, type LogitsSource, uniquePrompts } from "./Decoding.ts"
 import type { GeneratedRow, GenerationBatch, GenerationEngine } from "./GenerationEngine.ts"
 
-type Gpt = GptModule.Gpt
-type KvCache = GptModule.KvCache
+type CausalLm = CausalLmModule.CausalLm
+type KvCache = CausalLmModule.KvCache
 type Tokenizer = TokenizerModule.Tokenizer
 
 export type { LogitsSource } from "./Decoding.ts"
@@ -38,7 +38,7 @@ const disposeCache = (cache: KvCache | undefined): void => {
  * once in total, then their cache rows are copied), then each step feeds one token per row and
  * attends to the cached keys/values of everything before it.
  */
-export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
+export const kvCacheSource = (model: CausalLm, padId: number): LogitsSource => {
   const C = model.config.contextLength
   let cache: KvCache | undefined
   let pad: Array<number> = [] // leading padding columns of each row in the cache tensors
@@ -125,7 +125,7 @@ export const kvCacheSource = (model: Gpt, padId: number): LogitsSource => {
 }
 
 /** Full recompute: every step runs the whole left-padded sequence again (the reference, and the benchmark's baseline). */
-export const recomputeSource = (model: Gpt, padId: number): LogitsSource => {
+export const recomputeSource = (model: CausalLm, padId: number): LogitsSource => {
   let seqs: Array<ReadonlyArray<number>> = []
   const run = async (): Promise<Float32Array> => {
     const { B, T, ids, positions, mask } = leftPad(seqs, padId)
@@ -161,7 +161,7 @@ export interface TfjsEngineOptions {
 
 /** Generate every row of the batch to completion on tfjs (KV cache unless options.kvCache is false). */
 export const generateRows = (
-  model: Gpt,
+  model: CausalLm,
   tokenizer: Tokenizer,
   batch: GenerationBatch,
   options: TfjsEngineOptions = {}
@@ -174,7 +174,7 @@ export const generateRows = (
   )
 
 /** The tfjs engine over a loaded model (the caller owns the model and disposes it). */
-export const make = (model: Gpt, tokenizer: Tokenizer, options: TfjsEngineOptions = {}): GenerationEngine => ({
+export const make = (model: CausalLm, tokenizer: Tokenizer, options: TfjsEngineOptions = {}): GenerationEngine => ({
   name: "tfjs",
   contextLength: model.config.contextLength,
   vocabSize: model.config.vocabSize,

@@ -51,7 +51,10 @@ const whereStopped = (runId: string) =>
  */
 export const engineFor = (choice: RunConfig.Backend, config: RunConfig.RunConfig) =>
   Effect.gen(function*() {
-    const engine = yield* useBackend(choice, config.engine.threads)
+    // The policy's architecture decides whether the onnx engine can take it.
+    const { HfImport } = yield* Effect.promise(() => import("@odpo/model"))
+    const architecture = config.policy.init !== null ? HfImport.architectureOfDirectory(config.policy.init) : config.policy.model.architecture
+    const engine = yield* useBackend(choice, config.engine.threads, architecture)
     if ((engine.backend === "onnx" || engine.backend === "onnx-webgpu") && config.policy.model.dropout > 0) {
       return yield* new Errors.ConfigError({
         message: `policy.model.dropout is ${config.policy.model.dropout}, but backend "${engine.backend}" trains without dropout: ` +

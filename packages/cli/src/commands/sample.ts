@@ -13,9 +13,9 @@ const defaultCheckpoints = join(dirname(RunStore.defaultDbFile), "checkpoints")
 export const sample = Command.make(
   "sample",
   {
-    policy: Flag.String("policy").pipe(Flag.withDescription("checkpoint directory of the policy: an odpo checkpoint or a Hugging Face GPT-2 directory")),
+    policy: Flag.String("policy").pipe(Flag.withDescription("checkpoint directory of the policy: an odpo checkpoint or a Hugging Face directory (GPT-2, Llama, Qwen2, Qwen3)")),
     checkpoints: Flag.String("checkpoints").pipe(
-      Flag.withDescription(`where a Hugging Face GPT-2 directory is converted to (once), default ${defaultCheckpoints}`),
+      Flag.withDescription(`where a Hugging Face directory is converted to (once), default ${defaultCheckpoints}`),
       Flag.withDefault(defaultCheckpoints)
     ),
     prompts: Flag.String("prompts").pipe(Flag.withDescription("JSONL of {\"id\", \"prompt\"}")),
@@ -33,10 +33,13 @@ export const sample = Command.make(
   },
   Effect.fn(function*(o) {
     noteInterrupt(`interrupted: ${o.out} is not complete; run \`odpo sample\` again to write it whole`)
-    const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const))
-    const [{ SampleFile }, { CheckpointStore, Backend }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
+    const [{ SampleFile }, { Architectures, CheckpointStore, Backend, HfImport }] = yield* Effect.promise(() => Promise.all([import("@odpo/sampler"), import("@odpo/model")]))
+    const architecture = HfImport.architectureOfDirectory(o.policy)
+    const engine = yield* useBackend(Option.getOrElse(o.backend, () => "auto" as const), 0, architecture, "inference")
     const policy = yield* CheckpointStore.importCheckpoint(o.policy, o.checkpoints)
-    if (policy.ref.path !== resolve(o.policy)) yield* Console.error(`policy: ${o.policy} (Hugging Face GPT-2) is checkpoint ${policy.ref.path}`)
+    if (policy.ref.path !== resolve(o.policy)) {
+      yield* Console.error(`policy: ${o.policy} (Hugging Face ${Architectures.table[architecture ?? "gpt2"].displayName}) is checkpoint ${policy.ref.path}`)
+    }
     const result = yield* SampleFile.sampleFile({
       policyDir: policy.ref.path,
       promptsFile: o.prompts,

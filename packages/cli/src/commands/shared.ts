@@ -1,6 +1,6 @@
 /** Flags, file reading and steps several commands share. */
 import { Errors, RunConfig, RunStore } from "@odpo/core"
-import type { Backend } from "@odpo/model"
+import type { Architectures, Backend } from "@odpo/model"
 import { Console, Effect, Option } from "effect"
 import { Flag } from "effect/cli"
 import { readFile } from "node:fs/promises"
@@ -50,10 +50,10 @@ export const loadModel = () => Effect.promise(() => import("@odpo/model"))
  * Select the engine and say which it took, on what device (the adapter for webgpu), and any
  * warning. `threads`: onnxruntime's intra-op threads (engine.threads; 0 = one per core).
  */
-export const useBackend = (choice: Backend.BackendChoice, threads = 0) =>
+export const useBackend = (choice: Backend.BackendChoice, threads = 0, architecture?: Architectures.Architecture, use: "training" | "inference" = "training") =>
   Effect.gen(function*() {
     const { Backend } = yield* loadModel()
-    const taken = yield* Backend.selectBackend(choice, { threads })
+    const taken = yield* Backend.selectBackend(choice, { threads, use, ...(architecture ? { architecture } : {}) })
     yield* Console.error(`backend: ${taken.backend}${choice === "auto" ? " (auto)" : ""} on ${taken.device}`)
     if (taken.warning) yield* Console.error(`warning: ${taken.warning}`)
     return taken

@@ -7,6 +7,7 @@
 import { Errors, RunConfig, RunStore, Seeds, Tasks } from "@odpo/core"
 import { Console, Effect, Option, Schema } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
+import { dirname, join } from "node:path"
 import { noteInterrupt } from "../Errors.ts"
 import { layerTerminal } from "../ProgressBar.ts"
 import { storeLayer } from "../Services.ts"
@@ -23,6 +24,8 @@ export const TrainRmConfig = Schema.Struct({
   pairs: def(Schema.Int.check(Schema.isGreaterThan(1)), 2000),
   /** The trunk; vocabSize 0 = the task tokenizer's. */
   model: def(RunConfig.ModelConfig, {}),
+  /** A checkpoint (odpo's or a Hugging Face directory) whose transformer starts the trunk, its shape replacing `model`; null = a fresh one. */
+  trunk: def(Schema.NullOr(Schema.String), null),
   steps: def(Schema.Int.check(Schema.isGreaterThan(0)), 200),
   learningRate: def(Schema.Number.check(Schema.isGreaterThan(0)), 3e-3),
   batchSize: def(Schema.Int.check(Schema.isGreaterThan(0)), 16),
@@ -67,6 +70,30 @@ const runPairs = (run: string, db: string) =>
     }))
   }).pipe(Effect.provide(storeLayer(db, { create: false })))
 
+/**
+ * The trunk checkpoint's config and weights (a Hugging Face directory is converted once, into
+ * checkpoints/ beside the reward model's file). The reward model leaves as ONNX, so its architecture needs onnx graphs.
+ */
+const trunkOf = (path: string, root: string, file: string, taskVocab: number) =>
+  Effect.gen(function*() {
+    const { Architectures, Checkpoint, CheckpointStore } = yield* Effect.promise(() => import("@odpo/model"))
+    const info = yield* CheckpointStore.importCheckpoint(path, root)
+    const loaded = yield* Checkpoint.loadCheckpoint(info.ref.path)
+    const weights = yield* Effect.promise(() => loaded.model.weights()).pipe(Effect.ensuring(Effect.sync(() => loaded.model.dispose())))
+    // RewardModelExport writes the trunk with GptGraph's forward.
+    if (Architectures.architectureOf(loaded.config) !== "gpt2") {
+      return yield* new Errors.ConfigError({
+        message: `${file}: $.trunk ${path} is a ${Architectures.architectureOf(loaded.config)} model; train-rm writes its reward model as ONNX, which odpo can do for gpt2 only`,
+        path: "$.trunk",
+        file
+      })
+    }
+    if (loaded.tokenizer.vocabSize !== taskVocab) {
+      return yield* new Errors.ConfigError({ message: `${file}: $.trunk ${path} has a vocabulary of ${loaded.tokenizer.vocabSize} tokens; the task's has ${taskVocab}`, path: "$.trunk", file })
+    }
+    return { config: loaded.config, weights }
+  })
+
 export const trainRm = Command.make(
   "train-rm",
   {
@@ -90,6 +117,7 @@ export const trainRm = Command.make(
     noteInterrupt(`interrupted: no reward model was written (${config.out} is written when training ends); run \`odpo train-rm ${file}\` again`)
     const { RewardModelExport } = yield* Effect.promise(() => import("@odpo/optimizer"))
     const task = Tasks.getTask(config.task)
+    const trunk = config.trunk === null ? undefined : yield* trunkOf(config.trunk, join(dirname(config.out), "checkpoints"), file, task.tokenizer.vocabSize)
     const source = config.source
     const pairs = source === "task" ? taskPairs(config) : yield* runPairs(source.run, Option.getOrElse(db, () => source.db))
     if (pairs.length < 2) return yield* new Errors.InvalidInput({ message: `${file}: only ${pairs.length} preference pairs; need at least 2` })
@@ -97,6 +125,7 @@ export const trainRm = Command.make(
     const result = yield* RewardModelExport.trainRewardModel({
       pairs,
       model: { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize },
+      ...(trunk ? { trunk } : {}),
       tokenizer: task.tokenizer,
       steps: config.steps,
       learningRate: config.learningRate,

@@ -7,18 +7,19 @@ import type { Domain } from "@odpo/core"
 import { Errors } from "@odpo/core"
 import { Effect } from "effect"
 import type * as Ort from "onnxruntime-node"
-import { type Gpt, type GptConfig, parameterShapes, validateConfig } from "../Gpt.ts"
+import { architectureOf, entryOf, onnxUse, parameterShapes, validateConfig } from "../Architectures.ts"
+import type { CausalLm, ModelConfig } from "../CausalLm.ts"
 import { type HostBatch, hostBatch } from "../LogProbs.ts"
-import type { Feeds, OnnxSessions, OrtModule } from "./OnnxSessions.ts"
+import { type Feeds, noGraphs, type OnnxSessions, type OrtModule } from "./OnnxSessions.ts"
 import { GRAD_PREFIX, REF_PREFIX } from "./PolicyGraphs.ts"
 
 const { InvalidInput, OnnxError } = Errors
 type OnnxError = Errors.OnnxError
 type InvalidInput = Errors.InvalidInput
 
-/** A model as the onnx engine holds it: its shape and its weights by GPT-2 name. */
+/** A model as the onnx engine holds it: its shape and its weights by name. */
 export interface HostModel {
-  readonly config: GptConfig
+  readonly config: ModelConfig
   readonly weights: ReadonlyMap<string, Float32Array>
 }
 
@@ -26,17 +27,9 @@ export interface HostModel {
  * A Gpt's weights as host arrays, read from its tfjs Variables now (on the cpu backend the read is
  * the variable's own buffer, no copy; AdamW's next assign replaces it, so read at every call).
  */
-export const hostModelOf = (model: Gpt): Effect.Effect<HostModel> =>
+export const hostModelOf = (model: CausalLm): Effect.Effect<HostModel> =>
   Effect.map(Effect.promise(() => model.weights()), (weights) => ({ config: model.config, weights }))
 
-/** What each parameter's shape is made of, to name the config field a wrong size points at. */
-const fieldsOf = (name: string): string => {
-  if (name === "wte.weight") return "model.vocabSize × model.dModel"
-  if (name === "wpe.weight") return "model.contextLength × model.dModel"
-  if (name.includes("c_fc") || name.includes("mlp.c_proj.weight")) return "model.dModel × 4·model.dModel"
-  if (name.includes("c_attn")) return "model.dModel × 3·model.dModel"
-  return "model.dModel"
-}
 
 /**
  * Can the exporter write graphs for this model? A config it cannot build, a weight whose size
@@ -46,12 +39,15 @@ const fieldsOf = (name: string): string => {
 export const checkModel = (model: HostModel, use: "inference" | "training"): Effect.Effect<void, OnnxError> =>
   Effect.suspend(() => {
     const fail = (message: string) => Effect.fail(new OnnxError({ message: `onnx engine: ${message}` }))
+    const can = onnxUse(architectureOf(model.config))
+    if (can === "none" || (use === "training" && can !== "training")) return Effect.fail(new OnnxError({ message: noGraphs(model.config, use === "training" ? "vjp" : "prefill") }))
+    const fieldsOf = entryOf(model.config).shapeFields
     const problem = validateConfig(model.config)
     if (problem) return fail(`${problem}; the exporter cannot build this model`)
     for (const [name, shape] of parameterShapes(model.config)) {
       const data = model.weights.get(name)
       const size = shape.reduce((a, b) => a * b, 1)
-      if (!data) return fail(`the checkpoint has no tensor ${name} ([${shape.join(", ")}] from ${fieldsOf(name)}): it is not a GPT-2-shaped checkpoint of this config`)
+      if (!data) return fail(`the checkpoint has no tensor ${name} ([${shape.join(", ")}] from ${fieldsOf(name)}): it is not a checkpoint of this config`)
       if (data.length !== size) {
         return fail(`tensor ${name} has ${data.length} values but ${fieldsOf(name)} = [${shape.join(", ")}] needs ${size}: the checkpoint does not fit its config.json`)
       }

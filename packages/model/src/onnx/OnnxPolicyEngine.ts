@@ -8,7 +8,8 @@
 import { Errors } from "@odpo/core"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { type Gpt, parameterShapes } from "../Gpt.ts"
+import { parameterShapes } from "../Architectures.ts"
+import type { CausalLm } from "../CausalLm.ts"
 import type { PolicyEngine } from "../PolicyEngine.ts"
 import { batchLogps, gradients, hostModelOf, makeHostBatch, sequenceLogps, sequenceStats, sequenceTokenLogps } from "./OnnxPolicy.ts"
 import { OnnxSessionPool } from "./OnnxSessions.ts"
@@ -22,7 +23,7 @@ const STATS_BATCH = 32
  * or run is a bug (the error still names the graph and onnxruntime's reason). Dropout is the one
  * thing a user can ask for that the graphs lack: it is refused with the field to change.
  */
-const noDropout = (model: Gpt) =>
+const noDropout = (model: CausalLm) =>
   model.config.dropout > 0
     ? Effect.die(new Errors.OnnxError({
       message: `model.dropout is ${model.config.dropout}, but the onnx training graphs have no dropout: set policy.model.dropout to 0, or train on a tfjs backend (--backend cpu)`

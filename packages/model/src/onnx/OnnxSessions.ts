@@ -7,9 +7,10 @@
 import { Errors } from "@odpo/core"
 import { Context, Effect, Layer, type Scope, Semaphore } from "effect"
 import type * as Ort from "onnxruntime-node"
-import type { GptConfig } from "../Gpt.ts"
+import { architectureOf, architectures, onnxGraph, onnxUse } from "../Architectures.ts"
+import type { ModelConfig } from "../CausalLm.ts"
 import { encodeOnnxModel } from "../OnnxWriter.ts"
-import { type GraphKind, graphFor } from "./PolicyGraphs.ts"
+import type { GraphKind } from "./PolicyGraphs.ts"
 
 const { OnnxError } = Errors
 type OnnxError = Errors.OnnxError
@@ -35,12 +36,20 @@ export interface OnnxSessions {
   /** onnxruntime-node itself (its Tensor class makes the feeds). */
   readonly ort: OrtModule
   /** The session of one graph for one model shape (made on first use). */
-  readonly session: (kind: GraphKind, config: GptConfig) => Effect.Effect<Ort.InferenceSession, OnnxError>
+  readonly session: (kind: GraphKind, config: ModelConfig) => Effect.Effect<Ort.InferenceSession, OnnxError>
   /** Run one graph; a failure names the graph and says what onnxruntime said. */
-  readonly run: (kind: GraphKind, config: GptConfig, feeds: Feeds) => Effect.Effect<Fetches, OnnxError>
+  readonly run: (kind: GraphKind, config: ModelConfig, feeds: Feeds) => Effect.Effect<Fetches, OnnxError>
 }
 
-const shapeKey = (c: GptConfig) => `V${c.vocabSize}C${c.contextLength}D${c.dModel}L${c.nLayers}H${c.nHeads}`
+/** A session serves every checkpoint of one architecture and shape. */
+const shapeKey = (c: ModelConfig) =>
+  `${architectureOf(c)}:V${c.vocabSize}C${c.contextLength}D${c.dModel}L${c.nLayers}H${c.nHeads}` + ("nKvHeads" in c ? JSON.stringify(c) : "")
+
+/** The message for a policy whose architecture has no onnx graph of a kind (yet). */
+export const noGraphs = (c: ModelConfig, kind: GraphKind): string =>
+  `the onnx engine has no ${kind} graph for architecture ${JSON.stringify(architectureOf(c))} ` +
+  `(${kind === "vjp" ? "it trains " : "it runs "}${architectures.filter((a) => onnxUse(a) === "training" || (kind !== "vjp" && onnxUse(a) === "inference")).join(", ")}): ` +
+  `run this on a tfjs backend (--backend cpu or webgpu)`
 
 /**
  * Session options for a provider: one op at a time, `threads` inside each op, and worker threads
@@ -62,9 +71,13 @@ export const sessionOptions = (options: OnnxOptions): Ort.InferenceSession.Sessi
 })
 
 /** Create a session for one graph (not cached: the pool below caches). */
-export const createSession = (ort: OrtModule, kind: GraphKind, config: GptConfig, options: OnnxOptions): Effect.Effect<Ort.InferenceSession, OnnxError> =>
+export const createSession = (ort: OrtModule, kind: GraphKind, config: ModelConfig, options: OnnxOptions): Effect.Effect<Ort.InferenceSession, OnnxError> =>
   Effect.tryPromise({
-    try: () => ort.InferenceSession.create(encodeOnnxModel(graphFor[kind](config), { opset: 17, producer: "odpo" }), sessionOptions(options)),
+    try: () => {
+      const graph = onnxGraph(config, kind)
+      if (!graph) throw new Error(noGraphs(config, kind))
+      return ort.InferenceSession.create(encodeOnnxModel(graph(config), { opset: 17, producer: "odpo" }), sessionOptions(options))
+    },
     catch: (cause) =>
       new OnnxError({
         message: `onnxruntime (${options.provider}) could not load the policy's ${kind} graph (${shapeKey(config)}): ` +
@@ -94,7 +107,7 @@ export const make = (options: OnnxOptions): Effect.Effect<OnnxSessions, never, S
         for (const s of all) await s.release()
       })
     )
-    const session = (kind: GraphKind, config: GptConfig) =>
+    const session = (kind: GraphKind, config: ModelConfig) =>
       Effect.suspend(() => {
         const key = `${kind}:${shapeKey(config)}`
         const hit = sessions.get(key)

@@ -1,16 +1,19 @@
 /**
- * The graphs the onnx engine runs, each built from GptGraph's forward: prefill and decode (KV
- * cache, last-position logits), masked sequence log-probs, sequence statistics against a
- * reference (exact KL, entropy), and the training step's VJP (GptBackward). Weights are graph
- * inputs named as Gpt.ts names them (the reference's prefixed "ref."), so one graph serves every
- * checkpoint of a shape.
+ * The graphs the onnx engine runs, each built from an architecture's forward (GptGraph,
+ * LlamaGraph): prefill and decode (KV cache, last-position logits), masked sequence log-probs,
+ * sequence statistics against a reference (exact KL, entropy), and the training step's VJP
+ * (GptBackward; GPT-2 only so far). Weights are graph inputs named as the model names them (the
+ * reference's prefixed "ref."), so one graph serves every checkpoint of a shape.
  */
 import type { GptConfig } from "../Gpt.ts"
 import { parameterShapes } from "../Gpt.ts"
+import type { LlamaConfig } from "../Llama.ts"
 import type { OnnxGraph } from "../OnnxWriter.ts"
 import { backward } from "./GptBackward.ts"
-import { forward, logits, type Params, paramInputs } from "./GptGraph.ts"
+import * as GptGraph from "./GptGraph.ts"
+import { type ForwardInputs, type Params } from "./GptGraph.ts"
 import { GraphBuilder, ONNX_TYPE } from "./GraphBuilder.ts"
+import * as LlamaGraph from "./LlamaGraph.ts"
 
 export type GraphKind = "prefill" | "decode" | "logps" | "stats" | "vjp"
 
@@ -24,30 +27,60 @@ const INT_MAX = 2 ** 31 - 1
 const idsInput = (b: GraphBuilder) => b.input("input_ids", "int32", ["batch", "tokens"])
 const keyMaskInput = (b: GraphBuilder, keys: string) => b.input("key_mask", "float32", ["batch", keys])
 
+/**
+ * What a graph needs of an architecture: its parameter inputs, its inference forward (final
+ * hidden states and per-layer keys/values), its LM head, and what the KV cache holds per token.
+ */
+export interface Family<C> {
+  readonly name: string
+  readonly paramInputs: (b: GraphBuilder, config: C, prefix?: string) => Params
+  readonly forward: (b: GraphBuilder, p: Params, config: C, inputs: ForwardInputs) => { readonly hidden: string; readonly present: ReadonlyArray<{ k: string; v: string }> }
+  readonly logits: (b: GraphBuilder, p: Params, config: C, h: string, name?: string, exact?: boolean) => string
+  /** KV heads and head dim of the cache. */
+  readonly cache: (config: C) => { readonly kvHeads: number; readonly headDim: number }
+}
+
+export const gptFamily: Family<GptConfig> = {
+  name: "gpt",
+  paramInputs: GptGraph.paramInputs,
+  forward: (b, p, c, inputs) => GptGraph.forward(b, p, c, inputs, "inference"),
+  logits: (b, p, _c, h, name, exact) => GptGraph.logits(b, p, h, name, exact),
+  cache: (c) => ({ kvHeads: c.nHeads, headDim: c.dModel / c.nHeads })
+}
+
+export const llamaFamily: Family<LlamaConfig> = {
+  name: "llama",
+  paramInputs: LlamaGraph.paramInputs,
+  forward: LlamaGraph.forward,
+  logits: LlamaGraph.logits,
+  cache: (c) => ({ kvHeads: c.nKvHeads, headDim: c.headDim })
+}
+
 /** Last-position logits [B, V]: left padding puts every row's last token there. */
-const lastLogits = (b: GraphBuilder, p: Params, ids: string, hidden: string, V: number) => {
+const lastLogits = <C>(f: Family<C>, config: C, b: GraphBuilder, p: Params, ids: string, hidden: string, V: number) => {
   const T = b.op("Shape", [ids], { start: 1, end: 2 })
   const last = b.op("Squeeze", [b.op("Sub", [T, b.ints([1])]), b.ints([0])])
   const hLast = b.op("Gather", [hidden, last], { axis: 1 }, "h_last") // [B, D]
-  b.output(logits(b, p, hLast, "logits", true), "float32", ["batch", V])
+  b.output(f.logits(b, p, config, hLast, "logits", true), "float32", ["batch", V])
 }
 
-/** Prefill: left-padded prompts → each row's last logits and every token's keys/values, present.i.key|value [B, H, T, hd]. */
-export const prefillGraph = (config: GptConfig): OnnxGraph => {
-  const { nHeads: H, dModel: D, vocabSize: V } = config
-  const b = new GraphBuilder("odpo_gpt_prefill")
-  const p = paramInputs(b, config)
+/** Prefill: left-padded prompts → each row's last logits and every token's keys/values, present.i.key|value [B, H_kv, T, hd]. */
+export const prefillGraphOf = <C extends { readonly vocabSize: number }>(f: Family<C>) => (config: C): OnnxGraph => {
+  const { kvHeads: H, headDim: hd } = f.cache(config)
+  const b = new GraphBuilder(`odpo_${f.name}_prefill`)
+  const p = f.paramInputs(b, config)
   const ids = idsInput(b)
   const positions = b.input("positions", "int32", ["batch", "tokens"])
   const keyMask = keyMaskInput(b, "tokens")
-  const fwd = forward(b, p, config, { ids, positions, keyMask }, "inference")
-  lastLogits(b, p, ids, fwd.hidden, V)
+  const fwd = f.forward(b, p, config, { ids, positions, keyMask })
+  lastLogits(f, config, b, p, ids, fwd.hidden, config.vocabSize)
   for (const { k, v } of fwd.present) {
-    b.output(k, "float32", ["batch", H, "tokens", D / H])
-    b.output(v, "float32", ["batch", H, "tokens", D / H])
+    b.output(k, "float32", ["batch", H, "tokens", hd])
+    b.output(v, "float32", ["batch", H, "tokens", hd])
   }
   return b.build()
 }
+export const prefillGraph = prefillGraphOf(gptFamily)
 
 /**
  * Decode: one new token per row against the cache the caller keeps in S slots per row —
@@ -55,11 +88,11 @@ export const prefillGraph = (config: GptConfig): OnnxGraph => {
  * place. Out: logits [B, V] and the new token's new.i.key|value [B, H, 1, hd], which the caller
  * writes into its next slot. Nothing proportional to the cache is copied or returned.
  */
-export const decodeGraph = (config: GptConfig): OnnxGraph => {
-  const { nLayers, nHeads: H, dModel: D, vocabSize: V } = config
-  const hd = D / H
-  const b = new GraphBuilder("odpo_gpt_decode")
-  const p = paramInputs(b, config)
+export const decodeGraphOf = <C extends { readonly vocabSize: number; readonly nLayers: number }>(f: Family<C>) => (config: C): OnnxGraph => {
+  const { nLayers, vocabSize: V } = config
+  const { kvHeads: H, headDim: hd } = f.cache(config)
+  const b = new GraphBuilder(`odpo_${f.name}_decode`)
+  const p = f.paramInputs(b, config)
   const ids = b.input("input_ids", "int32", ["batch", 1])
   const positions = b.input("positions", "int32", ["batch", 1])
   const slots = b.input("slot_mask", "float32", ["batch", "slots"])
@@ -67,14 +100,15 @@ export const decodeGraph = (config: GptConfig): OnnxGraph => {
     k: b.input(`past.${i}.key`, "float32", ["batch", H, "slots", hd]),
     v: b.input(`past.${i}.value`, "float32", ["batch", H, "slots", hd])
   }))
-  const fwd = forward(b, p, config, { ids, positions, cache: { past, slotMask: slots }, cacheName: "new" }, "inference")
-  lastLogits(b, p, ids, fwd.hidden, V)
+  const fwd = f.forward(b, p, config, { ids, positions, cache: { past, slotMask: slots }, cacheName: "new" })
+  lastLogits(f, config, b, p, ids, fwd.hidden, V)
   for (const { k, v } of fwd.present) {
     b.output(k, "float32", ["batch", H, 1, hd])
     b.output(v, "float32", ["batch", H, 1, hd])
   }
   return b.build()
 }
+export const decodeGraph = decodeGraphOf(gptFamily)
 
 /** Right-padded sequences: ids, key mask, and the mask of completion targets (position t predicts ids[t+1]). */
 const sequenceInputs = (b: GraphBuilder) => ({
@@ -84,9 +118,9 @@ const sequenceInputs = (b: GraphBuilder) => ({
 })
 
 /** Next-token log-distributions [B, T−1, V] (LogSoftmax, never log of softmax). */
-const nextTokenLogProbs = (b: GraphBuilder, p: Params, hidden: string, name: string) => {
+const nextTokenLogProbs = <C>(f: Family<C>, config: C, b: GraphBuilder, p: Params, hidden: string, name: string) => {
   const h = b.op("Slice", [hidden, b.ints([0]), b.ints([-1]), b.ints([1])]) // positions 0…T−2
-  return b.op("LogSoftmax", [logits(b, p, h, `${name}.logits`)], { axis: -1 }, `${name}.logp`)
+  return b.op("LogSoftmax", [f.logits(b, p, config, h, `${name}.logits`)], { axis: -1 }, `${name}.logp`)
 }
 
 /** ids[:, 1:] as int64 [B, T−1, 1]: the token each position predicts. */
@@ -100,29 +134,30 @@ const tokenLogProbs = (b: GraphBuilder, logp: string, targets: string, targetMas
 const rowSum = (b: GraphBuilder, x: string, name: string) => b.op("ReduceSum", [x, b.ints([1])], { keepdims: 0 }, name, true)
 
 /** Masked per-token and summed completion log-probs of right-padded sequences. */
-export const logpsGraph = (config: GptConfig): OnnxGraph => {
-  const b = new GraphBuilder("odpo_gpt_logps")
-  const p = paramInputs(b, config)
+export const logpsGraphOf = <C>(f: Family<C>) => (config: C): OnnxGraph => {
+  const b = new GraphBuilder(`odpo_${f.name}_logps`)
+  const p = f.paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
-  const fwd = forward(b, p, config, { ids, keyMask }, "inference")
-  const tokens = tokenLogProbs(b, nextTokenLogProbs(b, p, fwd.hidden, "policy"), targetIndex(b, ids), targetMask, "token_logps")
+  const fwd = f.forward(b, p, config, { ids, keyMask })
+  const tokens = tokenLogProbs(b, nextTokenLogProbs(f, config, b, p, fwd.hidden, "policy"), targetIndex(b, ids), targetMask, "token_logps")
   b.output(tokens, "float32", ["batch", "targets"])
   b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
   return b.build()
 }
+export const logpsGraph = logpsGraphOf(gptFamily)
 
 /**
  * Per sequence, summed over completion tokens: log π(y|x), the exact KL(π ‖ π_ref) over the whole
  * vocabulary, Σ_v π(v)(log π(v) − log π_ref(v)), and the entropy −Σ_v π(v) log π(v); the KL per
  * token as well. The reference's weights are inputs prefixed "ref.".
  */
-export const statsGraph = (config: GptConfig): OnnxGraph => {
-  const b = new GraphBuilder("odpo_gpt_stats")
-  const p = paramInputs(b, config)
-  const q = paramInputs(b, config, REF_PREFIX)
+export const statsGraphOf = <C>(f: Family<C>) => (config: C): OnnxGraph => {
+  const b = new GraphBuilder(`odpo_${f.name}_stats`)
+  const p = f.paramInputs(b, config)
+  const q = f.paramInputs(b, config, REF_PREFIX)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
-  const lp = nextTokenLogProbs(b, p, forward(b, p, config, { ids, keyMask }, "inference").hidden, "policy")
-  const lq = nextTokenLogProbs(b, q, forward(b, q, config, { ids, keyMask, cacheName: "ref.present" }, "inference").hidden, "ref")
+  const lp = nextTokenLogProbs(f, config, b, p, f.forward(b, p, config, { ids, keyMask }).hidden, "policy")
+  const lq = nextTokenLogProbs(f, config, b, q, f.forward(b, q, config, { ids, keyMask, cacheName: "ref.present" }).hidden, "ref")
   const probs = b.op("Exp", [lp], undefined, "policy.probs")
   const perToken = (x: string, name: string) => b.op("Mul", [b.op("ReduceSum", [x, b.ints([-1])], { keepdims: 0 }), targetMask], undefined, name, true)
   const kl = perToken(b.op("Mul", [probs, b.op("Sub", [lp, lq])]), "token_kl")
@@ -134,6 +169,7 @@ export const statsGraph = (config: GptConfig): OnnxGraph => {
   b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
   return b.build()
 }
+export const statsGraph = statsGraphOf(gptFamily)
 
 /**
  * The training step's vector–Jacobian product: the forward again, then the backward of the
@@ -142,10 +178,10 @@ export const statsGraph = (config: GptConfig): OnnxGraph => {
  */
 export const vjpGraph = (config: GptConfig): OnnxGraph => {
   const b = new GraphBuilder("odpo_gpt_vjp")
-  const p = paramInputs(b, config)
+  const p = GptGraph.paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
   const upstream = b.input("upstream", "float32", ["batch", "targets"])
-  const fwd = forward(b, p, config, { ids, keyMask })
+  const fwd = GptGraph.forward(b, p, config, { ids, keyMask })
   const grads = backward(b, p, config, fwd, { ids, targetMask, upstream }, (name) => GRAD_PREFIX + name)
   for (const [name, shape] of parameterShapes(config)) b.output(grads.get(name)!, "float32", shape)
   return b.build()
@@ -157,4 +193,12 @@ export const graphFor: Record<GraphKind, (config: GptConfig) => OnnxGraph> = {
   logps: logpsGraph,
   stats: statsGraph,
   vjp: vjpGraph
+}
+
+/** The Llama family's graphs: inference only (no VJP yet, so no training on onnx). */
+export const llamaGraphFor: Partial<Record<GraphKind, (config: LlamaConfig) => OnnxGraph>> = {
+  prefill: prefillGraphOf(llamaFamily),
+  decode: decodeGraphOf(llamaFamily),
+  logps: logpsGraphOf(llamaFamily),
+  stats: statsGraphOf(llamaFamily)
 }

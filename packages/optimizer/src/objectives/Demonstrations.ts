@@ -3,7 +3,7 @@
  * masked, averaged over all completion tokens of the batch; batches drawn by a seeded PRNG.
  */
 import { type Domain, type RunConfig, Seeds } from "@odpo/core"
-import { type Gpt, LogProbs } from "@odpo/model"
+import { type CausalLm, LogProbs } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import type { StepPlan } from "../TrainLoop.ts"
 import type { Objective } from "./Objective.ts"
@@ -22,7 +22,7 @@ export const demonstrationObjective: Objective<Domain.Sequence> = {
 }
 
 /** Mean NLL per completion token of `seqs` (no gradient): SFT's held-out measure. */
-export const heldOutNll = async (model: Gpt.Gpt, seqs: ReadonlyArray<Domain.Sequence>, padId: number): Promise<number> => {
+export const heldOutNll = async (model: CausalLm.CausalLm, seqs: ReadonlyArray<Domain.Sequence>, padId: number): Promise<number> => {
   const logps = await LogProbs.scoreSequences(model, seqs, padId)
   const tokens = seqs.reduce((a, s) => a + s.completionTokenIds.length, 0)
   return -logps.reduce((a, b) => a + b, 0) / tokens
