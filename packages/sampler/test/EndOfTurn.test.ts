@@ -21,7 +21,7 @@ describe("end-of-turn", () => {
   it.effect("the template's <|im_end|> is a stop id; drawing it finishes the row as eos; without a template there is none", () =>
     Effect.gen(function*() {
       const chat = yield* TokenizerFile.tokenizerFromJson(json, "t", { eos_token: "[EOS]", chat_template: "{% for m in messages %}{{ m.content }}<|im_end|>{% endfor %}" })
-      assert.deepStrictEqual(chat.stopIds, [10])
+      assert.deepStrictEqual(chat.stopIds, [9, 10]) // [EOS], then the end of turn
       const spec = decodeSpec(chat, params, 16, 11)
       assert.notInclude(spec.suppressIds, 10)
       const row = new RowDecoder([1], 0, spec)
@@ -30,7 +30,7 @@ describe("end-of-turn", () => {
       assert.strictEqual(row.finishReason, "eos")
       assert.deepStrictEqual(row.tokens, [2, 10])
       const plain = yield* TokenizerFile.tokenizerFromJson(json, "t", { eos_token: "[EOS]" })
-      assert.deepStrictEqual(plain.stopIds, [])
+      assert.deepStrictEqual(plain.stopIds, [9]) // [EOS] alone
       const other = new RowDecoder([1], 0, decodeSpec(plain, params, 16, 11))
       assert.isTrue(other.step(peaked(10)))
       assert.strictEqual(other.finishReason, undefined)
