@@ -6,7 +6,7 @@ import { DuckDBInstance } from "@duckdb/node-api"
 import { assert, describe, it } from "@effect/vitest"
 import { cpSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { odpo, repoRoot } from "./CliProcess.ts"
 
 const LLAMA = join(repoRoot, "packages/model/test/fixtures/llama/llama_tiny")
@@ -87,7 +87,7 @@ describe("your own experiment: Parquet prompts, a function reward, a Hugging Fac
     // π₀ is the Hugging Face directory, converted once into the checkpoint store (recorded relative to the
     // database's folder): the same checkpoint for both arms.
     assert.strictEqual(runs[0]!.pi0, runs[1]!.pi0)
-    const pi0 = JSON.parse(readFileSync(join(dir, String(runs[0]!.pi0), "config.json"), "utf8"))
+    const pi0 = JSON.parse(readFileSync(join(resolve(dir, String(runs[0]!.pi0)), "config.json"), "utf8"))
     assert.strictEqual(pi0.architecture, "llama")
 
     // Per run and round, the train rollouts (3 prompts × 2 samples), the eval rollouts (2 held-out
