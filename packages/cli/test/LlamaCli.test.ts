@@ -1,7 +1,7 @@
 import { assert, describe, it } from "@effect/vitest"
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
+import { join, resolve } from "node:path"
 import { odpo, repoRoot } from "./CliProcess.ts"
 
 const tiny = JSON.parse(readFileSync(join(import.meta.dirname, "fixtures/tiny-bandit.json"), "utf8"))
@@ -26,9 +26,9 @@ describe("Llama-family policies through the CLI", () => {
     const first = await odpo(["run", file("scratch", { policy: { ...tiny.policy, model: llamaModel } }), "--db", db, "--backend", "cpu"])
     assert.strictEqual(first.code, 0, first.stderr)
     const [pi0] = await query(db, "SELECT r.policy_ckpt AS id, c.path FROM rounds r JOIN checkpoints c ON c.ckpt_id = r.policy_ckpt JOIN runs ON runs.run_id = r.run_id WHERE runs.name = 'scratch' AND r.round = 0")
-    assert.strictEqual(JSON.parse(readFileSync(join(String(pi0!.path), "config.json"), "utf8")).architecture, "llama")
+    assert.strictEqual(JSON.parse(readFileSync(resolve(dir, String(pi0!.path), "config.json"), "utf8")).architecture, "llama")
     const hf = join(dir, "pi0-hf")
-    const exported = await odpo(["export-hf", String(pi0!.path), "--out", hf])
+    const exported = await odpo(["export-hf", resolve(dir, String(pi0!.path)), "--out", hf])
     assert.strictEqual(exported.code, 0, exported.stderr)
     assert.match(exported.stdout, /Llama \(LlamaForCausalLM, 4,000 parameters, F32\)/)
     const second = await odpo(["run", file("from-hf", { policy: { ...tiny.policy, model: llamaModel, init: hf } }), "--db", db, "--backend", "cpu"])

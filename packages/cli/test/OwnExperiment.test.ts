@@ -77,6 +77,8 @@ describe("your own experiment", () => {
       const dir = mkdtempSync(join(tmpdir(), "odpo-own-bad-"))
       const server = yield* Effect.acquireRelease(Effect.promise(() => startRewardServer(dir, Tasks.asciiTokenizer)), (s) => Effect.promise(() => s.close()))
       const db = join(dir, "runs.duckdb")
+      // The server answers the run's reward check (one request, before the run's row), then goes down.
+      server.behaviour.answerFirst = 1
       server.behaviour.fail500 = 1000
       const http = experiment(dir, { type: "http", url: server.url, retries: 1, backoffMs: 10 }, { rounds: 1 })
       const failed = yield* Effect.promise(() => odpo(["run", http, "--db", db]))
@@ -92,12 +94,14 @@ describe("your own experiment", () => {
       assert.strictEqual(resumed.code, 0, resumed.stderr)
       assert.deepStrictEqual(yield* roundsOf(db, run.runId), [[0, "eval"], [1, "eval"]])
 
-      // A function that throws while a flag file exists.
+      // A function that answers its first call (the run's reward check, before the run's row), then
+      // throws while a flag file exists.
       const flag = join(dir, "judge-down")
       writeFileSync(flag, "")
       writeFileSync(join(dir, "judge.ts"), `import { existsSync } from "node:fs"
+let calls = 0
 export const reward = ({ completions, target }: { completions: string[]; target: string[] }) => {
-  if (existsSync(${JSON.stringify(flag)})) throw new Error("the judge is down")
+  if (++calls > 1 && existsSync(${JSON.stringify(flag)})) throw new Error("the judge is down")
   return completions.map((c, i) => (c.includes(target[i]!) ? 1 : 0))
 }`)
       const fn = experiment(dir, { type: "function", module: join(dir, "judge.ts") }, { rounds: 1, name: "judged" })

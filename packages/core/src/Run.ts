@@ -82,9 +82,13 @@ const checkReward = (ctx: RunContext) =>
     const prompt = [...ctx.prompts.values()][0]!
     const demo = ctx.task.demonstrations?.(ctx.config.task, 1, 0)[0]
     const completionTokenIds = demo?.completionTokenIds ?? []
+    // The prompt's row as the rounds hand it over (a user file's prompt and other columns), so a
+    // reward that reads a column (e.g. ground_truth) sees it here too.
+    const data = ctx.task.userPrompts?.data.get(prompt.promptId)
+    const row = data ? { prompt: data.prompt, columns: data.columns } : {}
     yield* (yield* Scorer).score({
       reward: ctx.config.reward, task: ctx.config.task, label: "reward check",
-      items: [{ promptId: prompt.promptId, promptText: prompt.text, completionText: ctx.task.tokenizer.decode(completionTokenIds), completionTokenIds, finishReason: "eos" }]
+      items: [{ promptId: prompt.promptId, promptText: prompt.text, completionText: ctx.task.tokenizer.decode(completionTokenIds), completionTokenIds, finishReason: "eos", ...row }]
     })
   })
 

@@ -11,8 +11,10 @@ import { OnnxSpec } from "../src/RewardSpec.ts"
 import { Schema } from "effect"
 
 export interface Behaviour {
-  /** Answer 500 to this many requests first. */
+  /** Answer 500 to this many requests first (after `answerFirst`). */
   fail500: number
+  /** Answer this many requests normally before the 500s begin (e.g. a run's reward check). */
+  answerFirst: number
   /** Hold each answer this long. */
   delayMs: number
   /** Answer with one reward fewer than asked. */
@@ -36,7 +38,7 @@ export const startRewardServer = async (dir: string, tokenizer: Tokenizer.Tokeni
   const model = await Effect.runPromise(Scope.provide(scope)(openOnnxRewardModel(Schema.decodeUnknownSync(OnnxSpec)({ type: "onnx", path }))))
   const rewardOf = (texts: ReadonlyArray<string>) =>
     Effect.runPromise(model.score(texts.map((t): Domain.ScoreItem => ({ promptId: "q", promptText: "", completionText: t, completionTokenIds: [], finishReason: "eos" })))).then((r) => [...r])
-  const behaviour: Behaviour = { fail500: 0, delayMs: 0, miscount: false }
+  const behaviour: Behaviour = { fail500: 0, answerFirst: 0, delayMs: 0, miscount: false }
   const stats = { requests: 0, inFlight: 0, maxInFlight: 0, queries: 0 }
   const server: Server = createServer((req, res) => {
     let body = ""
@@ -47,7 +49,8 @@ export const startRewardServer = async (dir: string, tokenizer: Tokenizer.Tokeni
       stats.maxInFlight = Math.max(stats.maxInFlight, stats.inFlight)
       try {
         if (behaviour.delayMs > 0) await new Promise((r) => setTimeout(r, behaviour.delayMs))
-        if (behaviour.fail500 > 0) {
+        if (behaviour.answerFirst > 0) behaviour.answerFirst--
+        else if (behaviour.fail500 > 0) {
           behaviour.fail500--
           res.writeHead(500).end("reward model overloaded")
           return
