@@ -3,6 +3,8 @@
  * would: \$ → $, \" → "), with the file it names; every ```sql block, meant for the README's own
  * committed results file (its folder's one results/*.duckdb); and every ```sql full-database
  * block, which reads per-sample tables (rollouts, pairs) only the full database of a study run has.
+ * A folder with no results/ at all (an experiment you run yourself, e.g. custom/) has no committed
+ * file: its ```sql blocks are for the database your own run writes (`ownRun`).
  * experiments/test/ReadmeSql.test.ts runs all but the last as written on the committed files;
  * experiments/smoke.ts runs them all on toy runs.
  */
@@ -22,6 +24,8 @@ export interface ReadmeQuery {
   readonly db: string | undefined
   /** A ```sql full-database block: it needs the study run's per-sample tables. */
   readonly fullDatabase: boolean
+  /** A ```sql block of a folder that commits no results: it reads the database your own run writes. */
+  readonly ownRun: boolean
   readonly sql: string
 }
 
@@ -39,10 +43,10 @@ export const readmeQueries = (): Array<ReadmeQuery> =>
     const own = files.length === 1 ? relative(root, join(results, files[0]!)) : undefined
     return [
       ...[...text.matchAll(/odpo query --db (\S+) "((?:[^"\\]|\\.)*)"/g)].map((m) => ({
-        where, db: m[1]!, fullDatabase: false, sql: m[2]!.replace(/\\([$"])/g, "$1")
+        where, db: m[1]!, fullDatabase: false, ownRun: false, sql: m[2]!.replace(/\\([$"])/g, "$1")
       })),
       ...[...text.matchAll(/```sql( full-database)?\n([\s\S]*?)```/g)].map((m) => ({
-        where, db: m[1] === undefined ? own : undefined, fullDatabase: m[1] !== undefined, sql: m[2]!
+        where, db: m[1] === undefined ? own : undefined, fullDatabase: m[1] !== undefined, ownRun: m[1] === undefined && !existsSync(results), sql: m[2]!
       }))
     ]
   })
