@@ -27,7 +27,9 @@ export type Bench = () => Promise<ReadonlyArray<BenchFigure>>
 const benches: Record<string, () => Promise<{ default: Bench }>> = {
   model: () => import("./model.bench.ts"),
   onnx: () => import("./onnx.bench.ts"),
+  "onnx-gpt2": () => import("./onnx-gpt2.bench.ts"),
   optimizer: () => import("./optimizer.bench.ts"),
+  profile: () => import("./profile.bench.ts"),
   round: () => import("./round.bench.ts"),
   sampler: () => import("./sampler.bench.ts"),
   scorer: () => import("./scorer.bench.ts"),

@@ -46,9 +46,10 @@ export interface BlockValues {
   /** heads merged back, [B, T, D]: the input of c_proj */
   readonly y: string
   readonly ln2: LayerNormValues
-  /** c_fc output before GELU, its tanh term, and the GELU output: [B, T, 4D] */
+  /** c_fc output before GELU f, f², 1 + tanh(√(2/π)(f + 0.044715 f³)), and the GELU output: [B, T, 4D] */
   readonly fc: string
-  readonly tanh: string
+  readonly fc2: string
+  readonly onePlusTanh: string
   readonly gelu: string
 }
 
@@ -63,7 +64,7 @@ export interface ForwardValues {
 }
 
 /**
- * "training" keeps what the backward pass needs (LayerNorm statistics, GELU's tanh); "inference"
+ * "training" keeps what the backward pass needs (LayerNorm statistics, GELU's f² and 1 + tanh); "inference"
  * lets onnxruntime fuse instead: single-output LayerNorm and its FastGelu (bias folded in).
  */
 export type ForwardMode = "inference" | "training"
@@ -178,12 +179,14 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
       x = b.op("Add", [x, linear(b, p, gelu, `${pre}.mlp.c_proj`)], undefined, `${pre}.x_out`)
       continue
     }
+    // tanh(√(2/π) f (1 + 0.044715 f²)): f² and 1 + tanh are kept for the backward
     const fc = linear(b, p, ln2.y, `${pre}.mlp.c_fc`)
-    const cube = b.op("Mul", [b.op("Mul", [fc, fc]), fc])
-    const tanh = b.op("Tanh", [b.op("Mul", [b.scalar(SQRT_2_OVER_PI), b.op("Add", [fc, b.op("Mul", [b.scalar(0.044715), cube])])])], undefined, `${pre}.mlp.tanh`)
-    const gelu = b.op("Mul", [b.op("Mul", [fc, b.scalar(0.5)]), b.op("Add", [b.scalar(1), tanh])], undefined, `${pre}.mlp.gelu`)
+    const fc2 = b.op("Mul", [fc, fc], undefined, `${pre}.mlp.fc2`)
+    const u = b.op("Mul", [fc, b.op("Add", [b.op("Mul", [fc2, b.scalar(SQRT_2_OVER_PI * 0.044715)]), b.scalar(SQRT_2_OVER_PI)])])
+    const onePlusTanh = b.op("Add", [b.op("Tanh", [u], undefined, `${pre}.mlp.tanh`), b.scalar(1)], undefined, `${pre}.mlp.one_plus_tanh`)
+    const gelu = b.op("Mul", [b.op("Mul", [fc, b.scalar(0.5)]), onePlusTanh], undefined, `${pre}.mlp.gelu`)
     x = b.op("Add", [x, linear(b, p, gelu, `${pre}.mlp.c_proj`)], undefined, `${pre}.x_out`)
-    blocks.push({ ln1, q, k, v, att, y, ln2, fc, tanh, gelu })
+    blocks.push({ ln1, q, k, v, att, y, ln2, fc, fc2, onePlusTanh, gelu })
   }
   const lnF = layerNorm(b, p, x, "ln_f", mode)
   return { hidden: lnF.y, lnF, blocks, present }
