@@ -1,8 +1,9 @@
 /**
- * `pnpm bench [NAME…] [--backend webgpu] [--out DIR]`: runs the benchmark modules (each
+ * `pnpm bench [NAME…] [--backend webgpu] [--repeat N] [--out DIR]`: runs the benchmark modules (each
  * default-exports a function that returns its figures) and writes them to bench/results.json and
  * bench/RESULTS.md (or DIR). `--backend webgpu` runs the webgpu bench alone, on any adapter
- * (llvmpipe included); without it the webgpu bench runs only on a hardware adapter.
+ * (llvmpipe included); without it the webgpu bench runs only on a hardware adapter. `--repeat N`
+ * runs the benches that compare with PyTorch N rounds (engine and peer back to back in each).
  * Figures are ratios against the same work done another way on the same machine where possible:
  * absolute times vary from run to run.
  */
@@ -47,6 +48,11 @@ const option = (name: string) => {
   return value
 }
 const backend = option("--backend") ?? "cpu"
+const repeat = option("--repeat")
+if (repeat !== undefined) {
+  if (!/^[1-9][0-9]*$/.test(repeat)) throw new Error(`--repeat ${repeat}: give a whole number of rounds ≥ 1 (pnpm bench onnx --repeat 3)`)
+  process.env["ODPO_BENCH_REPEAT"] = repeat
+}
 if (backend !== "cpu" && backend !== "webgpu") throw new Error(`--backend ${backend}: the bench runs on cpu or webgpu`)
 if (backend === "webgpu") process.env["ODPO_BENCH_WEBGPU"] = "any adapter"
 const here = resolve(option("--out") ?? dirname(fileURLToPath(import.meta.url)))
@@ -58,13 +64,16 @@ if (unknown.length > 0) throw new Error(`no bench named ${unknown.join(", ")} (b
 tf.env().set("PROD", true)
 await tf.setBackend("cpu")
 
+/** A figure's value; a ratio that is not printed (no fair peer) is NaN: "—". */
+const show = (value: number | null) => (value === null || !Number.isFinite(value) ? "—" : value.toPrecision(4))
+
 const results: Array<BenchFigure & { bench: string }> = []
 for (const name of Object.keys(benches).filter((b) => only.length === 0 || only.some((o) => b.includes(o)))) {
   console.log(`bench ${name} …`)
   const mod = await benches[name]!()
   for (const fig of await mod.default()) {
     results.push({ bench: name, ...fig })
-    console.log(`  ${fig.name}: ${fig.value.toPrecision(4)} ${fig.unit}${fig.note ? `  (${fig.note})` : ""}`)
+    console.log(`  ${fig.name}: ${show(fig.value)} ${fig.unit}${fig.note ? `  (${fig.note})` : ""}`)
   }
 }
 
@@ -86,10 +95,13 @@ const md = [
   ``,
   `| bench | figure | value | unit | note |`,
   `|---|---|---|---|---|`,
-  ...results.map((r) => `| ${r.bench} | ${r.name} | ${r.value.toPrecision(4)} | ${r.unit} | ${r.note ?? ""} |`)
+  ...results.map((r) => `| ${r.bench} | ${r.name} | ${show(r.value)} | ${r.unit} | ${r.note ?? ""} |`)
 ]
-// The GPU figures come from another machine (scripts/gpu/measure.sh writes RESULTS-gpu.md): kept beside these.
-const gpu = join(here, "RESULTS-gpu.md")
-if (existsSync(gpu)) md.push("", readFileSync(gpu, "utf8").trim())
+// Written by hand beside the figures: the CPU speed notes (RESULTS-cpu.md: rounds, profile,
+// what was tried); and from another machine, the GPU figures (scripts/gpu/measure.sh writes RESULTS-gpu.md).
+for (const extra of ["RESULTS-cpu.md", "RESULTS-gpu.md"]) {
+  const file = join(here, extra)
+  if (existsSync(file)) md.push("", readFileSync(file, "utf8").trim())
+}
 writeFileSync(join(here, "RESULTS.md"), md.join("\n") + "\n")
 console.log(`wrote ${resultsFile} and RESULTS.md beside it (${results.length} figures)`)

@@ -25,6 +25,22 @@ const zerosVariable = (x: tf.Tensor): tf.Variable => {
 
 const f = Math.fround
 
+/**
+ * One parameter's AdamW update on the host, into `next` (one loop, its own function so that V8
+ * compiles it for these array types alone): every op in float64, stored as float32 (f).
+ */
+const adamWKernel = (
+  g: Float32Array, scale: number, old: Float32Array, keep: number, m: Float32Array, v: Float32Array, next: Float32Array,
+  b1: number, c1: number, b2: number, c2: number, d1: number, d2: number, eps: number, rate: number
+): void => {
+  for (let j = 0; j < old.length; j++) {
+    const gj = f(g[j]! * scale)
+    const mj = (m[j] = f(f(b1 * m[j]!) + f(c1 * gj)))
+    const vj = (v[j] = f(f(b2 * v[j]!) + f(c2 * f(gj * gj))))
+    next[j] = f(f(old[j]! * keep) - f(rate * f(f(mj / d1) / f(f(Math.sqrt(f(vj / d2))) + eps))))
+  }
+}
+
 export class AdamW {
   private t = 0
   private readonly m: tf.Variable[] = []
@@ -92,21 +108,12 @@ export class AdamW {
     const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2)
     const d1 = f(bc1), d2 = f(bc2), eps = f(epsilon), rate = f(lr), keep = f(1 - lr * weightDecay)
     const scale = f(gradScale)
-    const scaled = gradScale !== 1
     this.variables.forEach((theta, i) => {
-      const g = grads[i]!.dataSync() as Float32Array
       const old = theta.dataSync() as Float32Array
-      const m = this.hostM[i]!
-      const v = this.hostV[i]!
-      const decays = weightDecay > 0 && theta.rank >= 2
       const next = new Float32Array(old.length)
-      for (let j = 0; j < old.length; j++) {
-        const gj = scaled ? f(g[j]! * scale) : g[j]!
-        const mj = (m[j] = f(f(b1 * m[j]!) + f(c1 * gj)))
-        const vj = (v[j] = f(f(b2 * v[j]!) + f(c2 * f(gj * gj))))
-        const decayed = decays ? f(old[j]! * keep) : old[j]!
-        next[j] = f(decayed - f(rate * f(f(mj / d1) / f(f(Math.sqrt(f(vj / d2))) + eps))))
-      }
+      // without decay keep is 1 and without clipping scale is 1: float32 products by 1 are exact
+      const keepHere = weightDecay > 0 && theta.rank >= 2 ? keep : 1
+      adamWKernel(grads[i]!.dataSync() as Float32Array, scale, old, keepHere, this.hostM[i]!, this.hostV[i]!, next, b1, c1, b2, c2, d1, d2, eps, rate)
       const updated = tf.tensor(next, theta.shape, "float32")
       theta.assign(updated)
       updated.dispose()

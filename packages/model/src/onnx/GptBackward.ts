@@ -5,6 +5,7 @@
  */
 import type { GptConfig } from "../Gpt.ts"
 import type { BlockValues, ForwardValues, LayerNormValues, Params } from "./GptGraph.ts"
+import type { OnnxAttribute } from "../OnnxWriter.ts"
 import { type GraphBuilder, ONNX_TYPE } from "./GraphBuilder.ts"
 
 export interface BackwardInputs {
@@ -49,8 +50,8 @@ export const backward = (
     const dy2 = to2d(dy, outDim)
     b.op("Gemm", [x2, dy2], { transA: 1 }, named(`${prefix}.weight`), true)
     sumRows(dy, `${prefix}.bias`)
-    const alpha = scale === 1 ? {} : { alpha: { float: scale } }
-    return b.op("Reshape", [b.op("Gemm", [dy2, p(`${prefix}.weight`)], { transB: 1, ...alpha }), b.op("Shape", [x])], undefined, `${prefix}.dx`)
+    const attributes: Record<string, OnnxAttribute> = scale === 1 ? { transB: 1 } : { transB: 1, alpha: { float: scale } }
+    return b.op("Reshape", [b.op("Gemm", [dy2, p(`${prefix}.weight`)], attributes), b.op("Shape", [x])], undefined, `${prefix}.dx`)
   }
 
   /** llm.c's layernorm_backward: dx = (dnorm − mean(dnorm) − norm · mean(dnorm · norm)) · rstd. */
