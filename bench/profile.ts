@@ -12,7 +12,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import * as ort from "onnxruntime-node"
-import { AdamW, clipByGlobalNorm, squaredNorms } from "../packages/optimizer/src/AdamW.ts"
+import { AdamW, clipFactor, squaredNorms } from "../packages/optimizer/src/AdamW.ts"
 import { objectives } from "../packages/optimizer/src/objectives/index.ts"
 import type { BenchFigure } from "./run.ts"
 import type { BenchShape } from "./shapes.ts"
@@ -73,7 +73,7 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
         const host = await timed("weights read (tfjs → host)", () => Effect.runPromise(Onnx.OnnxPolicy.hostModelOf(model)))
         const seqs = objective.sequences(pairs)
         const batch = await timed("batch (host)", () => Effect.runPromise(Onnx.OnnxPolicy.makeHostBatch(seqs, 0, config.contextLength)))
-        const { tokenLogps } = await timed("log-prob forward (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.batchLogps(sessions, host, batch)))
+        const { tokenLogps, logp } = await timed("log-prob forward (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.trainingLogps(sessions, host, batch)))
         const shape2: [number, number] = [batch.B, batch.T - 1]
         const { value, upstream } = await timed("loss and dL/dlogp (tfjs)", () =>
           tf.tidy(() => {
@@ -83,9 +83,9 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
             const { value, grad } = tf.valueAndGrad(lossOf)(tf.tensor2d(tokenLogps, shape2))
             return { value: tf.keep(value), upstream: Float32Array.from(grad.dataSync()) }
           }))
-        const grads = await timed("VJP graph (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.gradients(sessions, host, batch, upstream)))
+        const grads = await timed("VJP graph (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.gradients(sessions, host, batch, upstream, logp)))
         const tensors = await timed("gradients → tfjs tensors", () => Gpt.parameterShapes(config).map(([name, sh]) => tf.tensor(grads.get(name)!, sh)))
-        const norm = await timed("global norm (tfjs)", () => {
+        const norm = await timed("global norm (host)", () => {
           const norms = squaredNorms(tensors)
           const read = tf.concat([value, ...norms].map((t) => tf.reshape(t, [1])))
           const numbers = read.dataSync()
@@ -94,9 +94,8 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
           for (let i = 1; i < numbers.length; i++) sq += numbers[i]!
           return Math.sqrt(sq)
         })
-        const clipped = await timed("clip (tfjs)", () => clipByGlobalNorm(tensors, norm, 1))
-        await timed("AdamW (host loop)", () => adam.apply(clipped, 1e-4))
-        tf.dispose(clipped !== tensors ? [...tensors, ...clipped] : tensors)
+        await timed("AdamW with clipping (host loop)", () => adam.apply(tensors, 1e-4, clipFactor(norm, 1)))
+        tf.dispose(tensors)
         const list = parts.get("step") ?? []
         list.push(performance.now() - t0)
         parts.set("step", list)
@@ -109,7 +108,9 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
       const options = { ...Onnx.OnnxSessions.sessionOptions({ provider: "cpu", threads: THREADS }), enableProfiling: true, profileFilePrefix: prefix }
       const graph = Onnx.PolicyGraphs.graphFor.vjp(config)
       const session = await ort.InferenceSession.create((await import("@odpo/model")).OnnxWriter.encodeOnnxModel(graph, { opset: 17, producer: "odpo" }), options)
+      const { logp } = await Effect.runPromise(Onnx.OnnxPolicy.trainingLogps(sessions, host, batch))
       const feeds = {
+        [Onnx.PolicyGraphs.LOGP_OUTPUT]: logp,
         ...Onnx.OnnxPolicy.weightFeeds(ort, host),
         ...Onnx.OnnxPolicy.batchFeeds(ort, batch),
         upstream: new ort.Tensor("float32", new Float32Array(batch.B * (batch.T - 1)).fill(0.01), [batch.B, batch.T - 1])

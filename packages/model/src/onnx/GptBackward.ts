@@ -15,6 +15,11 @@ export interface BackwardInputs {
   readonly targetMask: string
   /** float32 [B, T−1]: dL/d(token log-prob) */
   readonly upstream: string
+  /**
+   * float32 [B, T−1, V]: the forward's next-token log-distributions, when the caller has them
+   * (the head's softmax is then their exp); absent, the head's logits are computed again.
+   */
+  readonly logp?: string
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
@@ -99,8 +104,9 @@ export const backward = (
   // Head: token_logp[b,t] = mask · log_softmax(h_t wteᵀ)[y_{t+1}], so
   // dlogits = g · mask · (onehot(y_{t+1}) − softmax(logits)) at positions 0…T−2
   const hs = b.op("Slice", [fwd.hidden, b.ints([0]), b.ints([-1]), b.ints([1])], undefined, "head.h")
-  const wteT = b.op("Transpose", [p("wte.weight")], { perm: [1, 0] })
-  const probs = b.op("Softmax", [b.op("MatMul", [hs, wteT])], { axis: -1 }, "head.probs")
+  const probs = inputs.logp
+    ? b.op("Exp", [inputs.logp], undefined, "head.probs")
+    : b.op("Softmax", [b.op("MatMul", [hs, b.op("Transpose", [p("wte.weight")], { perm: [1, 0] })])], { axis: -1 }, "head.probs")
   // as −g · softmax, then + g at each target (ScatterElements): no one-hot [B, T−1, V] to make and subtract
   const targets = b.op("Unsqueeze", [b.op("Cast", [b.op("Slice", [inputs.ids, b.ints([1]), b.ints([INT_MAX]), b.ints([1])])], { to: ONNX_TYPE.int64 }), b.ints([-1])])
   const g = b.op("Unsqueeze", [b.op("Mul", [inputs.upstream, inputs.targetMask]), b.ints([-1])], undefined, "head.g")

@@ -10,7 +10,7 @@ import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { type Gpt, parameterShapes } from "../Gpt.ts"
 import type { PolicyEngine } from "../PolicyEngine.ts"
-import { batchLogps, gradients, hostModelOf, makeHostBatch, sequenceLogps, sequenceStats, sequenceTokenLogps } from "./OnnxPolicy.ts"
+import { gradients, hostModelOf, makeHostBatch, sequenceLogps, sequenceStats, sequenceTokenLogps, trainingLogps } from "./OnnxPolicy.ts"
 import { OnnxSessionPool } from "./OnnxSessions.ts"
 
 /** Sequences per forward when scoring without gradient (onnxruntime is faster on larger batches). */
@@ -48,7 +48,7 @@ export const make = (backend: string): Effect.Effect<PolicyEngine, never, OnnxSe
           yield* noDropout(model)
           const host = yield* hostModelOf(model)
           const batch = yield* makeHostBatch(seqs, padId, model.config.contextLength)
-          const { tokenLogps } = yield* batchLogps(pool, host, batch)
+          const { tokenLogps, logp } = yield* trainingLogps(pool, host, batch)
           const shape: [number, number] = [batch.B, batch.T - 1]
           const { value, upstream } = tf.tidy(() => {
             const mask = tf.tensor2d(batch.targetMask, shape)
@@ -56,7 +56,7 @@ export const make = (backend: string): Effect.Effect<PolicyEngine, never, OnnxSe
             const { value, grad } = tf.valueAndGrad(lossOf)(tf.tensor2d(tokenLogps, shape))
             return { value, upstream: Float32Array.from(grad.dataSync()) }
           })
-          const grads = yield* gradients(pool, host, batch, upstream)
+          const grads = yield* gradients(pool, host, batch, upstream, logp)
           return { value, grads: parameterShapes(model.config).map(([name, s]) => tf.tensor(grads.get(name)!, s)) }
         }))
     } satisfies PolicyEngine

@@ -99,15 +99,24 @@ const tokenLogProbs = (b: GraphBuilder, logp: string, targets: string, targetMas
 
 const rowSum = (b: GraphBuilder, x: string, name: string) => b.op("ReduceSum", [x, b.ints([1])], { keepdims: 0 }, name, true)
 
-/** Masked per-token and summed completion log-probs of right-padded sequences. */
+/** The next-token log-distributions the logps graph can hand to the VJP graph (fetched only for training). */
+export const LOGP_OUTPUT = "policy.logp"
+
+/**
+ * Masked per-token and summed completion log-probs of right-padded sequences; also, as output
+ * LOGP_OUTPUT, every position's next-token log-distribution [B, T−1, V], which a training step
+ * fetches for the VJP graph (scoring fetches only the log-probs).
+ */
 export const logpsGraph = (config: GptConfig): OnnxGraph => {
   const b = new GraphBuilder("odpo_gpt_logps")
   const p = paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
   const fwd = forward(b, p, config, { ids, keyMask }, "inference")
-  const tokens = tokenLogProbs(b, nextTokenLogProbs(b, p, fwd.hidden, "policy"), targetIndex(b, ids), targetMask, "token_logps")
+  const logp = nextTokenLogProbs(b, p, fwd.hidden, "policy")
+  const tokens = tokenLogProbs(b, logp, targetIndex(b, ids), targetMask, "token_logps")
   b.output(tokens, "float32", ["batch", "targets"])
   b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
+  b.output(logp, "float32", ["batch", "targets", config.vocabSize])
   return b.build()
 }
 
@@ -136,8 +145,10 @@ export const statsGraph = (config: GptConfig): OnnxGraph => {
 }
 
 /**
- * The training step's vector–Jacobian product: the forward again, then the backward of the
- * masked token log-probs, given upstream gradients dL/d(token log-prob) [B, T−1]. Outputs every
+ * The training step's vector–Jacobian product: the forward again up to ln_f (the activations the
+ * backward needs), then the backward of the masked token log-probs, given upstream gradients
+ * dL/d(token log-prob) [B, T−1] and the logps graph's next-token log-distributions (LOGP_OUTPUT:
+ * the head's softmax is their exp, so the V-wide head matmul is not done twice). Outputs every
  * parameter's gradient ("grad." + name).
  */
 export const vjpGraph = (config: GptConfig): OnnxGraph => {
@@ -145,8 +156,9 @@ export const vjpGraph = (config: GptConfig): OnnxGraph => {
   const p = paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
   const upstream = b.input("upstream", "float32", ["batch", "targets"])
+  const logp = b.input(LOGP_OUTPUT, "float32", ["batch", "targets", config.vocabSize])
   const fwd = forward(b, p, config, { ids, keyMask })
-  const grads = backward(b, p, config, fwd, { ids, targetMask, upstream }, (name) => GRAD_PREFIX + name)
+  const grads = backward(b, p, config, fwd, { ids, targetMask, upstream, logp }, (name) => GRAD_PREFIX + name)
   for (const [name, shape] of parameterShapes(config)) b.output(grads.get(name)!, "float32", shape)
   return b.build()
 }
