@@ -38,7 +38,7 @@ export const gpt2Small: BenchShape = {
   prompt: 16,
   forwardBatch: 8,
   pairs: 4,
-  forwardReps: 3,
+  forwardReps: 2,
   dpoReps: 2
 }
 
