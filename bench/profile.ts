@@ -32,13 +32,15 @@ export const trainingPairs = (shape: BenchShape): Array<Domain.TrainingPair> => 
   return Array.from({ length: shape.pairs }, (_, i) => ({ chosen: seqs[2 * i]!, rejected: seqs[2 * i + 1]!, refChosenLogp: -200, refRejectedLogp: -200 }))
 }
 
-/** Per op type, microseconds summed over the profiled runs, from onnxruntime's profile file. */
+/** Per op type, microseconds summed over the runs after the first (the warm-up), from onnxruntime's profile file. */
 const opTimes = (file: string): Map<string, number> => {
-  const events = JSON.parse(readFileSync(file, "utf8")) as Array<{ cat: string; name: string; dur: number; args?: { op_name?: string } }>
+  const events = JSON.parse(readFileSync(file, "utf8")) as Array<{ cat: string; name: string; ts: number; dur: number; args?: { op_name?: string } }>
+  const runs = events.filter((e) => e.cat === "Session" && e.name === "model_run").sort((a, b) => a.ts - b.ts)
+  const warmedUp = runs.length > 0 ? runs[0]!.ts + runs[0]!.dur : 0
   const out = new Map<string, number>()
   const nodes = new Map<string, number>()
   for (const e of events) {
-    if (e.cat !== "Node" || !e.name.endsWith("_kernel_time") || !e.args?.op_name) continue
+    if (e.cat !== "Node" || e.ts < warmedUp || !e.name.endsWith("_kernel_time") || !e.args?.op_name) continue
     out.set(e.args.op_name, (out.get(e.args.op_name) ?? 0) + e.dur)
     if (process.env["ODPO_PROFILE_NODES"]) nodes.set(e.name, (nodes.get(e.name) ?? 0) + e.dur)
   }

@@ -1,9 +1,10 @@
 /**
- * `pnpm bench [NAME…] [--backend webgpu] [--repeat N] [--out DIR]`: runs the benchmark modules (each
+ * `pnpm bench [NAME…] [--backend webgpu] [--repeat N] [--shape reference|gpt2-small] [--out DIR]`: runs the benchmark modules (each
  * default-exports a function that returns its figures) and writes them to bench/results.json and
  * bench/RESULTS.md (or DIR). `--backend webgpu` runs the webgpu bench alone, on any adapter
  * (llvmpipe included); without it the webgpu bench runs only on a hardware adapter. `--repeat N`
- * runs the benches that compare with PyTorch N rounds (engine and peer back to back in each).
+ * runs the benches that compare with PyTorch N rounds (engine and peer back to back in each);
+ * `pnpm bench onnx` runs the onnx engine against PyTorch at both shapes, `--shape` at one.
  * Figures are ratios against the same work done another way on the same machine where possible:
  * absolute times vary from run to run.
  */
@@ -55,6 +56,11 @@ if (repeat !== undefined) {
 }
 if (backend !== "cpu" && backend !== "webgpu") throw new Error(`--backend ${backend}: the bench runs on cpu or webgpu`)
 if (backend === "webgpu") process.env["ODPO_BENCH_WEBGPU"] = "any adapter"
+// --shape reference | gpt2-small: of the onnx engine's benches against PyTorch, run only that shape's
+const shapes: Record<string, string> = { reference: "onnx", "gpt2-small": "onnx-gpt2" }
+const shape = option("--shape")
+if (shape !== undefined && !(shape in shapes)) throw new Error(`--shape ${shape}: the onnx benches have the shapes ${Object.keys(shapes).join(", ")}`)
+const skipped = new Set(shape === undefined ? [] : Object.values(shapes).filter((b) => b !== shapes[shape]))
 const here = resolve(option("--out") ?? dirname(fileURLToPath(import.meta.url)))
 mkdirSync(here, { recursive: true })
 const only = backend === "webgpu" && args.length === 0 ? ["webgpu"] : args
@@ -68,7 +74,7 @@ await tf.setBackend("cpu")
 const show = (value: number | null) => (value === null || !Number.isFinite(value) ? "—" : value.toPrecision(4))
 
 const results: Array<BenchFigure & { bench: string }> = []
-for (const name of Object.keys(benches).filter((b) => only.length === 0 || only.some((o) => b.includes(o)))) {
+for (const name of Object.keys(benches).filter((b) => (only.length === 0 || only.some((o) => b.includes(o))) && !skipped.has(b))) {
   console.log(`bench ${name} …`)
   const mod = await benches[name]!()
   for (const fig of await mod.default()) {
