@@ -1,5 +1,5 @@
 /**
- * `pnpm bench [NAME…] [--backend webgpu] [--repeat N] [--shape reference|gpt2-small] [--out DIR]`: runs the benchmark modules (each
+ * `pnpm bench [NAME…] [--backend webgpu] [--repeat N] [--shape reference|gpt2-small] [--out DIR] [--render]`: runs the benchmark modules (each
  * default-exports a function that returns its figures) and writes them to bench/results.json and
  * bench/RESULTS.md (or DIR). `--backend webgpu` runs the webgpu bench alone, on any adapter
  * (llvmpipe included); without it the webgpu bench runs only on a hardware adapter. `--repeat N`
@@ -48,6 +48,9 @@ const option = (name: string) => {
   args.splice(at, 2)
   return value
 }
+// --render: run nothing, write RESULTS.md again from results.json (after editing RESULTS-cpu.md)
+const render = args.includes("--render")
+if (render) args.splice(args.indexOf("--render"), 1)
 const backend = option("--backend") ?? "cpu"
 const repeat = option("--repeat")
 if (repeat !== undefined) {
@@ -74,7 +77,7 @@ await tf.setBackend("cpu")
 const show = (value: number | null) => (value === null || !Number.isFinite(value) ? "—" : value.toPrecision(4))
 
 const results: Array<BenchFigure & { bench: string }> = []
-for (const name of Object.keys(benches).filter((b) => (only.length === 0 || only.some((o) => b.includes(o))) && !skipped.has(b))) {
+for (const name of Object.keys(benches).filter((b) => !render && (only.length === 0 || only.some((o) => b.includes(o))) && !skipped.has(b))) {
   console.log(`bench ${name} …`)
   const mod = await benches[name]!()
   for (const fig of await mod.default()) {
@@ -86,13 +89,15 @@ for (const name of Object.keys(benches).filter((b) => (only.length === 0 || only
 // A partial run (`pnpm bench sampler`) replaces only its own benches' figures.
 const resultsFile = join(here, "results.json")
 const ran = new Set(results.map((r) => r.bench))
+let previousMeta: { date: string; node: string; backend: string; cores: number } | undefined
 if (existsSync(resultsFile)) {
-  const previous = JSON.parse(readFileSync(resultsFile, "utf8")) as { results: typeof results }
+  const previous = JSON.parse(readFileSync(resultsFile, "utf8")) as { meta: NonNullable<typeof previousMeta>; results: typeof results }
+  previousMeta = previous.meta
   results.unshift(...previous.results.filter((r) => !ran.has(r.bench)))
   results.sort((a, b) => a.bench.localeCompare(b.bench))
 }
 
-const meta = { date: new Date().toISOString(), node: process.version, backend: tf.getBackend(), cores: (await import("node:os")).cpus().length }
+const meta = render && previousMeta ? previousMeta : { date: new Date().toISOString(), node: process.version, backend: tf.getBackend(), cores: (await import("node:os")).cpus().length }
 writeFileSync(resultsFile, JSON.stringify({ meta, results }, null, 2) + "\n")
 const md = [
   `# Benchmark results`,
