@@ -75,7 +75,7 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
         const host = await timed("weights read (tfjs → host)", () => Effect.runPromise(Onnx.OnnxPolicy.hostModelOf(model)))
         const seqs = objective.sequences(pairs)
         const batch = await timed("batch (host)", () => Effect.runPromise(Onnx.OnnxPolicy.makeHostBatch(seqs, 0, config.contextLength)))
-        const { tokenLogps, logp } = await timed("log-prob forward (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.trainingLogps(sessions, host, batch)))
+        const { tokenLogps, saved } = await timed("train forward (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.trainingLogps(sessions, host, batch)))
         const shape2: [number, number] = [batch.B, batch.T - 1]
         const { value, upstream } = await timed("loss and dL/dlogp (tfjs)", () =>
           tf.tidy(() => {
@@ -85,7 +85,7 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
             const { value, grad } = tf.valueAndGrad(lossOf)(tf.tensor2d(tokenLogps, shape2))
             return { value: tf.keep(value), upstream: Float32Array.from(grad.dataSync()) }
           }))
-        const grads = await timed("VJP graph (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.gradients(sessions, host, batch, upstream, logp)))
+        const grads = await timed("VJP graph (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.gradients(sessions, host, batch, upstream, saved)))
         const tensors = await timed("gradients → tfjs tensors", () => Gpt.parameterShapes(config).map(([name, sh]) => tf.tensor(grads.get(name)!, sh)))
         const norm = await timed("global norm (host)", () => {
           const norms = squaredNorms(tensors)
@@ -110,9 +110,9 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
       const options = { ...Onnx.OnnxSessions.sessionOptions({ provider: "cpu", threads: THREADS }), enableProfiling: true, profileFilePrefix: prefix }
       const graph = Onnx.PolicyGraphs.graphFor.vjp(config)
       const session = await ort.InferenceSession.create((await import("@odpo/model")).OnnxWriter.encodeOnnxModel(graph, { opset: 17, producer: "odpo" }), options)
-      const { logp } = await Effect.runPromise(Onnx.OnnxPolicy.trainingLogps(sessions, host, batch))
+      const { saved } = await Effect.runPromise(Onnx.OnnxPolicy.trainingLogps(sessions, host, batch))
       const feeds = {
-        [Onnx.PolicyGraphs.LOGP_OUTPUT]: logp,
+        ...saved,
         ...Onnx.OnnxPolicy.weightFeeds(ort, host),
         ...Onnx.OnnxPolicy.batchFeeds(ort, batch),
         upstream: new ort.Tensor("float32", new Float32Array(batch.B * (batch.T - 1)).fill(0.01), [batch.B, batch.T - 1])

@@ -10,7 +10,7 @@ import type * as Ort from "onnxruntime-node"
 import { type Gpt, type GptConfig, parameterShapes, validateConfig } from "../Gpt.ts"
 import { type HostBatch, hostBatch } from "../LogProbs.ts"
 import type { Feeds, OnnxSessions, OrtModule } from "./OnnxSessions.ts"
-import { GRAD_PREFIX, LOGP_OUTPUT, REF_PREFIX } from "./PolicyGraphs.ts"
+import { GRAD_PREFIX, LOGP_OUTPUT, REF_PREFIX, savedActivationNames } from "./PolicyGraphs.ts"
 
 const { InvalidInput, OnnxError } = Errors
 type OnnxError = Errors.OnnxError
@@ -114,17 +114,18 @@ const inBatches = <A, E>(
 
 /** Masked token log-probs [B, T−1] and their sums [B] of one batch. */
 export const batchLogps = (sessions: OnnxSessions, model: HostModel, batch: HostBatch) =>
-  Effect.map(sessions.run("logps", model.config, { ...weightFeeds(sessions.ort, model), ...batchFeeds(sessions.ort, batch) }, ["token_logps", "logps"]), (out) => ({
+  Effect.map(sessions.run("logps", model.config, { ...weightFeeds(sessions.ort, model), ...batchFeeds(sessions.ort, batch) }), (out) => ({
     tokenLogps: values(out["token_logps"]),
     logps: values(out["logps"])
   }))
 
-/** batchLogps for a training step: also the next-token log-distributions [B, T−1, V] that the VJP graph reads (as a tensor, to feed it). */
-export const trainingLogps = (sessions: OnnxSessions, model: HostModel, batch: HostBatch) =>
-  Effect.map(sessions.run("logps", model.config, { ...weightFeeds(sessions.ort, model), ...batchFeeds(sessions.ort, batch) }, ["token_logps", LOGP_OUTPUT]), (out) => ({
-    tokenLogps: values(out["token_logps"]),
-    logp: out[LOGP_OUTPUT]!
-  }))
+/** A training step's forward (the train graph): token log-probs, and what the VJP graph reads as feeds (log-distributions, saved activations). */
+export const trainingLogps = (sessions: OnnxSessions, model: HostModel, batch: HostBatch): Effect.Effect<{ tokenLogps: Float32Array; saved: Feeds }, OnnxError> =>
+  Effect.map(sessions.run("train", model.config, { ...weightFeeds(sessions.ort, model), ...batchFeeds(sessions.ort, batch) }), (out) => {
+    const saved: Feeds = { [LOGP_OUTPUT]: out[LOGP_OUTPUT]! }
+    for (const name of savedActivationNames(model.config)) saved[name] = out[name]!
+    return { tokenLogps: values(out["token_logps"]), saved }
+  })
 
 /** log π(y|x) summed over completion tokens, per sequence. */
 export const sequenceLogps = (
@@ -191,22 +192,22 @@ export const sequenceStats = (
 
 /**
  * Every parameter's gradient of Σ upstream ⊙ token log-probs, by GPT-2 name (the VJP graph).
- * `logp` is trainingLogps's of the same weights and batch; absent, the logps graph runs first.
+ * `saved` is trainingLogps's of the same weights and batch; absent, the train graph runs first.
  */
 export const gradients = (
   sessions: OnnxSessions,
   model: HostModel,
   batch: HostBatch,
   upstream: Float32Array,
-  logp?: Ort.Tensor
+  saved?: Feeds
 ): Effect.Effect<Map<string, Float32Array>, OnnxError> =>
   Effect.gen(function*() {
-    const distributions = logp ?? (yield* trainingLogps(sessions, model, batch)).logp
+    const forwardValues = saved ?? (yield* trainingLogps(sessions, model, batch)).saved
     const out = yield* sessions.run("vjp", model.config, {
       ...weightFeeds(sessions.ort, model),
       ...batchFeeds(sessions.ort, batch),
       upstream: new sessions.ort.Tensor("float32", upstream, [batch.B, batch.T - 1]),
-      [LOGP_OUTPUT]: distributions
+      ...forwardValues
     })
     return new Map(parameterShapes(model.config).map(([name]) => [name, values(out[GRAD_PREFIX + name])]))
   })

@@ -1,7 +1,7 @@
 /**
  * The graphs the onnx engine runs, each built from GptGraph's forward: prefill and decode (KV
  * cache, last-position logits), masked sequence log-probs, sequence statistics against a
- * reference (exact KL, entropy), and the training step's VJP (GptBackward). Weights are graph
+ * reference (exact KL, entropy), and the training step: its forward (train) and VJP (GptBackward). Weights are graph
  * inputs named as Gpt.ts names them (the reference's prefixed "ref."), so one graph serves every
  * checkpoint of a shape.
  */
@@ -9,10 +9,10 @@ import type { GptConfig } from "../Gpt.ts"
 import { parameterShapes } from "../Gpt.ts"
 import type { OnnxGraph } from "../OnnxWriter.ts"
 import { backward } from "./GptBackward.ts"
-import { forward, logits, type Params, paramInputs } from "./GptGraph.ts"
+import { forward, logits, type Params, paramInputs, savedActivations } from "./GptGraph.ts"
 import { GraphBuilder, ONNX_TYPE } from "./GraphBuilder.ts"
 
-export type GraphKind = "prefill" | "decode" | "logps" | "stats" | "vjp"
+export type GraphKind = "prefill" | "decode" | "logps" | "stats" | "train" | "vjp"
 
 /** Prefix of the reference model's weights in the stats graph. */
 export const REF_PREFIX = "ref."
@@ -99,24 +99,54 @@ const tokenLogProbs = (b: GraphBuilder, logp: string, targets: string, targetMas
 
 const rowSum = (b: GraphBuilder, x: string, name: string) => b.op("ReduceSum", [x, b.ints([1])], { keepdims: 0 }, name, true)
 
-/** The next-token log-distributions the logps graph can hand to the VJP graph (fetched only for training). */
-export const LOGP_OUTPUT = "policy.logp"
-
-/**
- * Masked per-token and summed completion log-probs of right-padded sequences; also, as output
- * LOGP_OUTPUT, every position's next-token log-distribution [B, T−1, V], which a training step
- * fetches for the VJP graph (scoring fetches only the log-probs).
- */
+/** Masked per-token and summed completion log-probs of right-padded sequences. */
 export const logpsGraph = (config: GptConfig): OnnxGraph => {
   const b = new GraphBuilder("odpo_gpt_logps")
   const p = paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
   const fwd = forward(b, p, config, { ids, keyMask }, "inference")
+  const tokens = tokenLogProbs(b, nextTokenLogProbs(b, p, fwd.hidden, "policy"), targetIndex(b, ids), targetMask, "token_logps")
+  b.output(tokens, "float32", ["batch", "targets"])
+  b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
+  return b.build()
+}
+
+/** The next-token log-distributions [B, T−1, V] the train graph hands to the VJP graph. */
+export const LOGP_OUTPUT = "policy.logp"
+
+/** Each saved activation's name and shape (savedActivations), in one list. */
+const savedValues = (config: GptConfig): Array<[string, Array<number | string>]> => {
+  const { dModel: D } = config
+  const saved = savedActivations(config)
+  const rows = ["batch", "tokens"]
+  return [
+    ...saved.blocks.flatMap((s): Array<[string, Array<number | string>]> => [[s.xIn, [...rows, D]], [s.qkv, [...rows, 3 * D]], [s.xMid, [...rows, D]], [s.fc, [...rows, 4 * D]]]),
+    [saved.xFinal, [...rows, D]]
+  ]
+}
+
+/** The saved activations' names: what a training step fetches from the train graph and feeds to the VJP graph. */
+export const savedActivationNames = (config: GptConfig): Array<string> => savedValues(config).map(([name]) => name)
+
+/**
+ * A training step's forward: the masked token log-probs (as logpsGraph), and for the VJP graph
+ * the next-token log-distributions (LOGP_OUTPUT) and the activations its backward would otherwise
+ * compute again (savedActivations: every matmul's output of the body, ~9·D floats a token a layer).
+ */
+export const trainGraph = (config: GptConfig): OnnxGraph => {
+  const b = new GraphBuilder("odpo_gpt_train")
+  const p = paramInputs(b, config)
+  const { ids, keyMask, targetMask } = sequenceInputs(b)
+  const fwd = forward(b, p, config, { ids, keyMask }, "training")
   const logp = nextTokenLogProbs(b, p, fwd.hidden, "policy")
   const tokens = tokenLogProbs(b, logp, targetIndex(b, ids), targetMask, "token_logps")
   b.output(tokens, "float32", ["batch", "targets"])
-  b.output(rowSum(b, tokens, "logps"), "float32", ["batch"])
   b.output(logp, "float32", ["batch", "targets", config.vocabSize])
+  const made = [...fwd.blocks.flatMap((s) => [s.ln1.x, s.qkv, s.ln2.x, s.fc]), fwd.lnF.x]
+  savedValues(config).forEach(([name, shape], i) => {
+    if (made[i] !== name) throw new Error(`trainGraph: the forward named activation ${i} "${made[i]}", not "${name}" (GptGraph.savedActivations is out of step)`)
+    b.output(name, "float32", shape)
+  })
   return b.build()
 }
 
@@ -145,11 +175,11 @@ export const statsGraph = (config: GptConfig): OnnxGraph => {
 }
 
 /**
- * The training step's vector–Jacobian product: the forward again up to ln_f (the activations the
- * backward needs), then the backward of the masked token log-probs, given upstream gradients
- * dL/d(token log-prob) [B, T−1] and the logps graph's next-token log-distributions (LOGP_OUTPUT:
- * the head's softmax is their exp, so the V-wide head matmul is not done twice). Outputs every
- * parameter's gradient ("grad." + name).
+ * The training step's vector–Jacobian product, after the train graph: from its saved activations
+ * the forward's cheap parts again (LayerNorms, attention, GELU — no matmul of the body), then the
+ * backward of the masked token log-probs, given upstream gradients dL/d(token log-prob) [B, T−1]
+ * and the train graph's next-token log-distributions (LOGP_OUTPUT: the head's softmax is their
+ * exp). Outputs every parameter's gradient ("grad." + name).
  */
 export const vjpGraph = (config: GptConfig): OnnxGraph => {
   const b = new GraphBuilder("odpo_gpt_vjp")
@@ -157,7 +187,8 @@ export const vjpGraph = (config: GptConfig): OnnxGraph => {
   const { ids, keyMask, targetMask } = sequenceInputs(b)
   const upstream = b.input("upstream", "float32", ["batch", "targets"])
   const logp = b.input(LOGP_OUTPUT, "float32", ["batch", "targets", config.vocabSize])
-  const fwd = forward(b, p, config, { ids, keyMask })
+  for (const [name, shape] of savedValues(config)) b.input(name, "float32", shape)
+  const fwd = forward(b, p, config, { ids, keyMask, saved: savedActivations(config) })
   const grads = backward(b, p, config, fwd, { ids, targetMask, upstream, logp }, (name) => GRAD_PREFIX + name)
   for (const [name, shape] of parameterShapes(config)) b.output(grads.get(name)!, "float32", shape)
   return b.build()
@@ -168,5 +199,6 @@ export const graphFor: Record<GraphKind, (config: GptConfig) => OnnxGraph> = {
   decode: decodeGraph,
   logps: logpsGraph,
   stats: statsGraph,
+  train: trainGraph,
   vjp: vjpGraph
 }
