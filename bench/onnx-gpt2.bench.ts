@@ -63,7 +63,6 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   }
   // GFLOP/s from tokens/s, in the work the step needs (model FLOPs, the same for both sides): the
   // forward's matmul FLOPs per token, and for the DPO step forward + backward (2× forward) = 3×.
-  // The engine computes more than that (its VJP graph runs the body's forward again).
   const perToken = forwardFlops(shape, 1) / T
   const gflops = (tokensPerS: number, passes: number) => (tokensPerS * perToken * passes) / 1e9
   const N = shape.forwardBatch * T
@@ -76,11 +75,11 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
       i === 0 ? { ...f, note: `${sizes}, ${shape.forwardBatch} sequences, best of ${shape.forwardReps}; ${THREADS} threads; ${f.note}` } : f
     ),
     ...comparison(`${name} DPO train step`, dpo, "torch_dpo.py --shape", 1.2).map((f, i) =>
-      i === 0 ? { ...f, note: `${sizes}, ${shape.pairs} pairs: forward, loss (tfjs), VJP, norm, AdamW with clipping (host); best of ${shape.dpoReps}; ${f.note}` } : f
+      i === 0 ? { ...f, note: `${sizes}, ${shape.pairs} pairs: train forward, loss (tfjs), VJP, norm, AdamW with clipping (host); best of ${shape.dpoReps}; ${f.note}` } : f
     ),
     { name: `${name} log-prob forward, onnx GFLOP/s`, value: gflops(median(forward.ours), 1), unit: "GFLOP/s", note: `matmul FLOPs of the forward (${range(forward.ours.map((r) => gflops(r, 1)), 1)})` },
     ...(forward.peer.length > 0 ? [{ name: `${name} log-prob forward, torch GFLOP/s`, value: gflops(median(forward.peer), 1), unit: "GFLOP/s", note: "same FLOPs" }] : []),
-    { name: `${name} DPO train step, onnx GFLOP/s`, value: gflops(median(dpo.ours), 3), unit: "GFLOP/s", note: "model FLOPs: forward + backward (2× forward); the engine also runs the body's forward a second time" },
+    { name: `${name} DPO train step, onnx GFLOP/s`, value: gflops(median(dpo.ours), 3), unit: "GFLOP/s", note: "model FLOPs: forward + backward (2× forward)" },
     ...(dpo.peer.length > 0 ? [{ name: `${name} DPO train step, torch GFLOP/s`, value: gflops(median(dpo.peer), 3), unit: "GFLOP/s", note: "model FLOPs: forward + backward (2× forward)" }] : []),
     { name: `onnxruntime MatMul [${N}, ${config.dModel}] × [${config.dModel}, ${4 * config.dModel}]`, value: mlp, unit: "GFLOP/s", note: `the MLP's c_fc at this shape, ${THREADS} threads, best of 3: the machine's limit` },
     { name: `onnxruntime MatMul [${N}, ${config.dModel}] × [${config.dModel}, ${config.vocabSize}]`, value: head, unit: "GFLOP/s", note: "the tied head" }

@@ -86,9 +86,9 @@ const sampling = (sessions: OnnxEngine.DecodeSessions, model: Onnx.OnnxPolicy.Ho
   })
 
 /**
- * One DPO step as the onnx Trainer takes it: the objective's forward graph → sigmoid loss and its
- * gradient w.r.t. the token log-probs in tfjs → VJP graph → global norm → AdamW with clipping at 1
- * (its gradScale, as TrainLoop).
+ * One DPO step as the onnx Trainer takes it: the train graph (token log-probs, saved activations)
+ * → sigmoid loss and its gradient w.r.t. the token log-probs in tfjs → VJP graph → global norm →
+ * AdamW with clipping at 1 (its gradScale, as TrainLoop).
  */
 export const dpoStep = (engine: PolicyEngine.PolicyEngine, shape: BenchShape) =>
   Effect.promise(async () => {
@@ -175,7 +175,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     ...comparison("reference log-probs", forward, "torch_model.py --forward", 3).map((f, i) => i === 0 ? { ...f, note: `forward, 32 × 64 tokens, best of 10; ${threads}; ${f.note}` } : f),
     ...comparison("sampling", sample, "torch_sample.py --json", 2).map((f, i) => i === 0 ? { ...f, note: `real sampler, 64 prompts × 8 × 32 tokens, KV cache, best 256-row batch; ${threads}; ${f.note}` } : f),
     ...comparison("DPO train step", dpo, "torch_dpo.py", 1.5).map((f, i) =>
-      i === 0 ? { ...f, note: `16 pairs × 64 tokens: forward, loss (tfjs), VJP, norm, AdamW with clipping (host); best of 5; ${threads}; ${f.note}` } : f
+      i === 0 ? { ...f, note: `16 pairs × 64 tokens: train forward, loss (tfjs), VJP, norm, AdamW with clipping (host); best of 5; ${threads}; ${f.note}` } : f
     ),
     { name: "weights as initializers / as inputs, forward time", value: weightsFigure!.ratio, unit: "×", note: `> 1: inputs are faster; inputs: ${(weightsFigure!.forward * 1000).toFixed(1)} ms a batch` },
     { name: "session creation with weights as initializers", value: weightsFigure!.create * 1000, unit: "ms", note: "paid per checkpoint (every round); inputs pay it once per shape" }
