@@ -1,7 +1,7 @@
 /**
  * Where a DPO step's time goes on the onnx engine, part by part, as OnnxPolicyEngine.gradients and
  * the TrainLoop take it: the train graph's forward, the loss and its gradient (tfjs), the VJP graph,
- * the gradients into tfjs tensors, their norms, clipping and AdamW; and inside the VJP graph, per
+ * the gradients into tfjs tensors, their norm, and AdamW with clipping; and inside the VJP graph, per
  * op type, from onnxruntime's own profiler. Run by `pnpm bench profile` at both bench shapes.
  */
 import * as tf from "@tensorflow/tfjs-core"
