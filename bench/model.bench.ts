@@ -4,10 +4,8 @@
  * the same training step in PyTorch (bench/torch_model.py) when python3 can import torch.
  */
 import * as tf from "@tensorflow/tfjs-core"
-import { execFileSync } from "node:child_process"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
 import { Gpt } from "../packages/model/src/Gpt.ts"
+import { type Blas, torch, unfairBlas } from "./peer.ts"
 import type { BenchFigure } from "./run.ts"
 
 const config = { vocabSize: 64, contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dropout: 0 }
@@ -23,18 +21,10 @@ const time = (f: () => void, steps: number, warmup: number): number => {
   return (performance.now() - t0) / 1000 / steps
 }
 
-const torchTokensPerSecond = (): { tokensPerS: number; threads: number } | undefined => {
-  const script = join(dirname(fileURLToPath(import.meta.url)), "torch_model.py")
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    try {
-      const out = execFileSync(python, [script, "--json", "--threads", "1", "--steps", String(STEPS)], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"] })
-      const j = JSON.parse(out.trim().split("\n").pop()!) as { tokens_per_s: number; threads: number }
-      return { tokensPerS: j.tokens_per_s, threads: j.threads }
-    } catch {
-      // no python or no torch: leave the comparison out
-    }
-  }
-  return undefined
+/** The same training step in PyTorch (bench/torch_model.py, 1 thread), with the BLAS it ran on. */
+const torchTokensPerSecond = (): { tokensPerS: number; threads: number; blas?: Blas } | undefined => {
+  const out = torch<{ tokens_per_s: number; threads: number }>("torch_model.py", ["--json", "--threads", "1", "--steps", String(STEPS)])
+  return out && { tokensPerS: out.tokens_per_s, threads: out.threads, ...(out.blas ? { blas: out.blas } : {}) }
 }
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
@@ -65,11 +55,15 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     { name: "forward tokens/s (tfjs cpu)", value: tokens / forward, unit: "tokens/s", note: `${(forward * 1000).toFixed(0)} ms/batch` },
     { name: "backward / forward time", value: (train - forward) / forward, unit: "×" }
   ]
-  const torch = torchTokensPerSecond()
-  if (torch) {
+  const peer = torchTokensPerSecond()
+  if (peer) {
+    const torch = peer
+    const unfair = unfairBlas(torch.blas)
     figures.push(
-      { name: "train tokens/s (torch)", value: torch.tokensPerS, unit: "tokens/s", note: `bench/torch_model.py, ${torch.threads} thread` },
-      { name: "tfjs cpu / torch (train)", value: tokens / train / torch.tokensPerS, unit: "×", note: "same step, same machine; < 1 means tfjs is slower" }
+      { name: "train tokens/s (torch)", value: torch.tokensPerS, unit: "tokens/s", note: `bench/torch_model.py, ${torch.threads} thread, ${torch.blas?.kind ?? "?"} BLAS` },
+      unfair
+        ? { name: "tfjs cpu / torch (train)", value: Number.NaN, unit: "×", note: unfair }
+        : { name: "tfjs cpu / torch (train)", value: tokens / train / torch.tokensPerS, unit: "×", note: "same step, same machine; < 1 means tfjs is slower" }
     )
   }
   return figures

@@ -5,10 +5,8 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { type Domain, Seeds } from "@odpo/core"
-import { spawnSync } from "node:child_process"
 import { register } from "node:module"
-import { dirname, join } from "node:path"
-import { fileURLToPath } from "node:url"
+import { type Blas, torch, unfairBlas } from "./peer.ts"
 import type { BenchFigure } from "./run.ts"
 
 // As in model.bench.ts: under tsx, tfjs-core's register_all_gradients.js imports "./gradients"
@@ -25,13 +23,10 @@ register("data:text/javascript," + encodeURIComponent(hook))
 const V = 64, D = 128, L = 4, H = 4, T = 64, PAIRS = 16, PROMPT = 16
 const STEPS = 3
 
-const torchFigure = (): number | undefined => {
-  const script = join(dirname(fileURLToPath(import.meta.url)), "torch_dpo.py")
-  for (const python of ["/usr/bin/python3", "python3"]) {
-    const r = spawnSync(python, [script, "--steps", "5"], { encoding: "utf8" })
-    if (r.status === 0) return (JSON.parse(r.stdout.trim().split("\n").pop()!) as { tokens_per_second: number }).tokens_per_second
-  }
-  return undefined
+/** The same step in PyTorch (bench/torch_dpo.py), with the BLAS it ran on. */
+const torchFigure = (): { tokensPerS: number; blas?: Blas } | undefined => {
+  const out = torch<{ tokens_per_second: number }>("torch_dpo.py", ["--steps", "5"])
+  return out && { tokensPerS: out.tokens_per_second, ...(out.blas ? { blas: out.blas } : {}) }
 }
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
@@ -61,11 +56,14 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   const figures: Array<BenchFigure> = [
     { name: "dpo_train_tokens_per_s", value: tfjs, unit: "tok/s", note: `tfjs ${tf.getBackend()}, ${(seconds * 1000).toFixed(0)} ms/step of 2×${PAIRS}×${T} tokens` }
   ]
-  const torch = torchFigure()
-  if (torch !== undefined) {
+  const peer = torchFigure()
+  if (peer !== undefined) {
+    const unfair = unfairBlas(peer.blas)
     figures.push(
-      { name: "torch_dpo_train_tokens_per_s", value: torch, unit: "tok/s", note: "bench/torch_dpo.py, same step in PyTorch" },
-      { name: "tfjs_over_torch", value: tfjs / torch, unit: "ratio", note: "tfjs tokens/s ÷ PyTorch tokens/s" }
+      { name: "torch_dpo_train_tokens_per_s", value: peer.tokensPerS, unit: "tok/s", note: `bench/torch_dpo.py, same step in PyTorch, ${peer.blas?.kind ?? "?"} BLAS` },
+      unfair
+        ? { name: "tfjs_over_torch", value: Number.NaN, unit: "ratio", note: unfair }
+        : { name: "tfjs_over_torch", value: tfjs / peer.tokensPerS, unit: "ratio", note: "tfjs tokens/s ÷ PyTorch tokens/s" }
     )
   }
   return figures

@@ -15,6 +15,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from torch_blas import blas_in_use
+
 V, D, L, H, T, PAIRS = 64, 128, 4, 4, 64, 16
 
 
@@ -57,7 +59,11 @@ def main():
     ap.add_argument("--steps", type=int, default=10)
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (fp32: TF32 off)")
+    ap.add_argument("--shape", default="", help="V,D,L,H,T,PAIRS to replace the reference 64,128,4,4,64,16 (GPT-2 small: 50257,768,12,12,128,4)")
     args = ap.parse_args()
+    if args.shape:
+        global V, D, L, H, T, PAIRS
+        V, D, L, H, T, PAIRS = (int(x) for x in args.shape.split(","))
     if args.threads > 0:
         torch.set_num_threads(args.threads)
     dev = torch.device(args.device)
@@ -71,7 +77,7 @@ def main():
     ids = torch.randint(3, V, (2 * PAIRS, T)).to(dev)
     key_mask = torch.ones(2 * PAIRS, T, device=dev)
     target_mask = torch.zeros(2 * PAIRS, T - 1, device=dev)
-    target_mask[:, 15:] = 1  # 16 prompt tokens, 48 completion tokens
+    target_mask[:, 15:] = 1  # 16 prompt tokens, the rest completion tokens
     ref = (-torch.rand(2 * PAIRS) * 10 - 150).to(dev)
 
     def step():
@@ -96,7 +102,8 @@ def main():
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     # best: the least disturbed step, for ratios on a shared machine
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "seconds_per_step": seconds,
-                      "tokens_per_second": 2 * PAIRS * T / seconds, "best_tokens_per_second": 2 * PAIRS * T / min(times), "device": name}))
+                      "tokens_per_second": 2 * PAIRS * T / seconds, "best_tokens_per_second": 2 * PAIRS * T / min(times), "device": name,
+                      "blas": blas_in_use(), "shape": {"V": V, "D": D, "L": L, "H": H, "T": T, "pairs": PAIRS}}))
 
 
 if __name__ == "__main__":

@@ -14,6 +14,8 @@ import time
 
 import torch
 
+from torch_blas import blas_in_use
+
 V, D, L, H, T, B = 64, 128, 4, 4, 64, 32
 
 
@@ -110,8 +112,8 @@ def main():
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     # best: the least disturbed step, for ratios on a shared machine
     out = {"tokens_per_s": B * T / dt, "best_tokens_per_s": B * T / min(times), "seconds_per_step": dt, "threads": torch.get_num_threads(),
-           "torch": torch.__version__, "device": name, "shape": {"V": V, "D": D, "L": L, "H": H, "T": T, "B": B}}
-    print(json.dumps(out) if a.json else f"torch {out['torch']}, {out['threads']} threads: {out['tokens_per_s']:.0f} tokens/s ({dt * 1000:.1f} ms/step)")
+           "torch": torch.__version__, "device": name, "blas": blas_in_use(), "shape": {"V": V, "D": D, "L": L, "H": H, "T": T, "B": B}}
+    print(json.dumps(out) if a.json else f"torch {out['torch']} ({out['blas']['kind']} BLAS), {out['threads']} threads: {out['tokens_per_s']:.0f} tokens/s ({dt * 1000:.1f} ms/step)")
 
 
 if __name__ == "__main__":

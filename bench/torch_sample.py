@@ -18,6 +18,8 @@ import time
 import torch
 import torch.nn.functional as F
 
+from torch_blas import blas_in_use
+
 ap = argparse.ArgumentParser()
 ap.add_argument("--device", default="cpu", help="cpu or cuda (fp32: TF32 off)")
 ap.add_argument("--prompts", type=int, default=64)
@@ -149,11 +151,11 @@ if ARGS.json:
     name = torch.cuda.get_device_name(DEV) if DEV.type == "cuda" else "cpu"
     print(json.dumps({"torch": torch.__version__, "device": name, "rows": PROMPTS * SAMPLES, "new_tokens": NEW, "batch": BATCH,
                       "threads": torch.get_num_threads(), "kv_tokens_per_wall_s": cached[0], "kv_tokens_per_cpu_s": cached[1],
-                      "kv_best_batch_tokens_per_s": cached[2]}))
+                      "kv_best_batch_tokens_per_s": cached[2], "blas": blas_in_use()}))
     raise SystemExit(0)
 small = bench(model, True, 8)
 full = bench(model, False, 8) if not ARGS.no_recompute else (float("nan"), float("nan"), float("nan"))
-print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, BLAS {blas_in_use()['kind']}")
 print(f"KV cache, {PROMPTS}x{SAMPLES}x{NEW}: {cached[0]:.0f} tokens per wall s, {cached[1]:.0f} per CPU s")
 print(f"KV cache, 8 prompts: {small[0]:.0f} per wall s, {small[1]:.0f} per CPU s")
 print(f"full recompute, 8 prompts: {full[0]:.0f} per wall s, {full[1]:.0f} per CPU s")

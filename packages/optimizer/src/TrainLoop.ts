@@ -9,7 +9,7 @@ import { type Domain, Errors, Progress, type RunConfig, Seeds } from "@odpo/core
 import type { CausalLm, PolicyEngine } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
-import { AdamW, clipByGlobalNorm, squaredNorms } from "./AdamW.ts"
+import { AdamW, clipFactor, squaredNorms } from "./AdamW.ts"
 import type { MetricSink, Objective } from "./objectives/Objective.ts"
 import { learningRateAt } from "./Schedule.ts"
 
@@ -173,10 +173,9 @@ export const trainLoop = Effect.fn("TrainLoop.trainLoop")(function*<Item>(o: Loo
                 `(loss ${loss}, grad norm ${norm}); no checkpoint was written. Lower the learning rate or β, or check the reference log-probs`
             })
           }
-          const clipped = clipByGlobalNorm(grads, norm, t.maxGradNorm)
           const lr = learningRateAt(s, plan.length, t)
-          optimizer.apply(clipped, lr)
-          if (clipped !== grads) tf.dispose(clipped as Array<tf.Tensor>)
+          // clipping at maxGradNorm is AdamW's gradScale: the same products, no scaled copies
+          optimizer.apply(grads, lr, clipFactor(norm, t.maxGradNorm))
           tf.dispose(grads)
           out.push({ step: s, epoch: step.epoch, metrics: stepMetrics(stats, norm, lr) })
           yield* progress.tick(1)

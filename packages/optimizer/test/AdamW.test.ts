@@ -1,7 +1,7 @@
 // AdamW against a hand computation, global-norm clipping, and the learning-rate schedule.
 import { assert, describe, it } from "@effect/vitest"
 import * as tf from "@tensorflow/tfjs-core"
-import { AdamW, clipByGlobalNorm, globalNorm } from "../src/AdamW.ts"
+import { AdamW, clipByGlobalNorm, clipFactor, globalNorm, squaredNorms } from "../src/AdamW.ts"
 import { learningRateAt } from "../src/Schedule.ts"
 
 describe("AdamW", () => {
@@ -79,6 +79,46 @@ describe("clipping by global norm", () => {
     assert.strictEqual(clipByGlobalNorm(g, norm, 10), g)
     assert.strictEqual(clipByGlobalNorm(g, norm, 0), g) // 0 = off
     tf.dispose([...g, ...clipped])
+  })
+
+  it("clipping as AdamW's gradScale takes bit-equal steps to clipping the tensors first, on both paths", () => {
+    const shapes = [[4, 3], [3]]
+    let seed = 11
+    const rand = () => ((seed = (seed * 16807) % 2147483647) / 2147483647) - 0.5
+    const start = shapes.map((s) => Float32Array.from({ length: s.reduce((a, b) => a * b, 1) }, rand))
+    const make = () => shapes.map((s, i) => tf.variable(tf.tensor(start[i]!, s)))
+    const vars = [make(), make(), make()]
+    const o = { beta1: 0.9, beta2: 0.95, epsilon: 1e-8, weightDecay: 0.1 }
+    const [clipFirst, hostScaled, tensorScaled] = [new AdamW(vars[0]!, o, true), new AdamW(vars[1]!, o, true), new AdamW(vars[2]!, o, false)]
+    for (let step = 0; step < 3; step++) {
+      const grads = shapes.map((s) => tf.tensor(Float32Array.from({ length: s.reduce((x, y) => x * y, 1) }, () => 3 * rand()), s))
+      const norm = globalNorm(grads)
+      const factor = clipFactor(norm, 0.5)
+      assert.isBelow(factor, 1)
+      const clipped = clipByGlobalNorm(grads, norm, 0.5)
+      clipFirst.apply(clipped, 1e-2)
+      hostScaled.apply(grads, 1e-2, factor)
+      tensorScaled.apply(grads, 1e-2, factor)
+      tf.dispose([...grads, ...clipped])
+    }
+    vars[0]!.forEach((x, i) => {
+      assert.deepStrictEqual(vars[1]![i]!.dataSync(), x.dataSync())
+      assert.deepStrictEqual(vars[2]![i]!.dataSync(), x.dataSync())
+    })
+    assert.strictEqual(clipFactor(0.2, 1), 1)
+    assert.strictEqual(clipFactor(5, 0), 1)
+    assert.closeTo(clipFactor(4, 1), 1 / (4 + 1e-6), 1e-15)
+    for (const x of [clipFirst, hostScaled, tensorScaled]) x.dispose()
+    tf.dispose(vars.flat())
+  })
+
+  it("squared norms on the host equal tf.sum(tf.square(g)) bit for bit", () => {
+    const g = tf.tensor2d(Float32Array.from({ length: 3000 }, (_, i) => Math.sin(i) * (1 + (i % 7))), [60, 50])
+    const [host] = squaredNorms([g])
+    const tensor = tf.sum(tf.square(g))
+    assert.strictEqual(host!.dataSync()[0], tensor.dataSync()[0])
+    assert.isAbove(host!.dataSync()[0]!, 1000)
+    tf.dispose([g, host!, tensor])
   })
 })
 

@@ -5,6 +5,7 @@
  */
 import type { GptConfig } from "../Gpt.ts"
 import type { BlockValues, ForwardValues, LayerNormValues, Params } from "./GptGraph.ts"
+import type { OnnxAttribute } from "../OnnxWriter.ts"
 import { type GraphBuilder, ONNX_TYPE } from "./GraphBuilder.ts"
 
 export interface BackwardInputs {
@@ -14,6 +15,11 @@ export interface BackwardInputs {
   readonly targetMask: string
   /** float32 [B, T−1]: dL/d(token log-prob) */
   readonly upstream: string
+  /**
+   * float32 [B, T−1, V]: the forward's next-token log-distributions, when the caller has them
+   * (the head's softmax is then their exp); absent, the head's logits are computed again.
+   */
+  readonly logp?: string
 }
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
@@ -43,13 +49,14 @@ export const backward = (
   const sumRows = (x: string, name: string) => b.op("ReduceSum", [x, b.ints([0, 1])], { keepdims: 0 }, named(name), true)
   const meanLast = (x: string) => b.op("ReduceMean", [x], { axes: [-1], keepdims: 1 })
 
-  /** y = x W + b (W [in, out]): dW = xᵀ dy, db = Σ dy, and returns dx = dy Wᵀ. */
-  const linearBackward = (x: string, dy: string, prefix: string, inDim: number, outDim: number): string => {
+  /** y = x W + b (W [in, out]): dW = xᵀ dy, db = Σ dy, and returns dx = scale · dy Wᵀ (Gemm's alpha). */
+  const linearBackward = (x: string, dy: string, prefix: string, inDim: number, outDim: number, scale = 1): string => {
     const x2 = to2d(x, inDim)
     const dy2 = to2d(dy, outDim)
     b.op("Gemm", [x2, dy2], { transA: 1 }, named(`${prefix}.weight`), true)
     sumRows(dy, `${prefix}.bias`)
-    return b.op("Reshape", [b.op("Gemm", [dy2, p(`${prefix}.weight`)], { transB: 1 }), b.op("Shape", [x])], undefined, `${prefix}.dx`)
+    const attributes: Record<string, OnnxAttribute> = scale === 1 ? { transB: 1 } : { transB: 1, alpha: { float: scale } }
+    return b.op("Reshape", [b.op("Gemm", [dy2, p(`${prefix}.weight`)], attributes), b.op("Shape", [x])], undefined, `${prefix}.dx`)
   }
 
   /** llm.c's layernorm_backward: dx = (dnorm − mean(dnorm) − norm · mean(dnorm · norm)) · rstd. */
@@ -70,16 +77,13 @@ export const backward = (
   const blockBackward = (i: number, s: BlockValues, dOut: string): string => {
     const pre = `h.${i}`
     // MLP: x_out = x_mid + c_proj(gelu(c_fc(ln_2(x_mid))))
-    const dGelu = linearBackward(s.gelu, dOut, `${pre}.mlp.c_proj`, 4 * D, D)
-    // gelu'(f) = 0.5 (1 + t) + 0.5 f (1 − t²) √(2/π) (1 + 3 a f²),  t = tanh(√(2/π)(f + a f³))
-    const f2 = b.op("Mul", [s.fc, s.fc])
-    const sech2 = b.op("Sub", [b.scalar(1), b.op("Mul", [s.tanh, s.tanh])])
-    const inner = b.op("Mul", [b.scalar(SQRT_2_OVER_PI), b.op("Add", [b.scalar(1), b.op("Mul", [b.scalar(3 * GELU_A), f2])])])
-    const slope = b.op("Add", [
-      b.op("Mul", [b.scalar(0.5), b.op("Add", [b.scalar(1), s.tanh])]),
-      b.op("Mul", [b.op("Mul", [b.op("Mul", [b.scalar(0.5), s.fc]), sech2]), inner])
-    ])
-    const dFc = b.op("Mul", [dGelu, slope], undefined, `${pre}.mlp.dfc`)
+    // gelu'(f) = 0.5 [(1 + t) + f (1 − t²) √(2/π) (1 + 3 a f²)],  t = tanh(√(2/π)(f + a f³));
+    // the 0.5 rides on c_proj's dx Gemm (alpha), and 1 − t² = (1 + t)(1 − t) = (1 + t)(2 − (1 + t))
+    const halfDGelu = linearBackward(s.gelu, dOut, `${pre}.mlp.c_proj`, 4 * D, D, 0.5)
+    const sech2 = b.op("Mul", [s.onePlusTanh, b.op("Sub", [b.scalar(2), s.onePlusTanh])])
+    const inner = b.op("Add", [b.op("Mul", [s.fc2, b.scalar(3 * GELU_A * SQRT_2_OVER_PI)]), b.scalar(SQRT_2_OVER_PI)])
+    const twiceSlope = b.op("Add", [s.onePlusTanh, b.op("Mul", [b.op("Mul", [s.fc, sech2]), inner])])
+    const dFc = b.op("Mul", [halfDGelu, twiceSlope], undefined, `${pre}.mlp.dfc`)
     const dLn2 = linearBackward(s.ln2.y, dFc, `${pre}.mlp.c_fc`, D, 4 * D)
     const dMid = b.op("Add", [dOut, layerNormBackward(s.ln2, dLn2, `${pre}.ln_2`)], undefined, `${pre}.dx_mid`)
     // Attention: x_mid = x_in + c_proj(merge(softmax(q kᵀ/√hd + mask) v))
@@ -100,12 +104,13 @@ export const backward = (
   // Head: token_logp[b,t] = mask · log_softmax(h_t wteᵀ)[y_{t+1}], so
   // dlogits = g · mask · (onehot(y_{t+1}) − softmax(logits)) at positions 0…T−2
   const hs = b.op("Slice", [fwd.hidden, b.ints([0]), b.ints([-1]), b.ints([1])], undefined, "head.h")
-  const wteT = b.op("Transpose", [p("wte.weight")], { perm: [1, 0] })
-  const probs = b.op("Softmax", [b.op("MatMul", [hs, wteT])], { axis: -1 }, "head.probs")
-  const targets = b.op("Cast", [b.op("Slice", [inputs.ids, b.ints([1]), b.ints([INT_MAX]), b.ints([1])])], { to: ONNX_TYPE.int64 })
-  const oneHot = b.op("OneHot", [targets, b.ints([V]), b.op("Constant", [], { value_floats: { floats: [0, 1] } })], { axis: -1 })
+  const probs = inputs.logp
+    ? b.op("Exp", [inputs.logp], undefined, "head.probs")
+    : b.op("Softmax", [b.op("MatMul", [hs, b.op("Transpose", [p("wte.weight")], { perm: [1, 0] })])], { axis: -1 }, "head.probs")
+  // as −g · softmax, then + g at each target (ScatterElements): no one-hot [B, T−1, V] to make and subtract
+  const targets = b.op("Unsqueeze", [b.op("Cast", [b.op("Slice", [inputs.ids, b.ints([1]), b.ints([INT_MAX]), b.ints([1])])], { to: ONNX_TYPE.int64 }), b.ints([-1])])
   const g = b.op("Unsqueeze", [b.op("Mul", [inputs.upstream, inputs.targetMask]), b.ints([-1])], undefined, "head.g")
-  const dLogits = b.op("Mul", [b.op("Sub", [oneHot, probs]), g], undefined, "head.dlogits")
+  const dLogits = b.op("ScatterElements", [b.op("Mul", [probs, b.op("Neg", [g])]), targets, g], { axis: -1, reduction: "add" }, "head.dlogits")
   // logits = h wteᵀ: dh = dlogits wte, d wte (head part) = dlogitsᵀ h
   const dWteHead = b.op("Gemm", [to2d(dLogits, V), to2d(hs, D)], { transA: 1 }, "head.dwte")
   // the last position predicts nothing: its gradient is zero

@@ -37,6 +37,8 @@ export interface LayerNormValues {
 /** What one block's backward needs from its forward. */
 export interface BlockValues {
   readonly ln1: LayerNormValues
+  /** c_attn's output [B, T, 3D] */
+  readonly qkv: string
   /** q · 1/√hd, k and v as [B, H, T, hd] (k, v over past + new tokens). */
   readonly q: string
   readonly k: string
@@ -46,9 +48,10 @@ export interface BlockValues {
   /** heads merged back, [B, T, D]: the input of c_proj */
   readonly y: string
   readonly ln2: LayerNormValues
-  /** c_fc output before GELU, its tanh term, and the GELU output: [B, T, 4D] */
+  /** c_fc output before GELU f, f², 1 + tanh(√(2/π)(f + 0.044715 f³)), and the GELU output: [B, T, 4D] */
   readonly fc: string
-  readonly tanh: string
+  readonly fc2: string
+  readonly onePlusTanh: string
   readonly gelu: string
 }
 
@@ -63,7 +66,7 @@ export interface ForwardValues {
 }
 
 /**
- * "training" keeps what the backward pass needs (LayerNorm statistics, GELU's tanh); "inference"
+ * "training" keeps what the backward pass needs (LayerNorm statistics, GELU's f² and 1 + tanh); "inference"
  * lets onnxruntime fuse instead: single-output LayerNorm and its FastGelu (bias folded in).
  */
 export type ForwardMode = "inference" | "training"
@@ -83,7 +86,31 @@ export interface ForwardInputs {
   readonly cache?: { readonly past: ReadonlyArray<{ readonly k: string; readonly v: string }>; readonly slotMask: string }
   /** Names the keys/values `${cacheName}.${layer}.key|value` (default "present"); two models in one graph need two. */
   readonly cacheName?: string
+  /**
+   * ("training") Activations a training forward already computed, fed back in (savedActivations'
+   * names): each block's input, qkv, x_mid and c_fc output, and the last block's output. The big
+   * matmuls (c_attn, c_proj, c_fc, mlp.c_proj) are then not done again; LayerNorm, attention and
+   * GELU, which the backward reads, are recomputed from them.
+   */
+  readonly saved?: SavedActivations
 }
+
+/** Names of the activations a training forward hands to the backward graph (graph outputs there, inputs here). */
+export interface SavedActivations {
+  readonly blocks: ReadonlyArray<{ readonly xIn: string; readonly qkv: string; readonly xMid: string; readonly fc: string }>
+  readonly xFinal: string
+}
+
+/** The names forward() gives those activations in "training" mode (checked where they are output). */
+export const savedActivations = (config: GptConfig): SavedActivations => ({
+  blocks: Array.from({ length: config.nLayers }, (_, i) => ({
+    xIn: i === 0 ? "x0" : `h.${i - 1}.x_out`,
+    qkv: `h.${i}.attn.c_attn`,
+    xMid: `h.${i}.x_mid`,
+    fc: `h.${i}.mlp.c_fc`
+  })),
+  xFinal: `h.${config.nLayers - 1}.x_out`
+})
 
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI)
 
@@ -143,7 +170,10 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
   const hd = D / H
   // Token + position embeddings
   const positions = inputs.positions ?? b.op("Range", [b.int(0), b.op("Squeeze", [dim(b, inputs.ids, 1), b.ints([0])]), b.int(1)], undefined, "positions")
-  let x = b.op("Add", [b.op("Gather", [p("wte.weight"), inputs.ids], { axis: 0 }, "tok_emb"), b.op("Gather", [p("wpe.weight"), positions], { axis: 0 }, "pos_emb")], undefined, "x0")
+  const saved = inputs.saved
+  let x = saved
+    ? saved.blocks[0]!.xIn
+    : b.op("Add", [b.op("Gather", [p("wte.weight"), inputs.ids], { axis: 0 }, "tok_emb"), b.op("Gather", [p("wpe.weight"), positions], { axis: 0 }, "pos_emb")], undefined, "x0")
   const mask = inputs.cache ? slotMask(b, inputs.cache.slotMask) : attentionMask(b, inputs.ids, inputs.keyMask!)
   const split = b.ints([D, D, D])
   const headsShape = b.ints([0, 0, H, hd])
@@ -153,8 +183,10 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
   for (let i = 0; i < nLayers; i++) {
     const pre = `h.${i}`
     // x = x + attn(ln_1(x))
+    const kept = saved?.blocks[i]
+    if (kept) x = kept.xIn
     const ln1 = layerNorm(b, p, x, `${pre}.ln_1`, mode)
-    const qkv = linear(b, p, ln1.y, `${pre}.attn.c_attn`)
+    const qkv = kept ? kept.qkv : linear(b, p, ln1.y, `${pre}.attn.c_attn`)
     const heads = (t: string, name: string) => b.op("Transpose", [b.op("Reshape", [t, headsShape])], { perm: [0, 2, 1, 3] }, `${pre}.attn.${name}`)
     const headsNamed = (t: string, name: string) => b.op("Transpose", [b.op("Reshape", [t, headsShape])], { perm: [0, 2, 1, 3] }, name, true)
     const [qFlat, kFlat, vFlat] = b.opN("Split", [qkv, split], 3, { axis: -1 }, `${pre}.attn.qkv`)
@@ -168,7 +200,7 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
     const past = inputs.cache?.past[i]
     const { att, y: yHeads } = past ? cachedAttention(b, q, k, v, past, mask, pre) : selfAttention(b, q, k, v, mask, pre)
     const y = b.op("Reshape", [b.op("Transpose", [yHeads], { perm: [0, 2, 1, 3] }), mergedShape], undefined, `${pre}.attn.y`)
-    x = b.op("Add", [x, linear(b, p, y, `${pre}.attn.c_proj`)], undefined, `${pre}.x_mid`)
+    x = kept ? kept.xMid : b.op("Add", [x, linear(b, p, y, `${pre}.attn.c_proj`)], undefined, `${pre}.x_mid`)
     // x = x + mlp(ln_2(x)),  gelu(f) = 0.5 f (1 + tanh(√(2/π) (f + 0.044715 f³)))
     const ln2 = layerNorm(b, p, x, `${pre}.ln_2`, mode)
     if (mode === "inference") {
@@ -178,14 +210,17 @@ export const forward = (b: GraphBuilder, p: Params, config: GptConfig, inputs: F
       x = b.op("Add", [x, linear(b, p, gelu, `${pre}.mlp.c_proj`)], undefined, `${pre}.x_out`)
       continue
     }
-    const fc = linear(b, p, ln2.y, `${pre}.mlp.c_fc`)
-    const cube = b.op("Mul", [b.op("Mul", [fc, fc]), fc])
-    const tanh = b.op("Tanh", [b.op("Mul", [b.scalar(SQRT_2_OVER_PI), b.op("Add", [fc, b.op("Mul", [b.scalar(0.044715), cube])])])], undefined, `${pre}.mlp.tanh`)
-    const gelu = b.op("Mul", [b.op("Mul", [fc, b.scalar(0.5)]), b.op("Add", [b.scalar(1), tanh])], undefined, `${pre}.mlp.gelu`)
-    x = b.op("Add", [x, linear(b, p, gelu, `${pre}.mlp.c_proj`)], undefined, `${pre}.x_out`)
-    blocks.push({ ln1, q, k, v, att, y, ln2, fc, tanh, gelu })
+    // tanh(√(2/π) f (1 + 0.044715 f²)): f² and 1 + tanh are kept for the backward
+    const fc = kept ? kept.fc : linear(b, p, ln2.y, `${pre}.mlp.c_fc`)
+    const fc2 = b.op("Mul", [fc, fc], undefined, `${pre}.mlp.fc2`)
+    const u = b.op("Mul", [fc, b.op("Add", [b.op("Mul", [fc2, b.scalar(SQRT_2_OVER_PI * 0.044715)]), b.scalar(SQRT_2_OVER_PI)])])
+    const onePlusTanh = b.op("Add", [b.op("Tanh", [u], undefined, `${pre}.mlp.tanh`), b.scalar(1)], undefined, `${pre}.mlp.one_plus_tanh`)
+    const gelu = b.op("Mul", [b.op("Mul", [fc, b.scalar(0.5)]), onePlusTanh], undefined, `${pre}.mlp.gelu`)
+    // with saved activations the next block's input (or the final x) is fed, not recomputed
+    if (!saved) x = b.op("Add", [x, linear(b, p, gelu, `${pre}.mlp.c_proj`)], undefined, `${pre}.x_out`)
+    blocks.push({ ln1, qkv, q, k, v, att, y, ln2, fc, fc2, onePlusTanh, gelu })
   }
-  const lnF = layerNorm(b, p, x, "ln_f", mode)
+  const lnF = layerNorm(b, p, saved ? saved.xFinal : x, "ln_f", mode)
   return { hidden: lnF.y, lnF, blocks, present }
 }
 

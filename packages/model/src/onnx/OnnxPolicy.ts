@@ -115,6 +115,15 @@ export const batchLogps = (sessions: OnnxSessions, model: HostModel, batch: Host
     logps: values(out["logps"])
   }))
 
+/** A training step's forward (the train graph): token log-probs, and what the VJP graph reads as feeds (log-distributions, saved activations). */
+export const trainingLogps = (sessions: OnnxSessions, model: HostModel, batch: HostBatch): Effect.Effect<{ tokenLogps: Float32Array; saved: Feeds }, OnnxError> =>
+  Effect.map(sessions.run("train", model.config, { ...weightFeeds(sessions.ort, model), ...batchFeeds(sessions.ort, batch) }), (out) => {
+    // Everything but the log-probs is for the VJP graph: the log-distributions and the saved activations.
+    const saved: Feeds = {}
+    for (const [name, value] of Object.entries(out)) if (name !== "token_logps") saved[name] = value
+    return { tokenLogps: values(out["token_logps"]), saved }
+  })
+
 /** log π(y|x) summed over completion tokens, per sequence. */
 export const sequenceLogps = (
   sessions: OnnxSessions,
@@ -178,18 +187,24 @@ export const sequenceStats = (
       return Array.from(kl, (k, b) => ({ kl: k, entropy: entropy[b]!, logp: logp[b]! }))
     }))
 
-/** Every parameter's gradient of Σ upstream ⊙ token log-probs, by GPT-2 name (the VJP graph). */
+/**
+ * Every parameter's gradient of Σ upstream ⊙ token log-probs, by GPT-2 name (the VJP graph).
+ * `saved` is trainingLogps's of the same weights and batch; absent, the train graph runs first.
+ */
 export const gradients = (
   sessions: OnnxSessions,
   model: HostModel,
   batch: HostBatch,
-  upstream: Float32Array
+  upstream: Float32Array,
+  saved?: Feeds
 ): Effect.Effect<Map<string, Float32Array>, OnnxError> =>
-  Effect.map(
-    sessions.run("vjp", model.config, {
+  Effect.gen(function*() {
+    const forwardValues = saved ?? (yield* trainingLogps(sessions, model, batch)).saved
+    const out = yield* sessions.run("vjp", model.config, {
       ...weightFeeds(sessions.ort, model),
       ...batchFeeds(sessions.ort, batch),
-      upstream: new sessions.ort.Tensor("float32", upstream, [batch.B, batch.T - 1])
-    }),
-    (out) => new Map(parameterShapes(model.config).map(([name]) => [name, values(out[GRAD_PREFIX + name])]))
-  )
+      upstream: new sessions.ort.Tensor("float32", upstream, [batch.B, batch.T - 1]),
+      ...forwardValues
+    })
+    return new Map(parameterShapes(model.config).map(([name]) => [name, values(out[GRAD_PREFIX + name])]))
+  })

@@ -1,8 +1,8 @@
 /**
  * The PolicyEngine on onnxruntime. Log-probs and statistics come from the forward graphs; a loss's
- * gradient in three moves: the forward graph gives the token log-probs, tfjs differentiates the
- * loss with respect to them (a leaf [N, T−1] tensor: cheap), and the VJP graph carries that
- * upstream gradient back to every parameter. Weights stay in the Gpt's tfjs Variables, read at
+ * gradient in three moves: the train graph gives the token log-probs (and keeps the activations
+ * the backward needs), tfjs differentiates the loss with respect to them (a leaf [N, T−1] tensor:
+ * cheap), and the VJP graph carries that upstream gradient back to every parameter. Weights stay in the Gpt's tfjs Variables, read at
  * each call, so AdamW, clipping and checkpoints are the same as on tfjs.
  */
 import { Errors } from "@odpo/core"
@@ -11,7 +11,7 @@ import { Effect } from "effect"
 import { parameterShapes } from "../Architectures.ts"
 import type { CausalLm } from "../CausalLm.ts"
 import type { PolicyEngine } from "../PolicyEngine.ts"
-import { batchLogps, gradients, hostModelOf, makeHostBatch, sequenceLogps, sequenceStats, sequenceTokenLogps } from "./OnnxPolicy.ts"
+import { gradients, hostModelOf, makeHostBatch, sequenceLogps, sequenceStats, sequenceTokenLogps, trainingLogps } from "./OnnxPolicy.ts"
 import { OnnxSessionPool } from "./OnnxSessions.ts"
 
 /** Sequences per forward when scoring without gradient (onnxruntime is faster on larger batches). */
@@ -49,7 +49,7 @@ export const make = (backend: string): Effect.Effect<PolicyEngine, never, OnnxSe
           yield* noDropout(model)
           const host = yield* hostModelOf(model)
           const batch = yield* makeHostBatch(seqs, padId, model.config.contextLength)
-          const { tokenLogps } = yield* batchLogps(pool, host, batch)
+          const { tokenLogps, saved } = yield* trainingLogps(pool, host, batch)
           const shape: [number, number] = [batch.B, batch.T - 1]
           const { value, upstream } = tf.tidy(() => {
             const mask = tf.tensor2d(batch.targetMask, shape)
@@ -57,7 +57,7 @@ export const make = (backend: string): Effect.Effect<PolicyEngine, never, OnnxSe
             const { value, grad } = tf.valueAndGrad(lossOf)(tf.tensor2d(tokenLogps, shape))
             return { value, upstream: Float32Array.from(grad.dataSync()) }
           })
-          const grads = yield* gradients(pool, host, batch, upstream)
+          const grads = yield* gradients(pool, host, batch, upstream, saved)
           return { value, grads: parameterShapes(model.config).map(([name, s]) => tf.tensor(grads.get(name)!, s)) }
         }))
     } satisfies PolicyEngine

@@ -37,8 +37,8 @@ export interface OnnxSessions {
   readonly ort: OrtModule
   /** The session of one graph for one model shape (made on first use). */
   readonly session: (kind: GraphKind, config: ModelConfig) => Effect.Effect<Ort.InferenceSession, OnnxError>
-  /** Run one graph; a failure names the graph and says what onnxruntime said. */
-  readonly run: (kind: GraphKind, config: ModelConfig, feeds: Feeds) => Effect.Effect<Fetches, OnnxError>
+  /** Run one graph (only `outputs`, when given); a failure names the graph and says what onnxruntime said. */
+  readonly run: (kind: GraphKind, config: ModelConfig, feeds: Feeds, outputs?: ReadonlyArray<string>) => Effect.Effect<Fetches, OnnxError>
 }
 
 /** A session serves every checkpoint of one architecture and shape. */
@@ -86,10 +86,14 @@ export const createSession = (ort: OrtModule, kind: GraphKind, config: ModelConf
       })
   })
 
-/** Run a session; a failure names the graph. */
-export const runSession = (session: Ort.InferenceSession, kind: GraphKind, feeds: Feeds): Effect.Effect<Fetches, OnnxError> =>
+/**
+ * Run a session (every output, or only `outputs`: onnxruntime-node copies each fetched output
+ * into a fresh JS buffer, ~1 ms a MB here, so a big output nobody reads is left in the graph).
+ * A failure names the graph.
+ */
+export const runSession = (session: Ort.InferenceSession, kind: GraphKind, feeds: Feeds, outputs?: ReadonlyArray<string>): Effect.Effect<Fetches, OnnxError> =>
   Effect.tryPromise({
-    try: () => session.run(feeds) as Promise<Fetches>,
+    try: () => (outputs ? session.run(feeds, [...outputs]) : session.run(feeds)) as Promise<Fetches>,
     catch: (cause) =>
       new OnnxError({ message: `onnxruntime failed running the policy's ${kind} graph: ${String((cause as Error)?.message ?? cause).split("\n")[0]}`, cause })
   })
@@ -122,7 +126,7 @@ export const make = (options: OnnxOptions): Effect.Effect<OnnxSessions, never, S
       options,
       ort,
       session,
-      run: (kind, config, feeds) => Effect.flatMap(session(kind, config), (s) => runSession(s, kind, feeds))
+      run: (kind, config, feeds, outputs) => Effect.flatMap(session(kind, config), (s) => runSession(s, kind, feeds, outputs))
     } satisfies OnnxSessions
   })
 

@@ -1,9 +1,9 @@
 /**
  * The graphs the onnx engine runs, each built from an architecture's forward (GptGraph,
  * LlamaGraph): prefill and decode (KV cache, last-position logits), masked sequence log-probs,
- * sequence statistics against a reference (exact KL, entropy), and the training step's VJP
- * (GptBackward; GPT-2 only so far). Weights are graph inputs named as the model names them (the
- * reference's prefixed "ref."), so one graph serves every checkpoint of a shape.
+ * sequence statistics against a reference (exact KL, entropy), and the training step: its forward
+ * (train) and VJP (GptBackward; GPT-2 only so far). Weights are graph inputs named as the model
+ * names them (the reference's prefixed "ref."), so one graph serves every checkpoint of a shape.
  */
 import type { GptConfig } from "../Gpt.ts"
 import { parameterShapes } from "../Gpt.ts"
@@ -12,10 +12,11 @@ import type { OnnxGraph } from "../OnnxWriter.ts"
 import { backward } from "./GptBackward.ts"
 import * as GptGraph from "./GptGraph.ts"
 import { type ForwardInputs, type Params } from "./GptGraph.ts"
+import { forward, paramInputs, savedActivations } from "./GptGraph.ts"
 import { GraphBuilder, ONNX_TYPE } from "./GraphBuilder.ts"
 import * as LlamaGraph from "./LlamaGraph.ts"
 
-export type GraphKind = "prefill" | "decode" | "logps" | "stats" | "vjp"
+export type GraphKind = "prefill" | "decode" | "logps" | "stats" | "train" | "vjp"
 
 /** Prefix of the reference model's weights in the stats graph. */
 export const REF_PREFIX = "ref."
@@ -146,6 +147,45 @@ export const logpsGraphOf = <C>(f: Family<C>) => (config: C): OnnxGraph => {
 }
 export const logpsGraph = logpsGraphOf(gptFamily)
 
+/** The next-token log-distributions [B, T−1, V] the train graph hands to the VJP graph. */
+export const LOGP_OUTPUT = "policy.logp"
+
+/** Each saved activation's name and shape (savedActivations), in one list. */
+const savedValues = (config: GptConfig): Array<[string, Array<number | string>]> => {
+  const { dModel: D } = config
+  const saved = savedActivations(config)
+  const rows = ["batch", "tokens"]
+  return [
+    ...saved.blocks.flatMap((s): Array<[string, Array<number | string>]> => [[s.xIn, [...rows, D]], [s.qkv, [...rows, 3 * D]], [s.xMid, [...rows, D]], [s.fc, [...rows, 4 * D]]]),
+    [saved.xFinal, [...rows, D]]
+  ]
+}
+
+/** The saved activations' names: what a training step fetches from the train graph and feeds to the VJP graph. */
+export const savedActivationNames = (config: GptConfig): Array<string> => savedValues(config).map(([name]) => name)
+
+/**
+ * A training step's forward: the masked token log-probs (as logpsGraph), and for the VJP graph
+ * the next-token log-distributions (LOGP_OUTPUT) and the activations its backward would otherwise
+ * compute again (savedActivations: every matmul's output of the body, ~9·D floats a token a layer).
+ */
+export const trainGraph = (config: GptConfig): OnnxGraph => {
+  const b = new GraphBuilder("odpo_gpt_train")
+  const p = paramInputs(b, config)
+  const { ids, keyMask, targetMask } = sequenceInputs(b)
+  const fwd = forward(b, p, config, { ids, keyMask }, "training")
+  const logp = nextTokenLogProbs(gptFamily, config, b, p, fwd.hidden, "policy")
+  const tokens = tokenLogProbs(b, logp, targetIndex(b, ids), targetMask, "token_logps")
+  b.output(tokens, "float32", ["batch", "targets"])
+  b.output(logp, "float32", ["batch", "targets", config.vocabSize])
+  const made = [...fwd.blocks.flatMap((s) => [s.ln1.x, s.qkv, s.ln2.x, s.fc]), fwd.lnF.x]
+  savedValues(config).forEach(([name, shape], i) => {
+    if (made[i] !== name) throw new Error(`trainGraph: the forward named activation ${i} "${made[i]}", not "${name}" (GptGraph.savedActivations is out of step)`)
+    b.output(name, "float32", shape)
+  })
+  return b.build()
+}
+
 /**
  * Per sequence, summed over completion tokens: log π(y|x), the exact KL(π ‖ π_ref) over the whole
  * vocabulary, Σ_v π(v)(log π(v) − log π_ref(v)), and the entropy −Σ_v π(v) log π(v); the KL per
@@ -172,17 +212,21 @@ export const statsGraphOf = <C>(f: Family<C>) => (config: C): OnnxGraph => {
 export const statsGraph = statsGraphOf(gptFamily)
 
 /**
- * The training step's vector–Jacobian product: the forward again, then the backward of the
- * masked token log-probs, given upstream gradients dL/d(token log-prob) [B, T−1]. Outputs every
- * parameter's gradient ("grad." + name).
+ * The training step's vector–Jacobian product, after the train graph: from its saved activations
+ * the forward's cheap parts again (LayerNorms, attention, GELU — no matmul of the body), then the
+ * backward of the masked token log-probs, given upstream gradients dL/d(token log-prob) [B, T−1]
+ * and the train graph's next-token log-distributions (LOGP_OUTPUT: the head's softmax is their
+ * exp). Outputs every parameter's gradient ("grad." + name).
  */
 export const vjpGraph = (config: GptConfig): OnnxGraph => {
   const b = new GraphBuilder("odpo_gpt_vjp")
   const p = GptGraph.paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
   const upstream = b.input("upstream", "float32", ["batch", "targets"])
-  const fwd = GptGraph.forward(b, p, config, { ids, keyMask })
-  const grads = backward(b, p, config, fwd, { ids, targetMask, upstream }, (name) => GRAD_PREFIX + name)
+  const logp = b.input(LOGP_OUTPUT, "float32", ["batch", "targets", config.vocabSize])
+  for (const [name, shape] of savedValues(config)) b.input(name, "float32", shape)
+  const fwd = forward(b, p, config, { ids, keyMask, saved: savedActivations(config) })
+  const grads = backward(b, p, config, fwd, { ids, targetMask, upstream, logp }, (name) => GRAD_PREFIX + name)
   for (const [name, shape] of parameterShapes(config)) b.output(grads.get(name)!, "float32", shape)
   return b.build()
 }
@@ -192,6 +236,7 @@ export const graphFor: Record<GraphKind, (config: GptConfig) => OnnxGraph> = {
   decode: decodeGraph,
   logps: logpsGraph,
   stats: statsGraph,
+  train: trainGraph,
   vjp: vjpGraph
 }
 
