@@ -12,6 +12,7 @@ import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 import { Seeds } from "@odpo/core"
 import type { CacheGeometry, CausalLm, ForwardOptions, ForwardResult, HiddenResult } from "./CausalLm.ts"
+import { assignWeights, makeVariables, readWeights } from "./ModelVariables.ts"
 import { fusedGelu } from "./WebGpuKernels.ts"
 
 const { mulberry32 } = Seeds
@@ -121,15 +122,7 @@ export class Gpt implements CausalLm {
     if (problem) throw new Error(problem)
     this.config = config
     this.cacheGeometry = { layers: config.nLayers, kvHeads: config.nHeads, headDim: config.dModel / config.nHeads }
-    this.params = new Map()
-    for (const [name, shape] of parameterShapes(config)) {
-      const data = weights.get(name)
-      if (!data) throw new Error(`missing parameter ${name}`)
-      // The variable takes its own reference to the data: dispose the initial tensor or it leaks.
-      const initial = tf.tensor(data, shape, "float32")
-      this.params.set(name, tf.variable(initial, true, `${name}_${nextId++}`))
-      initial.dispose()
-    }
+    this.params = makeVariables(parameterShapes(config), weights)
   }
 
   static init(config: GptConfig, seed = 0): Gpt {
@@ -153,21 +146,13 @@ export class Gpt implements CausalLm {
    * Weights as plain arrays, by name (for checkpoints and copies). Async: a GPU backend reads
    * back without blocking (tfjs's webgpu backend cannot read synchronously in Node at all).
    */
-  async weights(): Promise<Map<string, Float32Array>> {
-    const names = parameterShapes(this.config).map(([name]) => name)
-    const data = await Promise.all(names.map((name) => this.p(name).data()))
-    return new Map(names.map((name, i) => [name, data[i] as Float32Array]))
+  weights(): Promise<Map<string, Float32Array>> {
+    return readWeights(parameterShapes(this.config), this.params)
   }
 
   /** Overwrite the weights (same config). */
   assign(weights: Map<string, Float32Array>): void {
-    for (const [name, shape] of parameterShapes(this.config)) {
-      const data = weights.get(name)
-      if (!data) throw new Error(`missing parameter ${name}`)
-      const t = tf.tensor(data, shape, "float32")
-      this.p(name).assign(t)
-      t.dispose()
-    }
+    assignWeights(parameterShapes(this.config), this.params, weights)
   }
 
   async clone(): Promise<Gpt> {
@@ -256,4 +241,3 @@ export class Gpt implements CausalLm {
   }
 }
 
-let nextId = 0

@@ -12,6 +12,7 @@ import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 import { Seeds } from "@odpo/core"
 import type { CacheGeometry, CausalLm, ForwardOptions, ForwardResult, HiddenResult } from "./CausalLm.ts"
+import { assignWeights, makeVariables, readWeights } from "./ModelVariables.ts"
 import { causalMask } from "./Gpt.ts"
 
 /** rope_scaling as real configs carry it: Llama 3's frequency bands, or positions divided by a factor. */
@@ -178,14 +179,7 @@ export class Llama implements CausalLm {
     this.architecture = config.architecture
     this.cacheGeometry = { layers: config.nLayers, kvHeads: config.nKvHeads, headDim: config.headDim }
     this.invFreq = inverseFrequencies(config)
-    this.params = new Map()
-    for (const [name, shape] of parameterShapes(config)) {
-      const data = weights.get(name)
-      if (!data) throw new Error(`missing parameter ${name}`)
-      const initial = tf.tensor(data, shape, "float32")
-      this.params.set(name, tf.variable(initial, true, `${name}_${nextId++}`))
-      initial.dispose()
-    }
+    this.params = makeVariables(parameterShapes(config), weights)
   }
 
   static init(config: LlamaConfig, seed = 0): Llama {
@@ -204,20 +198,12 @@ export class Llama implements CausalLm {
     return parameterShapes(this.config).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
   }
 
-  async weights(): Promise<Map<string, Float32Array>> {
-    const names = parameterShapes(this.config).map(([name]) => name)
-    const data = await Promise.all(names.map((name) => this.p(name).data()))
-    return new Map(names.map((name, i) => [name, data[i] as Float32Array]))
+  weights(): Promise<Map<string, Float32Array>> {
+    return readWeights(parameterShapes(this.config), this.params)
   }
 
   assign(weights: Map<string, Float32Array>): void {
-    for (const [name, shape] of parameterShapes(this.config)) {
-      const data = weights.get(name)
-      if (!data) throw new Error(`missing parameter ${name}`)
-      const t = tf.tensor(data, shape, "float32")
-      this.p(name).assign(t)
-      t.dispose()
-    }
+    assignWeights(parameterShapes(this.config), this.params, weights)
   }
 
   async clone(): Promise<Llama> {
@@ -326,4 +312,3 @@ export class Llama implements CausalLm {
   }
 }
 
-let nextId = 0
