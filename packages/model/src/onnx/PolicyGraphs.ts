@@ -161,9 +161,6 @@ const savedValues = (config: GptConfig): Array<[string, Array<number | string>]>
   ]
 }
 
-/** The saved activations' names: what a training step fetches from the train graph and feeds to the VJP graph. */
-export const savedActivationNames = (config: GptConfig): Array<string> => savedValues(config).map(([name]) => name)
-
 /**
  * A training step's forward: the masked token log-probs (as logpsGraph), and for the VJP graph
  * the next-token log-distributions (LOGP_OUTPUT) and the activations its backward would otherwise
