@@ -1,7 +1,7 @@
 /**
  * The SQL of the experiments' READMEs: every `odpo query --db FILE "…"` (unescaped as the shell
  * would: \$ → $, \" → "), with the file it names; every ```sql block, meant for the README's own
- * committed results file (its folder's one results/*.duckdb); and every ```sql full-database
+ * committed results file (its folder's one results/*.duckdb.gz); and every ```sql full-database
  * block, which reads per-sample tables (rollouts, pairs) only the full database of a study run has.
  * A folder with no results/ at all (an experiment you run yourself, e.g. custom/) has no committed
  * file: its ```sql blocks are for the database your own run writes (`ownRun`).
@@ -39,7 +39,7 @@ export const readmeQueries = (): Array<ReadmeQuery> =>
     const text = readFileSync(file, "utf8")
     const where = relative(root, file)
     const results = join(dirname(file), "results")
-    const files = existsSync(results) ? readdirSync(results).filter((f) => f.endsWith(".duckdb")) : []
+    const files = existsSync(results) ? readdirSync(results).filter((f) => f.endsWith(".duckdb.gz")) : []
     const own = files.length === 1 ? relative(root, join(results, files[0]!)) : undefined
     return [
       ...[...text.matchAll(/odpo query --db (\S+) "((?:[^"\\]|\\.)*)"/g)].map((m) => ({

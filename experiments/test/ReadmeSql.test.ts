@@ -18,7 +18,7 @@ describe("README SQL", () => {
       assert.isAtLeast(queries.length, 30)
       for (const db of new Set(queries.map((q) => q.db!))) {
         const own = queries.filter((q) => q.db === db)
-        assert.match(db, /^experiments\/[\w-]+\/results\/[\w-]+\.duckdb$/, `${own[0]!.where}: --db ${db} is not a committed results file`)
+        assert.match(db, /^experiments\/[\w-]+\/results\/[\w-]+\.duckdb\.gz$/, `${own[0]!.where}: --db ${db} is not a committed results file`)
         assert.isTrue(existsSync(join(root, db)), `${own[0]!.where}: ${db} does not exist`)
         yield* Effect.gen(function*() {
           const store = yield* RunStore.RunStore

@@ -27,7 +27,7 @@ describe("study verdicts", () => {
 
   it.live("bandit, μ = 70 online − offline at round 8 over 10 seeds: the tool's numbers are numpy's on the database's per-seed differences", () =>
     Effect.gen(function*() {
-      const db = join(root, "experiments/bandit/results/bandit.duckdb")
+      const db = join(root, "experiments/bandit/results/bandit.duckdb.gz")
       const rows = yield* Effect.flatMap(RunStore.RunStore, (s) =>
         s.query(`SELECT o.seed, o.gold_reward - f.gold_reward AS d
           FROM run_compare o JOIN run_compare f ON f.seed = o.seed AND f.round = o.round

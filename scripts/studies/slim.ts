@@ -6,8 +6,11 @@
  * With --eval, the held-out samples (rollouts of purpose 'eval', their scores and prompts) are
  * kept too, so that `eval_extremes` works. SOURCE is attached read-only: slim a finished study.
  *
- * Usage: npx -y pnpm@12.4.2 exec tsx scripts/studies/slim.ts SOURCE.duckdb DEST.duckdb [--eval]
- * e.g.   … runs/bandit-study.duckdb experiments/bandit/results/bandit.duckdb
+ * A DEST ending in .gz is written as a results archive (gzip -9n of the slimmed database), the form
+ * the studies commit: odpo reads it as it is.
+ *
+ * Usage: npx -y pnpm@12.4.2 exec tsx scripts/studies/slim.ts SOURCE.duckdb DEST.duckdb[.gz] [--eval]
+ * e.g.   … runs/bandit-study.duckdb experiments/bandit/results/bandit.duckdb.gz
  */
 import { DuckDBInstance } from "@duckdb/node-api"
 import { RunStore } from "@odpo/core"
@@ -17,11 +20,14 @@ import { resolve } from "node:path"
 
 const args = process.argv.slice(2)
 const withEval = args.includes("--eval")
-const [source, dest] = args.filter((a) => a !== "--eval").map((a) => resolve(a))
-if (source === undefined || dest === undefined || !existsSync(source)) {
-  console.error("usage: slim.ts SOURCE.duckdb DEST.duckdb [--eval]   (SOURCE must exist)")
+const [source, target] = args.filter((a) => a !== "--eval").map((a) => resolve(a))
+if (source === undefined || target === undefined || !existsSync(source)) {
+  console.error("usage: slim.ts SOURCE.duckdb DEST.duckdb[.gz] [--eval]   (SOURCE must exist)")
   process.exit(2)
 }
+// An archive is slimmed into a database beside it first, then compressed.
+const archive = RunStore.isArchive(target) ? target : null
+const dest = archive === null ? target : target.replace(/\.gz$/, "")
 
 // Small per-run or per-round tables: kept whole. The policy-gradient advantages are per sample
 // too (one row per train rollout of an RL round: ~1 MB for the 12 RL runs of rlhf-vs-dpo), so
@@ -58,3 +64,8 @@ conn.closeSync()
 created.closeSync()
 await Effect.runPromise(program)
 console.log(`${dest}: ${(statSync(dest).size / 1e6).toFixed(2)} MB`)
+if (archive !== null) {
+  await RunStore.writeArchive(dest, archive)
+  for (const f of [dest, `${dest}.wal`]) rmSync(f, { force: true })
+  console.log(`${archive}: ${(statSync(archive).size / 1e6).toFixed(2)} MB`)
+}

@@ -7,7 +7,7 @@ import { join } from "node:path"
 import { odpo, repoRoot } from "./CliProcess.ts"
 
 // the rlhf-vs-dpo study's bandit arms: its online and offline DPO arms are the bandit study's μ = 70 arms, seeds 0–2
-const db = join(repoRoot, "experiments/rlhf-vs-dpo/results/rlhf-vs-dpo.duckdb")
+const db = join(repoRoot, "experiments/rlhf-vs-dpo/results/rlhf-vs-dpo.duckdb.gz")
 
 describe("odpo compare --study", () => {
   it("bandit: means over seeds with bootstrap intervals, the paired difference and its verdict", async () => {

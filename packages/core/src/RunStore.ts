@@ -10,6 +10,7 @@ import { dirname, resolve } from "node:path"
 import { RunNotFound, StoreError, type StoreLocked } from "./Errors.ts"
 import { type Access, connect, damagedMessage, isDamaged, type QueryAccess, exec, readAll, readAllStatements, snapshot, transaction } from "./internal/store/connection.ts"
 import * as Decode from "./internal/store/decode.ts"
+import { archiveWriteMessage, isArchive, openArchive } from "./internal/store/archive.ts"
 import { currentVersion, migrate, schemaVersion } from "./internal/store/migrations.ts"
 import { resolvedPath, storedPath } from "./internal/store/paths.ts"
 import { writeStage } from "./internal/store/write.ts"
@@ -27,6 +28,8 @@ export {
   AdvantageRow, CheckpointRow, type PairFilterRow, PairRow, type QueryResult, RolloutPurpose, type RolloutWrite, RoundRow, RunRow,
   RunStatus, ScoreRow, Stage, stages, type StageTiming, type StageWrite, type StepSampleRow, type TrainStepRow
 } from "./StoreRows.ts"
+
+export { isArchive, writeArchive } from "./internal/store/archive.ts"
 
 /** Where runs go unless `--db` says otherwise; one file holds many runs. */
 export const defaultDbFile = "runs/odpo.duckdb"
@@ -52,7 +55,7 @@ export interface QueryOptions {
 }
 
 export class RunStore extends Context.Service<RunStore, {
-  /** The database file. */
+  /** The database file (or the results archive, `X.duckdb.gz`, it reads). */
   readonly file: string
   /**
    * A path as the store records it: relative to the database's folder when under it (so the
@@ -91,6 +94,7 @@ export class RunStore extends Context.Service<RunStore, {
 }>()("@odpo/core/RunStore") {
   /**
    * The store on `file` (created with its parent directory when missing, unless `create: false`).
+   * A `.gz` file is a results archive: read from a decompressed private copy, never written.
    * Provide one layer per file in a process: DuckDB's file lock does not exclude two opens within
    * one process, so the layer makes this process's calls on its file take turns.
    */
@@ -115,21 +119,31 @@ const readOnlySql = /^(select|with|from|describe|show|summarize|pragma|explain|v
 export const isReadOnlySql = (sql: string): boolean =>
   readOnlySql.test(sql.replace(/^(\s|\(|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\/)*/, ""))
 
+/** What DuckDB said, from a message that may already wrap it (e.g. one naming an archive's private copy). */
+const duckdbSaid = (message: string) => {
+  const at = message.lastIndexOf("DuckDB said: ")
+  return at >= 0 ? message.slice(at + "DuckDB said: ".length) : message.replace(/^[^:]*\([^)]*\): /, "")
+}
+
 /** SQL with nothing but blanks, comments and semicolons. */
 const isEmptySql = (sql: string) => sql.replace(/\s|;|--[^\n]*(\n|$)|\/\*[\s\S]*?\*\//g, "").length === 0
 
 /** The RunStore service on one file: every call opens the file, works, and closes it. */
-export const make = Effect.fnUntraced(function*(file: string, options: LayerOptions = {}) {
+export const make = Effect.fnUntraced(function*(given: string, options: LayerOptions = {}) {
   const lockTimeoutMs = options.lockTimeoutMs ?? 30_000
-  const dir = dirname(resolve(file))
+  // Paths are stored relative to the database's (or the archive's) own folder.
+  const dir = dirname(resolve(given))
   const storePath = (path: string) => storedPath(dir, path)
   const resolvePath = (path: string) => resolvedPath(dir, path)
-  if (options.create === false) {
-    if (!existsSync(file)) {
-      return yield* new StoreError({ message: `no run store at ${file}: check --db (\`odpo run\` creates one)` })
+  const archived = isArchive(given)
+  if (options.create === false || archived) {
+    if (!existsSync(given)) {
+      return yield* new StoreError({ message: `no run store at ${given}: check --db (\`odpo run\` creates one)` })
     }
-    if (statSync(file).isDirectory()) return yield* new StoreError({ message: `${file} is a directory, not a run store: give --db a .duckdb file` })
+    if (statSync(given).isDirectory()) return yield* new StoreError({ message: `${given} is a directory, not a run store: give --db a .duckdb file` })
   }
+  // An archive is read from its decompressed copy, which lives as long as the layer.
+  const file = archived ? yield* openArchive(given) : given
   yield* Effect.try({
     try: () => mkdirSync(dirname(file), { recursive: true }),
     catch: (cause) => new StoreError({ message: `cannot create the directory of the run store ${file}: ${String(cause)}`, cause })
@@ -146,7 +160,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
       if (version >= currentVersion) return yield* Ref.set(upToDate, true)
       // An older file on a disk odpo cannot write (read-only, or another user's): read it as it is.
       if (!writable(file)) {
-        yield* Effect.logWarning(`${file} is at schema version ${version} (this odpo writes ${currentVersion}) and cannot be written here: reading it as it is; views added since are missing`)
+        yield* Effect.logWarning(`${given} is at schema version ${version} (this odpo writes ${currentVersion}) and cannot be written here: reading it as it is; views added since are missing`)
         return yield* Ref.set(upToDate, true)
       }
     }
@@ -156,13 +170,14 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
 
   // Damage met by any statement (not only at open) reads the same in every command, naming this file.
   const clarify = <E>(e: E): E =>
-    e instanceof StoreError && isDamaged(e.message) && !e.message.startsWith(`the run store ${file} is truncated`)
-      ? new StoreError({ message: damagedMessage(file, e.message.replace(/^[^:]*\([^)]*\): /, "")), cause: e }) as E
+    e instanceof StoreError && isDamaged(e.message) && !e.message.startsWith(`the run store ${given} is truncated`)
+      ? new StoreError({ message: damagedMessage(given, duckdbSaid(e.message)), cause: e }) as E
       : e
 
   /** Open (waiting out another process's lock), use, close. */
   const withDb = <A, E>(access: Access, use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
     turn.withPermit(Effect.scoped(Effect.gen(function*() {
+      if (access === "write" && archived) return yield* new StoreError({ message: archiveWriteMessage(given) })
       if (access === "read") yield* ensureCurrent
       const conn = yield* connect(file, access, lockTimeoutMs)
       if (access === "write") {
@@ -175,6 +190,8 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   /** Copy the file under a brief read lock, then query the copy with no lock held on the file. */
   const withSnapshot = <A, E>(use: (conn: DuckDBConnection) => Effect.Effect<A, E>) =>
     Effect.scoped(Effect.gen(function*() {
+      // An archive's copy is private already: no other process can be writing it.
+      if (archived) return yield* withDb("read", use)
       const copy = yield* turn.withPermit(Effect.andThen(ensureCurrent, snapshot(file, lockTimeoutMs)))
       // No room for a copy anywhere (a read-only or full disk): read the file itself, under a read lock.
       if (copy === null) return yield* withDb("read", use)
@@ -197,7 +214,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
       transaction(conn, Effect.gen(function*() {
         const existing = yield* rows(conn, "SELECT name FROM runs WHERE run_id = $1", [run.runId], context)
         if (existing.length > 0) {
-          return yield* new StoreError({ message: `${context}: ${file} already holds a run with id ${run.runId} (named "${existing[0].name}"); use a new run id, or \`odpo resume ${run.runId}\`` })
+          return yield* new StoreError({ message: `${context}: ${given} already holds a run with id ${run.runId} (named "${existing[0].name}"); use a new run id, or \`odpo resume ${run.runId}\`` })
         }
         yield* exec(
           conn,
@@ -212,7 +229,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
     const context = `setRunStatus(${runId}, ${status})`
     const changed = yield* withDb("write", (conn) =>
       Effect.map(readAll(conn, "UPDATE runs SET status = $2 WHERE run_id = $1", [runId, status], context), (r) => r.rowsChanged))
-    if (changed === 0) return yield* new StoreError({ message: `${context}: no run with id ${runId} in ${file}` })
+    if (changed === 0) return yield* new StoreError({ message: `${context}: no run with id ${runId} in ${given}` })
   })
 
   const setRunEngine = Effect.fn("RunStore.setRunEngine")(function*(runId: string, backend: string, device: string) {
@@ -238,8 +255,8 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
       }
       return chosen!
     }
-    const known = recent.length === 0 ? `${file} holds no runs yet` : `recent runs: ${recent.map((r) => `${r.name} (${r.run_id})`).join(", ")}`
-    return yield* new RunNotFound({ run: idOrName, message: `no run with id or name "${idOrName}" in ${file}; ${known}` })
+    const known = recent.length === 0 ? `${given} holds no runs yet` : `recent runs: ${recent.map((r) => `${r.name} (${r.run_id})`).join(", ")}`
+    return yield* new RunNotFound({ run: idOrName, message: `no run with id or name "${idOrName}" in ${given}; ${known}` })
   })
 
   const listRuns = Effect.fn("RunStore.listRuns")(function*() {
@@ -333,7 +350,7 @@ export const make = Effect.fnUntraced(function*(file: string, options: LayerOpti
   })
 
   return RunStore.of({
-    file, storePath, resolvePath, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
+    file: given, storePath, resolvePath, createRun, setRunStatus, setRunEngine, getRun, listRuns, listRounds, recordStage,
     readRollouts, readScores, readPairs, readAdvantages, readCheckpoint, readRunPrompts, query
   })
 })
