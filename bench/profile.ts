@@ -96,7 +96,7 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
           for (let i = 1; i < numbers.length; i++) sq += numbers[i]!
           return Math.sqrt(sq)
         })
-        await timed("AdamW with clipping (host loop)", () => adam.apply(tensors, 1e-4, clipFactor(norm, 1)))
+        await timed("AdamW with clipping (host, WebAssembly SIMD)", () => adam.apply(tensors, 1e-4, clipFactor(norm, 1)))
         tf.dispose(tensors)
         const list = parts.get("step") ?? []
         list.push(performance.now() - t0)

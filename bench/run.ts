@@ -27,6 +27,7 @@ export type Bench = () => Promise<ReadonlyArray<BenchFigure>>
 
 /** Every bench, by name: a static list, so that the CLI bundle (packages/cli/build.mjs) carries them. */
 const benches: Record<string, () => Promise<{ default: Bench }>> = {
+  adamw: () => import("./adamw.bench.ts"),
   model: () => import("./model.bench.ts"),
   onnx: () => import("./onnx.bench.ts"),
   "onnx-gpt2": () => import("./onnx-gpt2.bench.ts"),

@@ -7,6 +7,7 @@
  * as torch.optim.AdamW. Like nanoGPT, biases, LayerNorm gains and other vectors are not decayed.
  */
 import * as tf from "@tensorflow/tfjs-core"
+import { WasmAdamW } from "./AdamWKernel.ts"
 
 export interface AdamWOptions {
   readonly beta1: number
@@ -45,7 +46,8 @@ export class AdamW {
   private t = 0
   private readonly m: tf.Variable[] = []
   private readonly v: tf.Variable[] = []
-  /** The moments on the host (the cpu backend's path): Float32Arrays aligned with `variables`. */
+  /** The moments on the host (the cpu backend's path): in WebAssembly memory, else Float32Arrays aligned with `variables`. */
+  private readonly wasm: WasmAdamW | null = null
   private readonly hostM: Float32Array[] = []
   private readonly hostV: Float32Array[] = []
   readonly onHost: boolean
@@ -55,9 +57,16 @@ export class AdamW {
    * values instead of ~12 tensor ops: the same float32 roundings in the same order (bit-equal,
    * tested), ~10× less time for a small GPT, where per-op overhead dominates.
    */
-  constructor(readonly variables: ReadonlyArray<tf.Variable>, readonly options: AdamWOptions, onHost = tf.getBackend() === "cpu") {
+  constructor(
+    readonly variables: ReadonlyArray<tf.Variable>,
+    readonly options: AdamWOptions,
+    onHost = tf.getBackend() === "cpu",
+    simd = true
+  ) {
     this.onHost = onHost
-    if (onHost) {
+    // The SIMD kernel (AdamWKernel.ts) gives the loop's values bit for bit; `simd: false` keeps the loop.
+    if (onHost && simd) this.wasm = WasmAdamW.create(variables.map((x) => x.size))
+    if (onHost && this.wasm === null) {
       for (const x of variables) {
         this.hostM.push(new Float32Array(x.size))
         this.hostV.push(new Float32Array(x.size))
@@ -66,6 +75,11 @@ export class AdamW {
       this.m.push(...variables.map(zerosVariable))
       this.v.push(...variables.map(zerosVariable))
     }
+  }
+
+  /** Whether the host update runs in WebAssembly SIMD (else the JavaScript loop, or tensors). */
+  get simd(): boolean {
+    return this.wasm !== null
   }
 
   /** Steps taken so far. */
@@ -108,12 +122,18 @@ export class AdamW {
     const b1 = f(beta1), c1 = f(1 - beta1), b2 = f(beta2), c2 = f(1 - beta2)
     const d1 = f(bc1), d2 = f(bc2), eps = f(epsilon), rate = f(lr), keep = f(1 - lr * weightDecay)
     const scale = f(gradScale)
+    const scalars = { scale, b1, c1, b2, c2, d1, d2, eps, rate }
     this.variables.forEach((theta, i) => {
       const old = theta.dataSync() as Float32Array
-      const next = new Float32Array(old.length)
+      const g = grads[i]!.dataSync() as Float32Array
       // without decay keep is 1 and without clipping scale is 1: float32 products by 1 are exact
       const keepHere = weightDecay > 0 && theta.rank >= 2 ? keep : 1
-      adamWKernel(grads[i]!.dataSync() as Float32Array, scale, old, keepHere, this.hostM[i]!, this.hostV[i]!, next, b1, c1, b2, c2, d1, d2, eps, rate)
+      let next: Float32Array
+      if (this.wasm !== null) next = this.wasm.update(i, g, old, keepHere, scalars)
+      else {
+        next = new Float32Array(old.length)
+        adamWKernel(g, scale, old, keepHere, this.hostM[i]!, this.hostV[i]!, next, b1, c1, b2, c2, d1, d2, eps, rate)
+      }
       const updated = tf.tensor(next, theta.shape, "float32")
       theta.assign(updated)
       updated.dispose()
