@@ -246,7 +246,7 @@ export const statsGraph = statsGraphOf(gptFamily)
 
 /**
  * The training step's vector–Jacobian product, after the train graph: from its saved activations
- * the forward's cheap parts again (LayerNorms, attention, GELU — no matmul of the body), then the
+ * the forward's cheap parts again (norms, RoPE, attention, GELU or SiLU — no matmul of the body), then the
  * backward of the masked token log-probs, given upstream gradients dL/d(token log-prob) [B, T−1]
  * and the train graph's next-token log-distributions (LOGP_OUTPUT: the head's softmax is their
  * exp). Outputs every parameter's gradient ("grad." + name).
