@@ -55,10 +55,10 @@ export const backward = (
   /** y = x·cos + rotate_half(x)·sin; rotate_half's transpose is −rotate_half, so dx = dy·cos − rotate_half(dy·sin). */
   const ropeBackward = (dy: string) => b.op("Sub", [b.op("Mul", [dy, fwd.cos]), rotateHalf(b, b.op("Mul", [dy, fwd.sin]), hd)])
 
-  /** [B, heads, T, hd] → [B, T, heads·hd], through the per-head norm's backward where there is one. */
-  const headsBackward = (d: string, heads: number, norm: RmsNormValues | undefined, weight: string) => {
+  /** [B, heads, T, hd] → [B, T, heads·hd], through the per-head norm's backward (Qwen3: `norm` and its weight) where there is one. */
+  const headsBackward = (d: string, heads: number, norm?: { readonly values: RmsNormValues; readonly weight: string }) => {
     const perToken = b.op("Transpose", [d], { perm: [0, 2, 1, 3] }) // [B, T, heads, hd]
-    const dSplit = norm ? rmsNormBackward(norm, perToken, weight, [0, 1, 2]) : perToken
+    const dSplit = norm ? rmsNormBackward(norm.values, perToken, norm.weight, [0, 1, 2]) : perToken
     return b.op("Reshape", [dSplit, b.ints([0, 0, heads * hd])])
   }
 
@@ -92,9 +92,9 @@ export const backward = (
     // scores = q_s kᵀ with q_s = q/√hd: dq = (dscores k)/√hd, dk = dscoresᵀ q_s (summed over the group)
     const dQ = b.op("Reshape", [b.op("Mul", [b.op("MatMul", [dScores, s.k]), b.scalar(1 / Math.sqrt(hd))]), b.ints([0, H, -1, hd])])
     const dK = b.op("MatMul", [swapLast(dScores), s.grouped])
-    const dQLin = headsBackward(ropeBackward(dQ), H, s.qNorm, `${a}.q_norm.weight`)
-    const dKLin = headsBackward(ropeBackward(dK), Hkv, s.kNorm, `${a}.k_norm.weight`)
-    const dVLin = headsBackward(dV, Hkv, undefined, "")
+    const dQLin = headsBackward(ropeBackward(dQ), H, s.qNorm && { values: s.qNorm, weight: `${a}.q_norm.weight` })
+    const dKLin = headsBackward(ropeBackward(dK), Hkv, s.kNorm && { values: s.kNorm, weight: `${a}.k_norm.weight` })
+    const dVLin = headsBackward(dV, Hkv)
     const dH1 = b.op("Add", [
       b.op("Add", [
         linearBackward(s.rms1.y, dQLin, `${a}.q_proj`, D, H * hd, config.qkvBias),
