@@ -11,9 +11,9 @@ import type { BenchFigure } from "./run.ts"
 import { gpt2Small } from "./shapes.ts"
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
-  const { Gpt } = await import("@odpo/model")
+  const { Architectures } = await import("@odpo/model")
   const { AdamW } = await import("@odpo/optimizer")
-  const model = Gpt.Gpt.init(gpt2Small.config, 0)
+  const model = Architectures.init(gpt2Small.config, 0)
   const variables = model.variables()
   const grads = variables.map((v) => tf.randomNormal(v.shape, 0, 1e-3, "float32", 1))
   const params = variables.reduce((a, v) => a + v.size, 0)

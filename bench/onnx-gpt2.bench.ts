@@ -18,7 +18,7 @@ import { forwardFlops, gpt2Small as shape, torchShape } from "./shapes.ts"
 const THREADS = 2
 
 /** onnxruntime's MatMul alone, [M, K] × [K, N], best of 3 after a warm-up: GFLOP/s. */
-const ortMatMul = async (M: number, K: number, N: number): Promise<number> => {
+export const ortMatMul = async (M: number, K: number, N: number, threads = THREADS): Promise<number> => {
   const graph: OnnxWriter.OnnxGraph = {
     name: "matmul",
     nodes: [{ opType: "MatMul", inputs: ["a", "b"], outputs: ["c"], name: "c" }],
@@ -26,7 +26,7 @@ const ortMatMul = async (M: number, K: number, N: number): Promise<number> => {
     inputs: [{ name: "a", dataType: "float32", shape: [M, K] }, { name: "b", dataType: "float32", shape: [K, N] }],
     outputs: [{ name: "c", dataType: "float32", shape: [M, N] }]
   }
-  const session = await ort.InferenceSession.create(OnnxWriter.encodeOnnxModel(graph), Onnx.OnnxSessions.sessionOptions({ provider: "cpu", threads: THREADS }))
+  const session = await ort.InferenceSession.create(OnnxWriter.encodeOnnxModel(graph), Onnx.OnnxSessions.sessionOptions({ provider: "cpu", threads }))
   const a = new ort.Tensor("float32", Float32Array.from({ length: M * K }, (_, i) => ((i % 13) - 6) / 13), [M, K])
   const b = new ort.Tensor("float32", Float32Array.from({ length: K * N }, (_, i) => ((i % 7) - 3) / 7), [K, N])
   const t = await timeIt(() => session.run({ a, b }), 3)
@@ -35,7 +35,8 @@ const ortMatMul = async (M: number, K: number, N: number): Promise<number> => {
 }
 
 export default async (): Promise<ReadonlyArray<BenchFigure>> => {
-  const { config, T } = shape
+  const { T } = shape
+  const config = shape.config as Gpt.GptConfig
   const [forward, dpo] = [measured(), measured()]
   for (let round = 0; round < rounds(); round++) {
     const weights = Gpt.initialParameters(config, 0)
@@ -47,10 +48,10 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     })))
     const loadNow = loadavg()[0]!
     const torchForward = torch<{ best_tokens_per_s: number; blas?: Blas }>("torch_model.py", [
-      "--forward", "--json", "--threads", String(THREADS), "--steps", String(shape.forwardReps), "--shape", torchShape(shape, shape.forwardBatch)
+      "--forward", "--json", "--threads", String(THREADS), "--steps", String(shape.forwardReps), ...torchShape(shape, shape.forwardBatch)
     ])
     const torchDpo = torch<{ best_tokens_per_second: number; blas?: Blas }>("torch_dpo.py", [
-      "--steps", String(shape.dpoReps), "--threads", String(THREADS), "--shape", torchShape(shape, shape.pairs)
+      "--steps", String(shape.dpoReps), "--threads", String(THREADS), ...torchShape(shape, shape.pairs)
     ])
     for (const [m, o, peer, best] of [[forward, ours.forward.best, torchForward, torchForward?.best_tokens_per_s], [dpo, ours.dpo.best, torchDpo, torchDpo?.best_tokens_per_second]] as const) {
       m.ours.push(o)

@@ -15,7 +15,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { type Domain, Seeds, Tokenizer } from "@odpo/core"
-import { Gpt, Onnx, OnnxWriter, type PolicyEngine } from "@odpo/model"
+import { Architectures, Gpt, Onnx, OnnxWriter, type PolicyEngine } from "@odpo/model"
 import { Effect } from "effect"
 import * as ort from "onnxruntime-node"
 import { AdamW, clipFactor } from "../packages/optimizer/src/AdamW.ts"
@@ -31,7 +31,8 @@ import type { BenchFigure } from "./run.ts"
 
 const THREADS = 2
 const shape = reference
-const { config, T } = shape
+const { T } = shape
+const config = shape.config as Gpt.GptConfig
 const PROMPT = shape.prompt
 
 /** Seconds per call over `reps` calls after one warm-up: the mean and the best. */
@@ -57,17 +58,27 @@ export const forwardLogps = (sessions: Onnx.OnnxSessions.OnnxSessions, model: On
     return rate(shape.forwardBatch * shape.T, await timeIt(run, shape.forwardReps))
   })
 
-/** The sampler bench's workload (bench/sampler.bench.ts): no EOS, so every row makes 32 tokens. */
-const sampling = (sessions: OnnxEngine.DecodeSessions, model: Onnx.OnnxPolicy.HostModel) =>
+/** How many rows the sampling bench draws: prompts × samples, each `newTokens` long. */
+export interface SamplingWorkload {
+  readonly prompts: number
+  readonly samples: number
+  readonly newTokens: number
+}
+
+/**
+ * The sampler bench's workload (bench/sampler.bench.ts; torch_sample.py draws the same prompts):
+ * no EOS, so every row makes `newTokens` tokens. The tokenizer has one symbol per token id of the model.
+ */
+export const sampling = (sessions: OnnxEngine.DecodeSessions, model: Onnx.OnnxPolicy.HostModel, workload: SamplingWorkload = { prompts: 64, samples: 8, newTokens: 32 }) =>
   Effect.promise(async () => {
-    const chars = Array.from({ length: 61 }, (_, i) => String.fromCodePoint(0x100 + i))
+    const chars = Array.from({ length: model.config.vocabSize - 3 }, (_, i) => String.fromCodePoint(0x100 + i))
     const tokenizer: Tokenizer.Tokenizer = { ...new Tokenizer.CharTokenizer({ symbols: chars }), eosId: null }
-    const prompts = Array.from({ length: 64 }, (_, i) => ({
+    const prompts = Array.from({ length: workload.prompts }, (_, i) => ({
       promptId: `p${i}`,
       tokenIds: [1, ...Array.from({ length: 4 + (i % 8) }, (_, t) => 3 + ((i * 7 + t * 13) % 61))]
     }))
-    const params = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, maxNewTokens: 32, stop: [] }
-    const rows = requestRows({ policy: { id: "bench", path: "" }, prompts, n: 8, params, seed: 0 })
+    const params = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, maxNewTokens: workload.newTokens, stop: [] }
+    const rows = requestRows({ policy: { id: "bench", path: "" }, prompts, n: workload.samples, params, seed: 0 })
     // the Sampler's batches of 256 rows, each timed: the whole request (mean) and the best batch
     const batches: Array<{ tokens: number; seconds: number }> = []
     const run = async () => {
@@ -92,7 +103,7 @@ const sampling = (sessions: OnnxEngine.DecodeSessions, model: Onnx.OnnxPolicy.Ho
  */
 export const dpoStep = (engine: PolicyEngine.PolicyEngine, shape: BenchShape) =>
   Effect.promise(async () => {
-    const model = Gpt.Gpt.init(shape.config, 0)
+    const model = Architectures.init(shape.config, 0)
     const pairs = trainingPairs(shape)
     const gradients = policyGradients(engine, model, 0, objectives.sigmoid(sigmoidLoss))
     const adam = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
@@ -155,9 +166,9 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     })))
     weightsFigure ??= ours.weights
     const loadNow = loadavg()[0]!
-    const torchForward = torch<{ best_tokens_per_s: number }>("torch_model.py", ["--forward", "--json", "--threads", String(THREADS), "--steps", "5", "--shape", torchShape(shape, 32)])
+    const torchForward = torch<{ best_tokens_per_s: number }>("torch_model.py", ["--forward", "--json", "--threads", String(THREADS), "--steps", "5", ...torchShape(shape, 32)])
     const torchSample = torch<{ kv_best_batch_tokens_per_s: number }>("torch_sample.py", ["--json", "--threads", String(THREADS)])
-    const torchDpo = torch<{ best_tokens_per_second: number }>("torch_dpo.py", ["--steps", "5", "--threads", String(THREADS), "--shape", torchShape(shape, shape.pairs)])
+    const torchDpo = torch<{ best_tokens_per_second: number }>("torch_dpo.py", ["--steps", "5", "--threads", String(THREADS), ...torchShape(shape, shape.pairs)])
     const add = (m: typeof forward, o: number, peer: { blas?: Blas } | undefined, best: number | undefined) => {
       m.ours.push(o)
       m.loads.push(loadNow)

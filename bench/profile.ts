@@ -6,7 +6,7 @@
  */
 import * as tf from "@tensorflow/tfjs-core"
 import { type Domain, Seeds } from "@odpo/core"
-import { Gpt, Onnx } from "@odpo/model"
+import { Architectures, Onnx } from "@odpo/model"
 import { Effect } from "effect"
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -52,7 +52,7 @@ const opTimes = (file: string): Map<string, number> => {
 
 export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigure>> => {
   const { config } = shape
-  const model = Gpt.Gpt.init(config, 0)
+  const model = Architectures.init(config, 0)
   const pairs = trainingPairs(shape)
   const objective = objectives.sigmoid(sigmoidLoss)
   const adam = new AdamW(model.variables(), { beta1: 0.9, beta2: 0.999, epsilon: 1e-8, weightDecay: 0 })
@@ -86,7 +86,7 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
             return { value: tf.keep(value), upstream: Float32Array.from(grad.dataSync()) }
           }))
         const grads = await timed("VJP graph (onnx)", () => Effect.runPromise(Onnx.OnnxPolicy.gradients(sessions, host, batch, upstream, saved)))
-        const tensors = await timed("gradients → tfjs tensors", () => Gpt.parameterShapes(config).map(([name, sh]) => tf.tensor(grads.get(name)!, sh)))
+        const tensors = await timed("gradients → tfjs tensors", () => Architectures.parameterShapes(config).map(([name, sh]) => tf.tensor(grads.get(name)!, sh)))
         const norm = await timed("global norm (host)", () => {
           const norms = squaredNorms(tensors)
           const read = tf.concat([value, ...norms].map((t) => tf.reshape(t, [1])))
@@ -108,7 +108,7 @@ export const profileDpoStep = async (shape: BenchShape): Promise<Array<BenchFigu
       const dir = mkdtempSync(join(tmpdir(), "odpo-vjp-profile-"))
       const prefix = join(dir, "vjp")
       const options = { ...Onnx.OnnxSessions.sessionOptions({ provider: "cpu", threads: THREADS }), enableProfiling: true, profileFilePrefix: prefix }
-      const graph = Onnx.PolicyGraphs.graphFor.vjp(config)
+      const graph = Architectures.onnxGraph(config, "vjp")!(config)
       const session = await ort.InferenceSession.create((await import("@odpo/model")).OnnxWriter.encodeOnnxModel(graph, { opset: 17, producer: "odpo" }), options)
       const { saved } = await Effect.runPromise(Onnx.OnnxPolicy.trainingLogps(sessions, host, batch))
       const feeds = {

@@ -1,10 +1,10 @@
 /**
- * `pnpm bench [NAME…] [--backend webgpu] [--repeat N] [--shape reference|gpt2-small] [--out DIR] [--render]`: runs the benchmark modules (each
+ * `pnpm bench [NAME…] [--backend webgpu] [--repeat N] [--shape reference|gpt2-small|smollm2-135m] [--out DIR] [--render]`: runs the benchmark modules (each
  * default-exports a function that returns its figures) and writes them to bench/results.json and
  * bench/RESULTS.md (or DIR). `--backend webgpu` runs the webgpu bench alone, on any adapter
  * (llvmpipe included); without it the webgpu bench runs only on a hardware adapter. `--repeat N`
  * runs the benches that compare with PyTorch N rounds (engine and peer back to back in each);
- * `pnpm bench onnx` runs the onnx engine against PyTorch at both shapes, `--shape` at one.
+ * `pnpm bench onnx` runs the onnx engine against PyTorch at every shape, `--shape` at one.
  * Figures are ratios against the same work done another way on the same machine where possible:
  * absolute times vary from run to run.
  */
@@ -31,6 +31,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   model: () => import("./model.bench.ts"),
   onnx: () => import("./onnx.bench.ts"),
   "onnx-gpt2": () => import("./onnx-gpt2.bench.ts"),
+  "onnx-smollm": () => import("./onnx-smollm.bench.ts"),
   optimizer: () => import("./optimizer.bench.ts"),
   profile: () => import("./profile.bench.ts"),
   round: () => import("./round.bench.ts"),
@@ -61,7 +62,7 @@ if (repeat !== undefined) {
 if (backend !== "cpu" && backend !== "webgpu") throw new Error(`--backend ${backend}: the bench runs on cpu or webgpu`)
 if (backend === "webgpu") process.env["ODPO_BENCH_WEBGPU"] = "any adapter"
 // --shape reference | gpt2-small: of the onnx engine's benches against PyTorch, run only that shape's
-const shapes: Record<string, string> = { reference: "onnx", "gpt2-small": "onnx-gpt2" }
+const shapes: Record<string, string> = { reference: "onnx", "gpt2-small": "onnx-gpt2", "smollm2-135m": "onnx-smollm" }
 const shape = option("--shape")
 if (shape !== undefined && !(shape in shapes)) throw new Error(`--shape ${shape}: the onnx benches have the shapes ${Object.keys(shapes).join(", ")}`)
 const skipped = new Set(shape === undefined ? [] : Object.values(shapes).filter((b) => b !== shapes[shape]))

@@ -5,10 +5,13 @@ chosen and rejected in one forward of 32 sequences, DPO sigmoid loss with β=0.1
 clipping at 1. Prints tokens/s (2 × 16 × 64 tokens a step) as JSON. Uses all cores unless
 --threads is given.
 Usage: /usr/bin/python3 bench/torch_dpo.py [--steps 10] [--threads N] [--device cuda]
+--arch llama --llama KV,I takes the step on torch_llama.py's decoder at --shape's V,D,L,H (SmolLM2-135M:
+--shape 49152,576,30,9,128,4 --llama 3,1536). The JSON carries the process's peak RSS (ru_maxrss).
 """
 import argparse
 import json
 import math
+import resource
 import time
 
 import torch
@@ -16,6 +19,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from torch_blas import blas_in_use
+from torch_llama import Llama, parse_llama
 
 V, D, L, H, T, PAIRS = 64, 128, 4, 4, 64, 16
 
@@ -60,6 +64,8 @@ def main():
     ap.add_argument("--threads", type=int, default=0)
     ap.add_argument("--device", default="cpu", help="cpu or cuda (fp32: TF32 off)")
     ap.add_argument("--shape", default="", help="V,D,L,H,T,PAIRS to replace the reference 64,128,4,4,64,16 (GPT-2 small: 50257,768,12,12,128,4)")
+    ap.add_argument("--arch", default="gpt2", choices=["gpt2", "llama"])
+    ap.add_argument("--llama", default="", help="KV heads,intermediate size[,rope theta] of --arch llama")
     args = ap.parse_args()
     if args.shape:
         global V, D, L, H, T, PAIRS
@@ -72,7 +78,12 @@ def main():
         torch.backends.cudnn.allow_tf32 = False
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
     torch.manual_seed(0)
-    model = Gpt().to(dev)
+    if args.arch == "llama":
+        llama = Llama(V, D, L, H, *parse_llama(args.llama)).to(dev)
+        model = lambda ids, key_mask: llama(ids, key_mask=key_mask)[0]
+        model.parameters = llama.parameters
+    else:
+        model = Gpt().to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
     ids = torch.randint(3, V, (2 * PAIRS, T)).to(dev)
     key_mask = torch.ones(2 * PAIRS, T, device=dev)
@@ -103,7 +114,8 @@ def main():
     # best: the least disturbed step, for ratios on a shared machine
     print(json.dumps({"torch": torch.__version__, "threads": torch.get_num_threads(), "seconds_per_step": seconds,
                       "tokens_per_second": 2 * PAIRS * T / seconds, "best_tokens_per_second": 2 * PAIRS * T / min(times), "device": name,
-                      "blas": blas_in_use(), "shape": {"V": V, "D": D, "L": L, "H": H, "T": T, "pairs": PAIRS}}))
+                      "blas": blas_in_use(), "shape": {"V": V, "D": D, "L": L, "H": H, "T": T, "pairs": PAIRS}, "arch": args.arch,
+                      "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
 if __name__ == "__main__":

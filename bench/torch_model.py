@@ -5,7 +5,8 @@ Run by hand (Debian: apt-get install python3-torch):  python3 bench/torch_model.
 model.bench.ts also runs it, when torch is importable, to report the tfjs/torch ratio; on a GPU
 machine scripts/gpu/measure.sh runs it with --device cuda beside the webgpu bench (fp32, no TF32).
 --forward times the reference log-probs instead (no gradient: masked next-token log-probs summed per
-sequence, 16 prompt tokens, as onnx.bench.ts).
+sequence, 16 prompt tokens, as onnx.bench.ts). --arch llama --llama KV,I runs the Llama decoder of
+torch_llama.py at --shape's V,D,L,H instead (SmolLM2-135M: --shape 49152,576,30,9,128,8 --llama 3,1536).
 """
 import argparse
 import json
@@ -15,6 +16,7 @@ import time
 import torch
 
 from torch_blas import blas_in_use
+from torch_llama import Llama, parse_llama
 
 V, D, L, H, T, B = 64, 128, 4, 4, 64, 32
 
@@ -67,6 +69,8 @@ def main():
     ap.add_argument("--device", default="cpu", help="cpu or cuda (fp32: TF32 off, as tfjs computes)")
     ap.add_argument("--shape", default="", help="V,D,L,H,T,B to replace the reference 64,128,4,4,64,32 (e.g. 8192,768,12,12,256,8)")
     ap.add_argument("--forward", action="store_true", help="time the reference log-probs (forward only)")
+    ap.add_argument("--arch", default="gpt2", choices=["gpt2", "llama"])
+    ap.add_argument("--llama", default="", help="KV heads,intermediate size[,rope theta] of --arch llama")
     a = ap.parse_args()
     if a.shape:
         global V, D, L, H, T, B
@@ -77,7 +81,12 @@ def main():
     if dev.type == "cuda":
         torch.backends.cuda.matmul.allow_tf32 = False
         torch.backends.cudnn.allow_tf32 = False
-    model = Gpt().to(dev)
+    if a.arch == "llama":
+        llama = Llama(V, D, L, H, *parse_llama(a.llama)).to(dev)
+        model = lambda ids: llama(ids)[0]
+        model.zero_grad = llama.zero_grad
+    else:
+        model = Gpt().to(dev)
     g = torch.Generator().manual_seed(1)
     ids = torch.randint(0, V, (B, T), generator=g).to(dev)
     sync = torch.cuda.synchronize if dev.type == "cuda" else (lambda: None)
@@ -112,7 +121,7 @@ def main():
     name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"
     # best: the least disturbed step, for ratios on a shared machine
     out = {"tokens_per_s": B * T / dt, "best_tokens_per_s": B * T / min(times), "seconds_per_step": dt, "threads": torch.get_num_threads(),
-           "torch": torch.__version__, "device": name, "blas": blas_in_use(), "shape": {"V": V, "D": D, "L": L, "H": H, "T": T, "B": B}}
+           "torch": torch.__version__, "device": name, "blas": blas_in_use(), "shape": {"V": V, "D": D, "L": L, "H": H, "T": T, "B": B}, "arch": a.arch}
     print(json.dumps(out) if a.json else f"torch {out['torch']} ({out['blas']['kind']} BLAS), {out['threads']} threads: {out['tokens_per_s']:.0f} tokens/s ({dt * 1000:.1f} ms/step)")
 
 

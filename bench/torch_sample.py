@@ -8,7 +8,8 @@ tokens, as bench/sampler.bench.ts) × 8 samples × 32 new tokens, 256 rows per b
 per-row positions and a key mask, a KV cache (and full recompute for comparison), raw-policy
 log-probs recorded per token as the tfjs engine does. Prints tokens/s. On a GPU machine
 scripts/gpu/measure.sh runs it with --device cuda --prompts 64 --batch 512 --no-recompute --json
-(512 rows × 32 new tokens, as the webgpu bench).
+(512 rows × 32 new tokens, as the webgpu bench). --arch llama --shape V,D,L,H,KV,I samples from
+torch_llama.py's decoder (SmolLM2-135M: --shape 49152,576,30,9,3,1536), prompts of tokens 3…63 as here.
 """
 import argparse
 import json
@@ -19,6 +20,7 @@ import torch
 import torch.nn.functional as F
 
 from torch_blas import blas_in_use
+from torch_llama import Llama
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--device", default="cpu", help="cpu or cuda (fp32: TF32 off)")
@@ -29,9 +31,13 @@ ap.add_argument("--batch", type=int, default=256, help="rows per generate call")
 ap.add_argument("--no-recompute", action="store_true", help="skip the full-recompute comparison")
 ap.add_argument("--threads", type=int, default=2, help="CPU threads")
 ap.add_argument("--json", action="store_true", help="only the KV-cache run over all prompts, as JSON (what onnx.bench.ts compares with)")
+ap.add_argument("--arch", default="gpt2", choices=["gpt2", "llama"])
+ap.add_argument("--shape", default="", help="--arch llama: V,D,L,H,KV,I")
 ARGS = ap.parse_args()
 
 V, C, D, L, H = 64, 64, 128, 4, 4
+if ARGS.arch == "llama":
+    V, D, L, H, KV, I = (int(x) for x in ARGS.shape.split(","))
 PROMPTS, SAMPLES, NEW, BATCH = ARGS.prompts, ARGS.samples, ARGS.new, ARGS.batch
 PAD, BOS = 0, 1
 DEV = torch.device(ARGS.device)
@@ -144,7 +150,7 @@ def bench(model, kv_cache, n_prompts=PROMPTS):
     return tokens / (time.perf_counter() - t0), tokens / (time.process_time() - c0), best
 
 
-model = Gpt().to(DEV).eval()
+model = (Llama(V, D, L, H, KV, I) if ARGS.arch == "llama" else Gpt()).to(DEV).eval()
 generate(model, prompts()[:4], True)  # warm-up
 cached = bench(model, True)
 if ARGS.json:

@@ -15,7 +15,7 @@ const query = async (db: string, sql: string) => {
 }
 
 describe("Llama-family policies through the CLI", () => {
-  it("odpo run trains a Llama π₀ by SFT and online DPO; its π₀ exported with export-hf, as policy.init, reruns the same rounds", async () => {
+  it("odpo run trains a Llama π₀ by SFT and online DPO; its π₀ exported with export-hf, as policy.init, reruns the same rounds on cpu and on onnx", async () => {
     const dir = mkdtempSync(join(tmpdir(), "odpo-llama-run-"))
     const db = join(dir, "odpo.duckdb")
     const file = (name: string, over: Record<string, unknown>) => {
@@ -38,11 +38,23 @@ describe("Llama-family policies through the CLI", () => {
     assert.strictEqual(of("scratch").length, 3)
     // The same π₀ (bit for bit through the Hugging Face directory) and seed: the same rounds.
     assert.deepStrictEqual(of("from-hf"), of("scratch"))
-    // The onnx engine cannot train a Llama yet (no VJP graph): asked to, it refuses before anything is written.
-    const onnx = await odpo(["run", file("onnx", { policy: { ...tiny.policy, model: llamaModel } }), "--db", db, "--backend", "onnx"])
-    assert.notStrictEqual(onnx.code, 0)
-    assert.include(onnx.stderr, `backend "onnx" cannot run this policy: architecture "llama" has no onnx training (VJP) graphs (only gpt2 train on onnx); choose --backend cpu or webgpu`)
-    assert.strictEqual((await query(db, "SELECT count(*) AS n FROM runs WHERE name = 'onnx'"))[0]!.n, 0)
+    // The same π₀'s rounds end to end on onnxruntime (sampling with the KV cache, scoring, DPO through the
+    // VJP graph). From π₀ itself, not a second SFT: 15 Adam steps at lr 0.01 from a random init turn
+    // float-order differences (~1e-5 of a gradient) into π₀s that differ by 3e-4, which DPO then amplifies.
+    const onnx = await odpo(["run", file("onnx", { policy: { ...tiny.policy, model: llamaModel, init: hf } }), "--db", db, "--backend", "onnx"])
+    assert.strictEqual(onnx.code, 0, onnx.stderr)
+    const [run] = await query(db, "SELECT backend FROM runs WHERE name = 'onnx'")
+    assert.strictEqual(run!.backend, "onnx")
+    // It draws the tokens tfjs cpu draws and takes the same DPO steps, to float precision
+    const steps = async (name: string) =>
+      (await query(db, `SELECT t.loss FROM train_steps t JOIN runs USING (run_id) WHERE runs.name = '${name}' ORDER BY t.round, t.step`)).map((r) => Number(r.loss))
+    const [onnxSteps, cpuSteps] = [await steps("onnx"), await steps("scratch")]
+    assert.strictEqual(onnxSteps.length, 8)
+    onnxSteps.forEach((l, i) => assert.closeTo(l, cpuSteps[i]!, 1e-4, `step ${i}`))
+    assert.isBelow(onnxSteps[3]!, onnxSteps[0]! - 0.1) // DPO moved the policy within the round
+    const onnxGold = (await query(db, "SELECT e.gold_reward FROM evals e JOIN runs USING (run_id) WHERE runs.name = 'onnx' AND e.split = 'heldout' ORDER BY e.round")).map((r) => Number(r.gold_reward))
+    assert.strictEqual(onnxGold.length, 3)
+    onnxGold.forEach((g, i) => assert.closeTo(g, of("scratch")[i]!, 1e-6, `round ${i}`))
   })
 
   it("odpo sample on a Hugging Face Qwen2 directory: onnx and cpu draw the same rows, which carry the prompt's token ids", async () => {

@@ -42,7 +42,7 @@ export interface ArchitectureEntry<C extends ModelConfig> {
   /** What a KV cache holds per token (layers, KV heads, head dim). */
   readonly cacheGeometry: (c: C) => CacheGeometry
   /**
-   * The onnx engine's graphs by kind; a kind absent (the Llama family's vjp, for now) is work the
+   * The onnx engine's graphs by kind; a kind absent is work the
    * onnx engine refuses for this architecture: without vjp it samples and scores but does not train.
    */
   readonly onnx: { readonly graphFor: Partial<Record<GraphKind, (c: C) => OnnxGraph>> }

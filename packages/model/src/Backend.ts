@@ -178,7 +178,7 @@ export interface EngineOptions {
   /**
    * The policy's architecture (default gpt2) and what the command does with it (default
    * "training"; `odpo sample`: "inference"). Where the architecture lacks the onnx graphs for it
-   * (the Llama family has no VJP yet), the onnx backends refuse and `auto` skips them, saying so.
+   * (an entry of Architectures.table without a vjp), the onnx backends refuse and `auto` skips them, saying so.
    */
   readonly architecture?: Architecture
   readonly use?: "training" | "inference"

@@ -24,7 +24,7 @@ export interface HostModel {
 }
 
 /**
- * A Gpt's weights as host arrays, read from its tfjs Variables now (on the cpu backend the read is
+ * A model's weights as host arrays, read from its tfjs Variables now (on the cpu backend the read is
  * the variable's own buffer, no copy; AdamW's next assign replaces it, so read at every call).
  */
 export const hostModelOf = (model: CausalLm): Effect.Effect<HostModel> =>
@@ -188,7 +188,7 @@ export const sequenceStats = (
     }))
 
 /**
- * Every parameter's gradient of Σ upstream ⊙ token log-probs, by GPT-2 name (the VJP graph).
+ * Every parameter's gradient of Σ upstream ⊙ token log-probs, by the model's parameter name (the VJP graph).
  * `saved` is trainingLogps's of the same weights and batch; absent, the train graph runs first.
  */
 export const gradients = (

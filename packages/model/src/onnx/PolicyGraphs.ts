@@ -2,18 +2,20 @@
  * The graphs the onnx engine runs, each built from an architecture's forward (GptGraph,
  * LlamaGraph): prefill and decode (KV cache, last-position logits), masked sequence log-probs,
  * sequence statistics against a reference (exact KL, entropy), and the training step: its forward
- * (train) and VJP (GptBackward; GPT-2 only so far). Weights are graph inputs named as the model
+ * (train) and VJP (GptBackward, LlamaBackward). Weights are graph inputs named as the model
  * names them (the reference's prefixed "ref."), so one graph serves every checkpoint of a shape.
  */
 import type { GptConfig } from "../Gpt.ts"
-import { parameterShapes } from "../Gpt.ts"
+import { parameterShapes as gptShapes } from "../Gpt.ts"
 import type { LlamaConfig } from "../Llama.ts"
+import { parameterShapes as llamaShapes } from "../Llama.ts"
 import type { OnnxGraph } from "../OnnxWriter.ts"
-import { backward } from "./GptBackward.ts"
+import * as GptBackward from "./GptBackward.ts"
+import type { BackwardInputs } from "./GptBackward.ts"
 import * as GptGraph from "./GptGraph.ts"
 import { type ForwardInputs, type Params } from "./GptGraph.ts"
-import { forward, paramInputs, savedActivations } from "./GptGraph.ts"
 import { GraphBuilder, ONNX_TYPE } from "./GraphBuilder.ts"
+import * as LlamaBackward from "./LlamaBackward.ts"
 import * as LlamaGraph from "./LlamaGraph.ts"
 
 export type GraphKind = "prefill" | "decode" | "logps" | "stats" | "train" | "vjp"
@@ -28,33 +30,77 @@ const INT_MAX = 2 ** 31 - 1
 const idsInput = (b: GraphBuilder) => b.input("input_ids", "int32", ["batch", "tokens"])
 const keyMaskInput = (b: GraphBuilder, keys: string) => b.input("key_mask", "float32", ["batch", keys])
 
+/** A training step's two graphs as an architecture writes them (train: forward; vjp: backward). */
+export interface Training<C> {
+  /** Name and shape of each activation the train graph hands to the VJP graph. */
+  readonly savedValues: (config: C) => Array<[string, Array<number | string>]>
+  /** The training forward: final hidden states, and the values it made for savedValues, in that order. */
+  readonly forward: (b: GraphBuilder, p: Params, config: C, inputs: ForwardInputs) => { readonly hidden: string; readonly saved: ReadonlyArray<string> }
+  /** The VJP's body: the forward's cheap parts again from the saved activations (graph inputs), then the backward. */
+  readonly vjp: (b: GraphBuilder, p: Params, config: C, inputs: ForwardInputs, back: BackwardInputs, gradName: (name: string) => string) => Map<string, string>
+}
+
 /**
  * What a graph needs of an architecture: its parameter inputs, its inference forward (final
- * hidden states and per-layer keys/values), its LM head, and what the KV cache holds per token.
+ * hidden states and per-layer keys/values), its LM head, what the KV cache holds per token, and
+ * its training step.
  */
 export interface Family<C> {
   readonly name: string
+  readonly parameterShapes: (config: C) => Array<[string, number[]]>
   readonly paramInputs: (b: GraphBuilder, config: C, prefix?: string) => Params
   readonly forward: (b: GraphBuilder, p: Params, config: C, inputs: ForwardInputs) => { readonly hidden: string; readonly present: ReadonlyArray<{ k: string; v: string }> }
   readonly logits: (b: GraphBuilder, p: Params, config: C, h: string, name?: string, exact?: boolean) => string
   /** KV heads and head dim of the cache. */
   readonly cache: (config: C) => { readonly kvHeads: number; readonly headDim: number }
+  readonly training: Training<C>
+}
+
+/** Each GPT saved activation's name and shape (GptGraph.savedActivations), in one list. */
+const gptSavedValues = (config: GptConfig): Array<[string, Array<number | string>]> => {
+  const { dModel: D } = config
+  const saved = GptGraph.savedActivations(config)
+  const rows = ["batch", "tokens"]
+  return [
+    ...saved.blocks.flatMap((s): Array<[string, Array<number | string>]> => [[s.xIn, [...rows, D]], [s.qkv, [...rows, 3 * D]], [s.xMid, [...rows, D]], [s.fc, [...rows, 4 * D]]]),
+    [saved.xFinal, [...rows, D]]
+  ]
 }
 
 export const gptFamily: Family<GptConfig> = {
   name: "gpt",
+  parameterShapes: gptShapes,
   paramInputs: GptGraph.paramInputs,
   forward: (b, p, c, inputs) => GptGraph.forward(b, p, c, inputs, "inference"),
   logits: (b, p, _c, h, name, exact) => GptGraph.logits(b, p, h, name, exact),
-  cache: (c) => ({ kvHeads: c.nHeads, headDim: c.dModel / c.nHeads })
+  cache: (c) => ({ kvHeads: c.nHeads, headDim: c.dModel / c.nHeads }),
+  training: {
+    savedValues: gptSavedValues,
+    forward: (b, p, c, inputs) => {
+      const fwd = GptGraph.forward(b, p, c, inputs, "training")
+      return { hidden: fwd.hidden, saved: [...fwd.blocks.flatMap((s) => [s.ln1.x, s.qkv, s.ln2.x, s.fc]), fwd.lnF.x] }
+    },
+    vjp: (b, p, c, inputs, back, gradName) =>
+      GptBackward.backward(b, p, c, GptGraph.forward(b, p, c, { ...inputs, saved: GptGraph.savedActivations(c) }), back, gradName)
+  }
 }
 
 export const llamaFamily: Family<LlamaConfig> = {
   name: "llama",
+  parameterShapes: llamaShapes,
   paramInputs: LlamaGraph.paramInputs,
   forward: LlamaGraph.forward,
   logits: LlamaGraph.logits,
-  cache: (c) => ({ kvHeads: c.nKvHeads, headDim: c.headDim })
+  cache: (c) => ({ kvHeads: c.nKvHeads, headDim: c.headDim }),
+  training: {
+    savedValues: LlamaGraph.savedValues,
+    forward: (b, p, c, inputs) => {
+      const fwd = LlamaGraph.forward(b, p, c, inputs)
+      return { hidden: fwd.hidden, saved: [...fwd.blocks.flatMap((s) => [s.rms1.x, s.qLin, s.kLin, s.vLin, s.rms2.x, s.gate, s.up]), fwd.norm.x] }
+    },
+    vjp: (b, p, c, inputs, back, gradName) =>
+      LlamaBackward.backward(b, p, c, LlamaGraph.forward(b, p, c, inputs, LlamaGraph.savedActivations(c)), back, gradName)
+  }
 }
 
 /** Last-position logits [B, V]: left padding puts every row's last token there. */
@@ -150,38 +196,28 @@ export const logpsGraph = logpsGraphOf(gptFamily)
 /** The next-token log-distributions [B, T−1, V] the train graph hands to the VJP graph. */
 export const LOGP_OUTPUT = "policy.logp"
 
-/** Each saved activation's name and shape (savedActivations), in one list. */
-const savedValues = (config: GptConfig): Array<[string, Array<number | string>]> => {
-  const { dModel: D } = config
-  const saved = savedActivations(config)
-  const rows = ["batch", "tokens"]
-  return [
-    ...saved.blocks.flatMap((s): Array<[string, Array<number | string>]> => [[s.xIn, [...rows, D]], [s.qkv, [...rows, 3 * D]], [s.xMid, [...rows, D]], [s.fc, [...rows, 4 * D]]]),
-    [saved.xFinal, [...rows, D]]
-  ]
-}
-
 /**
  * A training step's forward: the masked token log-probs (as logpsGraph), and for the VJP graph
  * the next-token log-distributions (LOGP_OUTPUT) and the activations its backward would otherwise
- * compute again (savedActivations: every matmul's output of the body, ~9·D floats a token a layer).
+ * compute again (Training.savedValues: every matmul's output of the body).
  */
-export const trainGraph = (config: GptConfig): OnnxGraph => {
-  const b = new GraphBuilder("odpo_gpt_train")
-  const p = paramInputs(b, config)
+export const trainGraphOf = <C extends { readonly vocabSize: number }>(f: Family<C>) => (config: C): OnnxGraph => {
+  const b = new GraphBuilder(`odpo_${f.name}_train`)
+  const p = f.paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
-  const fwd = forward(b, p, config, { ids, keyMask }, "training")
-  const logp = nextTokenLogProbs(gptFamily, config, b, p, fwd.hidden, "policy")
+  const fwd = f.training.forward(b, p, config, { ids, keyMask })
+  const logp = nextTokenLogProbs(f, config, b, p, fwd.hidden, "policy")
   const tokens = tokenLogProbs(b, logp, targetIndex(b, ids), targetMask, "token_logps")
   b.output(tokens, "float32", ["batch", "targets"])
   b.output(logp, "float32", ["batch", "targets", config.vocabSize])
-  const made = [...fwd.blocks.flatMap((s) => [s.ln1.x, s.qkv, s.ln2.x, s.fc]), fwd.lnF.x]
-  savedValues(config).forEach(([name, shape], i) => {
-    if (made[i] !== name) throw new Error(`trainGraph: the forward named activation ${i} "${made[i]}", not "${name}" (GptGraph.savedActivations is out of step)`)
+  f.training.savedValues(config).forEach(([name, shape], i) => {
+    const made = fwd.saved[i]
+    if (made !== name) throw new Error(`trainGraph: the ${f.name} forward named activation ${i} "${made}", not "${name}" (its savedActivations is out of step)`)
     b.output(name, "float32", shape)
   })
   return b.build()
 }
+export const trainGraph = trainGraphOf(gptFamily)
 
 /**
  * Per sequence, summed over completion tokens: log π(y|x), the exact KL(π ‖ π_ref) over the whole
@@ -210,23 +246,23 @@ export const statsGraph = statsGraphOf(gptFamily)
 
 /**
  * The training step's vector–Jacobian product, after the train graph: from its saved activations
- * the forward's cheap parts again (LayerNorms, attention, GELU — no matmul of the body), then the
+ * the forward's cheap parts again (norms, RoPE, attention, GELU or SiLU — no matmul of the body), then the
  * backward of the masked token log-probs, given upstream gradients dL/d(token log-prob) [B, T−1]
  * and the train graph's next-token log-distributions (LOGP_OUTPUT: the head's softmax is their
  * exp). Outputs every parameter's gradient ("grad." + name).
  */
-export const vjpGraph = (config: GptConfig): OnnxGraph => {
-  const b = new GraphBuilder("odpo_gpt_vjp")
-  const p = GptGraph.paramInputs(b, config)
+export const vjpGraphOf = <C extends { readonly vocabSize: number }>(f: Family<C>) => (config: C): OnnxGraph => {
+  const b = new GraphBuilder(`odpo_${f.name}_vjp`)
+  const p = f.paramInputs(b, config)
   const { ids, keyMask, targetMask } = sequenceInputs(b)
   const upstream = b.input("upstream", "float32", ["batch", "targets"])
   const logp = b.input(LOGP_OUTPUT, "float32", ["batch", "targets", config.vocabSize])
-  for (const [name, shape] of savedValues(config)) b.input(name, "float32", shape)
-  const fwd = forward(b, p, config, { ids, keyMask, saved: savedActivations(config) })
-  const grads = backward(b, p, config, fwd, { ids, targetMask, upstream, logp }, (name) => GRAD_PREFIX + name)
-  for (const [name, shape] of parameterShapes(config)) b.output(grads.get(name)!, "float32", shape)
+  for (const [name, shape] of f.training.savedValues(config)) b.input(name, "float32", shape)
+  const grads = f.training.vjp(b, p, config, { ids, keyMask }, { ids, targetMask, upstream, logp }, (name) => GRAD_PREFIX + name)
+  for (const [name, shape] of f.parameterShapes(config)) b.output(grads.get(name)!, "float32", shape)
   return b.build()
 }
+export const vjpGraph = vjpGraphOf(gptFamily)
 
 export const graphFor: Record<GraphKind, (config: GptConfig) => OnnxGraph> = {
   prefill: prefillGraph,
@@ -237,10 +273,12 @@ export const graphFor: Record<GraphKind, (config: GptConfig) => OnnxGraph> = {
   vjp: vjpGraph
 }
 
-/** The Llama family's graphs: inference only (no VJP yet, so no training on onnx). */
-export const llamaGraphFor: Partial<Record<GraphKind, (config: LlamaConfig) => OnnxGraph>> = {
+/** The Llama family's graphs (Llama, Qwen2, Qwen3: the config says which parts a block has). */
+export const llamaGraphFor: Record<GraphKind, (config: LlamaConfig) => OnnxGraph> = {
   prefill: prefillGraphOf(llamaFamily),
   decode: decodeGraphOf(llamaFamily),
   logps: logpsGraphOf(llamaFamily),
-  stats: statsGraphOf(llamaFamily)
+  stats: statsGraphOf(llamaFamily),
+  train: trainGraphOf(llamaFamily),
+  vjp: vjpGraphOf(llamaFamily)
 }
