@@ -6,7 +6,7 @@
  */
 import type { Domain } from "@odpo/core"
 import { Errors } from "@odpo/core"
-import { Effect } from "effect"
+import { Deferred, Effect } from "effect"
 import { createHash } from "node:crypto"
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync, writeFileSync } from "node:fs"
 import { createServer } from "node:http"
@@ -98,14 +98,30 @@ export const makeCache = (options: CacheOptions) => {
       const tmp = join(options.dir, `.${sha}.${process.pid}.tmp`)
       mkdirSync(tmp, { recursive: true })
       for (const f of files) writeFileSync(join(tmp, f), got[f]!)
-      rmSync(join(options.dir, sha), { recursive: true, force: true })
-      renameSync(tmp, join(options.dir, sha))
+      // Another download of the same hash may have landed first: keep that one (it is in use).
+      if (existsSync(join(options.dir, sha, "model.safetensors"))) rmSync(tmp, { recursive: true, force: true })
+      else {
+        rmSync(join(options.dir, sha), { recursive: true, force: true })
+        renameSync(tmp, join(options.dir, sha))
+      }
       evict()
       return join(options.dir, sha)
     })
+  // Shards of one stage ask for the same checkpoint at once: one download each, the others wait for it.
+  const inflight = new Map<string, Deferred.Deferred<string, Errors.CheckpointNotFound | Errors.CheckpointCorrupt>>()
+  const fetchOnce = (sha: string, url: string) =>
+    Effect.suspend(() => {
+      const running = inflight.get(sha)
+      if (running) return Deferred.await(running)
+      const deferred = Deferred.makeUnsafe<string, Errors.CheckpointNotFound | Errors.CheckpointCorrupt>()
+      inflight.set(sha, deferred)
+      return download(sha, url).pipe(
+        Effect.exit,
+        Effect.tap((exit) => Effect.sync(() => inflight.delete(sha)).pipe(Effect.andThen(Deferred.done(deferred, exit)))),
+        Effect.flatten
+      )
+    })
   return {
-    /** Downloads so far (the bench and the tests read it). */
-    downloads: 0,
     resolve(source: { readonly sha256: string; readonly url: string | null }): Effect.Effect<string, Errors.CheckpointNotFound | Errors.CheckpointCorrupt> {
       const sha = source.sha256
       if (!/^[0-9a-f]{64}$/.test(sha)) return Effect.fail(notFound(sha, "not a SHA-256 checkpoint id"))
@@ -114,7 +130,7 @@ export const makeCache = (options: CacheOptions) => {
       const cached = join(options.dir, sha)
       if (existsSync(join(cached, "model.safetensors"))) return Effect.sync(() => touch(cached))
       if (source.url === null) return Effect.fail(notFound(sha, `not in the shared directory ${options.shared} and no coordinator URL to fetch it from`))
-      return Effect.tap(download(sha, source.url), () => Effect.sync(() => void this.downloads++))
+      return fetchOnce(sha, source.url)
     }
   }
 }

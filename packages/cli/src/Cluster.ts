@@ -13,17 +13,17 @@ import { serveCheckpoints } from "./CheckpointTransfer.ts"
 
 /**
  * How fast a dead runner's shards move: its shard locks (PostgreSQL advisory locks, released when
- * its connection drops) expire after 4 s; runners look for new assignments and unprocessed
+ * its connection drops) expire after 3 s; runners look for new assignments and unprocessed
  * messages every second.
  */
 const shardingConfig = {
   shardsPerGroup: 64,
   shardLockRefreshInterval: Duration.seconds(1),
-  shardLockExpiration: Duration.seconds(4),
+  shardLockExpiration: Duration.seconds(3),
   refreshAssignmentsInterval: Duration.seconds(1),
   entityMessagePollInterval: Duration.millis(500),
   entityReplyPollInterval: Duration.millis(100),
-  runnerHealthCheckInterval: Duration.seconds(2),
+  runnerHealthCheckInterval: Duration.seconds(1),
   // A shard is one request: its entity is done once it answers.
   entityMaxIdleTime: Duration.seconds(30)
 }
