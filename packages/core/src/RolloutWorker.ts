@@ -5,7 +5,7 @@
  * are persisted (SQL message storage), so a shard whose worker dies is delivered again to the
  * runner that takes its cluster shard over.
  */
-import { Schema } from "effect"
+import { Effect, Schema } from "effect"
 import { ClusterSchema, Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
 import { Rollout, SamplingParams } from "./Domain.ts"
@@ -13,6 +13,8 @@ import {
   CheckpointCorrupt, CheckpointNotFound, ClusterUnavailable, ConfigError, InvalidInput, OnnxError, RewardError, TokenizerMismatch, WorkerRefused
 } from "./Errors.ts"
 import { RewardSpec, TaskName } from "./RunConfig.ts"
+import { Sampler } from "./Sampler.ts"
+import { Scorer } from "./Scorer.ts"
 
 /** What the coordinator asks of the worker: the same odpo build and the run's engine. */
 export const Requirement = Schema.Struct({
@@ -94,3 +96,35 @@ export const refusal = (self: WorkerIdentity, shard: { readonly shard: string; r
     : `it runs on backend ${self.backend}, the run on ${backend}: restart it with \`odpo worker --backend ${backend}\``
   return new WorkerRefused({ worker: self.address, message: `worker ${self.address} refused ${shard.shard}: ${what}` })
 }
+
+/**
+ * The worker's entity: each shard checked against the worker's build and engine, its checkpoint
+ * resolved by hash to a local directory (`resolve`: the shared directory or the download cache),
+ * then sampled or scored by this process's own Sampler and Scorer. `onShard` runs as a shard is
+ * taken (the CLI logs it; crash tests pause there).
+ */
+export const layer = (
+  self: WorkerIdentity,
+  resolve: (source: CheckpointSource) => Effect.Effect<string, CheckpointNotFound | CheckpointCorrupt>,
+  onShard: (shard: string) => Effect.Effect<void> = () => Effect.void
+) =>
+  RolloutWorker.toLayer(Effect.gen(function*() {
+    const sampler = yield* Sampler
+    const scorer = yield* Scorer
+    const check = (shard: SampleShard | ScoreShard) => {
+      const refused = refusal(self, shard)
+      return refused ? Effect.andThen(Effect.logWarning(refused.message), Effect.fail(refused)) : onShard(shard.shard)
+    }
+    return RolloutWorker.of({
+      Sample: ({ payload }) =>
+        Effect.gen(function*() {
+          yield* check(payload)
+          const path = yield* resolve(payload.policy)
+          return yield* sampler.sample({
+            policy: { id: payload.policy.sha256, path }, prompts: payload.prompts, n: payload.n, params: payload.params, seed: payload.seed
+          })
+        }),
+      Score: ({ payload }) =>
+        Effect.andThen(check(payload), scorer.score({ reward: payload.reward, gold: payload.gold, task: payload.task, items: payload.items }))
+    })
+  }))

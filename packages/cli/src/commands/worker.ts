@@ -3,7 +3,7 @@
  * shard and message storage is the PostgreSQL at URL, takes the sampling and scoring shards the
  * coordinator (`odpo run … --cluster URL`) sends, and answers plain records. It opens no DuckDB.
  */
-import { Errors, RolloutWorker, Sampler, Scorer } from "@odpo/core"
+import { Errors, RolloutWorker } from "@odpo/core"
 import { Console, Effect, Layer, Option } from "effect"
 import { Command, Flag } from "effect/cli"
 import { existsSync, writeFileSync } from "node:fs"
@@ -16,47 +16,18 @@ import { odpoVersion } from "../Version.ts"
 import { engineFlag, useBackend } from "./shared.ts"
 
 /**
- * Crash testing: with ODPO_WORKER_PAUSE set, a shard whose name contains it is taken and then
- * never answered (ODPO_PAUSE_MARKER written), so a test can kill -9 the worker mid-shard.
+ * Each shard as it is taken: one line on stderr. Crash testing: with ODPO_WORKER_PAUSE set, a
+ * shard whose name contains it is then never answered (ODPO_PAUSE_MARKER written), so a test can
+ * kill -9 the worker mid-shard.
  */
-const pauseFor = (shard: string) => {
+const onShard = (address: string) => (shard: string) => {
+  const line = Effect.sync(() => process.stderr.write(`worker ${address}: ${shard}\n`))
   const at = process.env.ODPO_WORKER_PAUSE
-  if (!at || !shard.includes(at)) return Effect.void
-  return Effect.sync(() => {
+  if (!at || !shard.includes(at)) return line
+  return line.pipe(Effect.andThen(Effect.sync(() => {
     if (process.env.ODPO_PAUSE_MARKER) writeFileSync(process.env.ODPO_PAUSE_MARKER, `${process.pid}\n`)
-  }).pipe(Effect.andThen(Effect.never))
+  })), Effect.andThen(Effect.never))
 }
-
-/** The entity's handlers: check the shard's requirement, fetch the checkpoint by hash, sample or score. */
-const handlers = (self: RolloutWorker.WorkerIdentity, cache: ReturnType<typeof makeCache>) =>
-  Effect.gen(function*() {
-    const sampler = yield* Sampler.Sampler
-    const scorer = yield* Scorer.Scorer
-    const log = (line: string) => Effect.sync(() => process.stderr.write(`worker ${self.address}: ${line}\n`))
-    const refuse = (shard: RolloutWorker.SampleShard | RolloutWorker.ScoreShard) => {
-      const refused = RolloutWorker.refusal(self, shard)
-      return refused ? Effect.andThen(log(refused.message), Effect.fail(refused)) : Effect.void
-    }
-    return RolloutWorker.RolloutWorker.of({
-      Sample: ({ payload }) =>
-        Effect.gen(function*() {
-          yield* refuse(payload)
-          yield* log(`${payload.shard}: ${payload.prompts.length} prompts × ${payload.n}`)
-          yield* pauseFor(payload.shard)
-          const path = yield* cache.resolve(payload.policy)
-          return yield* sampler.sample({
-            policy: { id: payload.policy.sha256, path }, prompts: payload.prompts, n: payload.n, params: payload.params, seed: payload.seed
-          })
-        }),
-      Score: ({ payload }) =>
-        Effect.gen(function*() {
-          yield* refuse(payload)
-          yield* log(`${payload.shard}: ${payload.items.length} completions`)
-          yield* pauseFor(payload.shard)
-          return yield* scorer.score({ reward: payload.reward, gold: payload.gold, task: payload.task, items: payload.items })
-        })
-    })
-  })
 
 export const worker = Command.make(
   "worker",
@@ -83,7 +54,7 @@ export const worker = Command.make(
     const store = makeCache({ dir: Option.getOrElse(cache, () => join(tmpdir(), `odpo-worker-${port}`)), size: cacheSize, shared })
     yield* Console.error(`worker ${self.address}: odpo ${odpoVersion} on ${engine.backend}, joining the cluster at ${url}`)
     yield* Layer.launch(
-      RolloutWorker.RolloutWorker.toLayer(handlers(self, store)).pipe(
+      RolloutWorker.layer(self, (source) => store.resolve(source), onShard(self.address)).pipe(
         Layer.provide(engineLayer(engine, threads)),
         Layer.provide(runnerLayer(url, host, port))
       )
