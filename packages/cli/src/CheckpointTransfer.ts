@@ -21,6 +21,7 @@ const sha256Hex = (bytes: Uint8Array) => createHash("sha256").update(bytes).dige
 export const serveCheckpoints = (host: string) =>
   Effect.gen(function*() {
     const offered = new Map<string, string>()
+    let served = 0
     const server = createServer((req, res) => {
       const m = /^\/checkpoints\/([0-9a-f]{64})\/([a-z.]+)$/.exec(req.url ?? "")
       const dir = m ? offered.get(m[1]!) : undefined
@@ -30,6 +31,7 @@ export const serveCheckpoints = (host: string) =>
       }
       try {
         const bytes = readFileSync(join(dir, m[2]!))
+        served++
         res.writeHead(200, { "content-type": "application/octet-stream", "content-length": bytes.length }).end(bytes)
       } catch (e) {
         res.writeHead(500).end((e as Error).message)
@@ -47,7 +49,9 @@ export const serveCheckpoints = (host: string) =>
     )
     return {
       url: `http://${host.includes(":") ? `[${host}]` : host}:${port}`,
-      offer: (ref: Domain.CheckpointRef) => Effect.sync(() => void offered.set(ref.id, ref.path))
+      offer: (ref: Domain.CheckpointRef) => Effect.sync(() => void offered.set(ref.id, ref.path)),
+      /** Files served so far (the tests and the bench read it). */
+      served: () => served
     }
   })
 
@@ -61,6 +65,17 @@ export interface CacheOptions {
 }
 
 const notFound = (sha: string, message: string) => new Errors.CheckpointNotFound({ path: sha, message: `checkpoint ${sha}: ${message}` })
+
+/** `dir` when its config.json names it `sha` (the sampler then checks the weights against that name as it loads them). */
+const namedBy = (dir: string, sha: string) =>
+  Effect.try({
+    try: () => (JSON.parse(readFileSync(join(dir, "config.json"), "utf8")) as { odpo?: { sha256?: string } }).odpo?.sha256,
+    catch: (e) => new Errors.CheckpointCorrupt({ path: dir, message: `${dir}/config.json: cannot read it: ${(e as Error).message}` })
+  }).pipe(Effect.flatMap((named) =>
+    named === sha
+      ? Effect.succeed(dir)
+      : Effect.fail(new Errors.CheckpointCorrupt({ path: dir, message: `${dir}/config.json names checkpoint ${named}, not ${sha}: the shared directory is damaged` }))
+  ))
 
 /** The local directory of checkpoint `sha` (verified), downloading it from `url` when needed. */
 export const makeCache = (options: CacheOptions) => {
@@ -126,7 +141,7 @@ export const makeCache = (options: CacheOptions) => {
       const sha = source.sha256
       if (!/^[0-9a-f]{64}$/.test(sha)) return Effect.fail(notFound(sha, "not a SHA-256 checkpoint id"))
       // The sampler verifies the weights against config.json's hash when it loads them; here the name must match too.
-      if (options.shared !== null && existsSync(join(options.shared, sha, "model.safetensors"))) return Effect.succeed(join(options.shared, sha))
+      if (options.shared !== null && existsSync(join(options.shared, sha, "model.safetensors"))) return namedBy(join(options.shared, sha), sha)
       const cached = join(options.dir, sha)
       if (existsSync(join(cached, "model.safetensors"))) return Effect.sync(() => touch(cached))
       if (source.url === null) return Effect.fail(notFound(sha, `not in the shared directory ${options.shared} and no coordinator URL to fetch it from`))
