@@ -1,11 +1,13 @@
 // Test and bench helper: a throw-away PostgreSQL (scripts/pg-throwaway.sh) and `odpo worker`
-// processes on the loopback, as a user starts them on one machine.
+// processes on the loopback, as a user starts them on one machine. No test framework here: the
+// bench (bench/cluster.bench.ts) uses it too.
 import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
 import { createServer } from "node:net"
 import { tmpdir } from "node:os"
-import { join } from "node:path"
-import { repoRoot } from "./CliProcess.ts"
+import { join, resolve } from "node:path"
+
+const repoRoot = resolve(import.meta.dirname, "../../..")
 
 const script = join(repoRoot, "scripts/pg-throwaway.sh")
 
