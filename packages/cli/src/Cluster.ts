@@ -8,7 +8,6 @@ import { NodeClusterSocket } from "@effect/platform-node"
 import { ClusterEngine, Errors, type RolloutWorker } from "@odpo/core"
 import { Cause, Duration, Effect, Layer, Option, Redacted } from "effect"
 import { RunnerAddress } from "effect/cluster"
-import type { SqlClient } from "effect/sql"
 import { serveCheckpoints } from "./CheckpointTransfer.ts"
 
 /**
@@ -34,24 +33,35 @@ export const checkClusterUrl = (url: string, flag = "--cluster") =>
     ? Effect.succeed(url)
     : Effect.fail(new Errors.ConfigError({ message: `${flag} ${url}: not a PostgreSQL URL; give one like postgres://user@127.0.0.1:5432/odpo` }))
 
-const pg = (url: string) =>
-  PgClient.layer({ url: Redacted.make(url), applicationName: "odpo", maxConnections: 8 }).pipe(
-    Layer.catchCause((cause) =>
-      Layer.effectContext<PgClient.PgClient | SqlClient.SqlClient, Errors.ClusterUnavailable, never>(Effect.fail(
-        new Errors.ClusterUnavailable({ message: `cannot reach the cluster's PostgreSQL at ${url}: ${Cause.pretty(cause).split("\n")[0]}`, cause })
-      )))
-  )
+const pg = (url: string) => PgClient.layer({ url: Redacted.make(url), applicationName: "odpo", maxConnections: 8 })
+
+/**
+ * A cluster layer whose building failed in any way (PostgreSQL refused the connection, the
+ * storage migrations failed — the library dies on some of these) as one ClusterUnavailable
+ * naming the URL.
+ */
+const reachable = <A, E, R>(url: string, layer: Layer.Layer<A, E, R>) =>
+  Layer.catchCause(layer, (cause) =>
+    Layer.effectContext<A, Errors.ClusterUnavailable, never>(Effect.fail(
+      new Errors.ClusterUnavailable({
+        message: `cannot use the cluster's PostgreSQL at ${url}: ${Cause.pretty(cause).split("\n")[0]}: is it running and reachable from here?`,
+        cause
+      })
+    )))
 
 /** A runner listening on host:port, its storage in PostgreSQL at `url`. */
 export const runnerLayer = (url: string, host: string, port: number) =>
-  NodeClusterSocket.layer({
-    storage: "sql",
-    shardingConfig: { ...shardingConfig, runnerAddress: Option.some(RunnerAddress.make(host, port)) }
-  }).pipe(Layer.provide(pg(url)))
+  reachable(
+    url,
+    NodeClusterSocket.layer({
+      storage: "sql",
+      shardingConfig: { ...shardingConfig, runnerAddress: Option.some(RunnerAddress.make(host, port)) }
+    }).pipe(Layer.provide(pg(url)))
+  )
 
 /** The coordinator: a client of the cluster (it hosts no entity), its storage in PostgreSQL at `url`. */
 export const clientLayer = (url: string) =>
-  NodeClusterSocket.layer({ storage: "sql", clientOnly: true, shardingConfig }).pipe(Layer.provide(pg(url)))
+  reachable(url, NodeClusterSocket.layer({ storage: "sql", clientOnly: true, shardingConfig }).pipe(Layer.provide(pg(url))))
 
 /**
  * The coordinator's Sampler and Scorer on the cluster's workers (ClusterEngine), with the

@@ -84,3 +84,19 @@ describe.skipIf(!runnable)("odpo run --cluster with 3 odpo workers", () => {
 
     }).pipe(Effect.scoped))
 })
+
+describe("odpo run --cluster and odpo worker with a bad cluster", () => {
+  it.live("a URL that is not PostgreSQL's, and a PostgreSQL nobody listens at: one line naming it, exit 1", () =>
+    Effect.gen(function*() {
+      const dir = mkdtempSync(join(tmpdir(), "odpo-cluster-bad-"))
+      const [notPg, nobody] = yield* Effect.promise(() =>
+        Promise.all([
+          exited(odpo(["run", fixture, "--db", join(dir, "a.duckdb"), "--backend", "cpu", "--cluster", "http://127.0.0.1:5432"])),
+          exited(odpo(["worker", "--cluster", "postgres://odpo@127.0.0.1:1/postgres", "--backend", "cpu", "--port", "0"]))
+        ]))
+      assert.strictEqual(notPg.code, 1, notPg.stderr)
+      assert.include(notPg.stderr, "odpo: --cluster http://127.0.0.1:5432: not a PostgreSQL URL; give one like postgres://user@127.0.0.1:5432/odpo")
+      assert.strictEqual(nobody.code, 1, nobody.stderr)
+      assert.match(nobody.stderr, /odpo: cannot use the cluster's PostgreSQL at postgres:\/\/odpo@127\.0\.0\.1:1\/postgres: .*Failed to connect: is it running and reachable from here\?/)
+    }))
+})
