@@ -9,6 +9,7 @@ import { goldSparklines } from "../Sparkline.ts"
 import { checkClusterUrl, coordinatorLayer } from "../Cluster.ts"
 import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
 import { noteInterrupt } from "../Errors.ts"
+import { buildId } from "../BuildId.ts"
 import { odpoVersion } from "../Version.ts"
 import { backendFlag, chatTemplateFlag, dbFlag, useBackend, withChatTemplate } from "./shared.ts"
 
@@ -91,7 +92,7 @@ const layersFor = (
     yield* checkClusterUrl(url.value)
     if (shards < 1) return yield* new Errors.ConfigError({ message: `--shards ${shards}: split a stage into at least 1 shard` })
     yield* Console.error(`sampling and scoring on the cluster at ${url.value} (${shards} shards a stage)`)
-    return Layer.merge(local, coordinatorLayer(url.value, host, { codeVersion: odpoVersion, backend: engine.backend }, shards))
+    return Layer.merge(local, coordinatorLayer(url.value, host, { codeVersion: buildId(), backend: engine.backend }, shards))
   })
 
 /** Run every unfinished stage, then print the run's round-by-round table. */

@@ -12,7 +12,8 @@ import { join, resolve } from "node:path"
 import { makeCache } from "../CheckpointTransfer.ts"
 import { checkClusterUrl, runnerLayer } from "../Cluster.ts"
 import { engineLayer } from "../Services.ts"
-import { odpoVersion } from "../Version.ts"
+import { buildId } from "../BuildId.ts"
+import { noteInterrupt } from "../Errors.ts"
 import { engineFlag, useBackend } from "./shared.ts"
 
 /**
@@ -50,9 +51,10 @@ export const worker = Command.make(
     const shared = Option.getOrNull(Option.map(checkpoints, (d) => resolve(d)))
     if (shared !== null && !existsSync(shared)) return yield* new Errors.ConfigError({ message: `--checkpoints ${shared}: no such directory` })
     const engine = yield* useBackend(Option.getOrElse(backend, () => "auto" as const), threads, undefined, "inference")
-    const self = { codeVersion: odpoVersion, backend: engine.backend, address: `${host}:${port}` }
+    const self = { codeVersion: buildId(), backend: engine.backend, address: `${host}:${port}` }
     const store = makeCache({ dir: Option.getOrElse(cache, () => join(tmpdir(), `odpo-worker-${port}`)), size: cacheSize, shared })
-    yield* Console.error(`worker ${self.address}: odpo ${odpoVersion} on ${engine.backend}, joining the cluster at ${url}`)
+    yield* Console.error(`worker ${self.address}: odpo ${self.codeVersion} on ${engine.backend}, joining the cluster at ${url}`)
+    noteInterrupt(`worker ${self.address} stopped; a shard it had not answered goes to another runner`)
     yield* Layer.launch(
       RolloutWorker.layer(self, (source) => store.resolve(source), onShard(self.address)).pipe(
         Layer.provide(engineLayer(engine, threads)),
