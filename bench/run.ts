@@ -38,6 +38,7 @@ const benches: Record<string, () => Promise<{ default: Bench }>> = {
   sampler: () => import("./sampler.bench.ts"),
   scorer: () => import("./scorer.bench.ts"),
   startup: () => import("./startup.bench.ts"),
+  cluster: () => import("./cluster.bench.ts"),
   store: () => import("./store.bench.ts"),
   webgpu: () => import("./webgpu.bench.ts")
 }
@@ -112,7 +113,7 @@ const md = [
 ]
 // Written by hand beside the figures: the CPU speed notes (RESULTS-cpu.md: rounds, profile,
 // what was tried); and from another machine, the GPU figures (scripts/gpu/measure.sh writes RESULTS-gpu.md).
-for (const extra of ["RESULTS-cpu.md", "RESULTS-gpu.md"]) {
+for (const extra of ["RESULTS-cpu.md", "RESULTS-cluster.md", "RESULTS-gpu.md"]) {
   const file = join(here, extra)
   if (existsSync(file)) md.push("", readFileSync(file, "utf8").trim())
 }

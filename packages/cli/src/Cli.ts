@@ -10,11 +10,12 @@ import { sample, score } from "./commands/sample.ts"
 import { init } from "./commands/init.ts"
 import { sft } from "./commands/sft.ts"
 import { trainRm } from "./commands/trainRm.ts"
+import { worker } from "./commands/worker.ts"
 import { odpoVersion } from "./Version.ts"
 
 export const odpo = Command.make("odpo").pipe(
   Command.withDescription("Iterative online DPO experiments: sample → score → pair → train, every round in DuckDB"),
-  Command.withSubcommands([run, resume, query, compare, report, exportCommand, exportHf, sample, score, trainRm, sft, init, bon])
+  Command.withSubcommands([run, resume, query, compare, report, exportCommand, exportHf, sample, score, trainRm, sft, init, bon, worker])
 )
 
 export const cli = Command.run(odpo, { version: odpoVersion })

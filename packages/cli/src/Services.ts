@@ -16,12 +16,13 @@ export const storeLayer = (db: string, options: RunStore.LayerOptions = {}) => R
 export const tfjsCpu: Backend.EngineInfo = { backend: "cpu", device: "cpu (pure JS)" }
 
 /**
- * Everything the round loop needs; the engines load when a command builds it (not at `odpo`
- * start). Sampler and Trainer run on the selected engine: onnxruntime's graphs (one session pool
- * for both, released with the layer; `threads` intra-op threads) for onnx / onnx-webgpu, tfjs for
- * every tfjs backend.
+ * The engines of a command, without the run store: Sampler and Trainer on the selected engine
+ * (onnxruntime's graphs — one session pool for both, released with the layer; `threads` intra-op
+ * threads — for onnx / onnx-webgpu, tfjs for every tfjs backend), the checkpoint store and the
+ * reward scorer. The engines load when a command builds it (not at `odpo` start). A rollout
+ * worker (`odpo worker`) runs on this alone: it never opens DuckDB.
  */
-export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}, engine: Backend.EngineInfo = tfjsCpu, threads = 0) =>
+export const engineLayer = (engine: Backend.EngineInfo = tfjsCpu, threads = 0) =>
   Layer.unwrap(Effect.promise(async () => {
     const [{ Backend, CheckpointStore, LoadedModels, Onnx }, { Trainer }, { OnnxSampler, TfjsSampler }, { RewardScorer }, { Trainer: CoreTrainer }] =
       await Promise.all([import("@odpo/model"), import("@odpo/optimizer"), import("@odpo/sampler"), import("@odpo/scorer"), import("@odpo/core")])
@@ -32,11 +33,13 @@ export const experimentLayer = (db: string, options: RunStore.LayerOptions = {},
       ).pipe(Layer.provide(Onnx.OnnxSessions.OnnxSessionPool.layer({ provider: Backend.onnxProviders[engine.backend], threads })))
       : Layer.mergeAll(TfjsSampler.layer, Trainer.layer)
     return Layer.mergeAll(
-      storeLayer(db, options),
       CheckpointStore.layer,
       Layer.provide(engineLayers, LoadedModels.LoadedModels.layer),
       RewardScorer.layer,
-      layerTerminal,
-      CrashPoint.layerFromEnv()
+      layerTerminal
     )
   }))
+
+/** Everything the round loop needs: the run store on `db` and the engines (engineLayer). */
+export const experimentLayer = (db: string, options: RunStore.LayerOptions = {}, engine: Backend.EngineInfo = tfjsCpu, threads = 0) =>
+  Layer.mergeAll(storeLayer(db, options), engineLayer(engine, threads), CrashPoint.layerFromEnv())

@@ -93,3 +93,19 @@ export class RewardError extends Schema.TaggedError<RewardError>()("RewardError"
   rolloutId: Schema.optional(Schema.String),
   cause: Schema.optional(Schema.Defect())
 }) {}
+
+/**
+ * A rollout worker that cannot take the coordinator's shard: built from another odpo version, or
+ * on another engine than the run's (whose numbers would differ in the last bits). Names the worker
+ * and what to start instead; the stage is not recorded.
+ */
+export class WorkerRefused extends Schema.TaggedError<WorkerRefused>()("WorkerRefused", {
+  message: Schema.String,
+  worker: Schema.String
+}) {}
+
+/** The cluster's storage or transport failed (PostgreSQL unreachable, a message that could not be persisted). */
+export class ClusterUnavailable extends Schema.TaggedError<ClusterUnavailable>()("ClusterUnavailable", {
+  message: Schema.String,
+  cause: Schema.optional(Schema.Defect())
+}) {}

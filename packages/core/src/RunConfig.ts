@@ -277,7 +277,12 @@ export const EngineConfig = Schema.Struct({
   /** Which engine runs the policy (see Backend). */
   backend: def(Backend, "auto"),
   /** CPU threads for onnxruntime's intra-op pool; 0 = onnxruntime's default (one per core). */
-  threads: def(NonNegativeInt, 0)
+  threads: def(NonNegativeInt, 0),
+  /**
+   * PostgreSQL URL of an Effect Cluster whose `odpo worker`s sample and score the rounds (the
+   * CLI's --cluster overrides); absent: this process samples and scores, with no server.
+   */
+  cluster: Schema.optionalKey(Schema.String)
 })
 export type EngineConfig = typeof EngineConfig.Type
 

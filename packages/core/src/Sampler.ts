@@ -2,7 +2,7 @@
 import { Context, Effect, Layer } from "effect"
 import { fnv1a, rowSeed } from "./Seeds.ts"
 import type { CheckpointRef, Rollout, SamplingParams } from "./Domain.ts"
-import type { CheckpointCorrupt, CheckpointNotFound, InvalidInput, OnnxError, TokenizerMismatch } from "./Errors.ts"
+import type { CheckpointCorrupt, CheckpointNotFound, ClusterUnavailable, InvalidInput, OnnxError, TokenizerMismatch, WorkerRefused } from "./Errors.ts"
 
 export interface SamplePrompt {
   readonly promptId: string
@@ -23,7 +23,7 @@ export interface SampleRequest {
 }
 
 /** OnnxError: the onnx engine's runtime failed (a session that would not load or run). */
-export type SamplerError = InvalidInput | CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch | OnnxError
+export type SamplerError = InvalidInput | CheckpointNotFound | CheckpointCorrupt | TokenizerMismatch | OnnxError | WorkerRefused | ClusterUnavailable
 
 export class Sampler extends Context.Service<Sampler, {
   /** Rollouts ordered by prompt (request order) then sample index. */

@@ -1,7 +1,7 @@
 /** The Scorer service: a reward (and the task's gold reward) per completion. */
 import { Context, Effect, Layer } from "effect"
 import type { Score, ScoreItem } from "./Domain.ts"
-import type { ConfigError, InvalidInput, OnnxError, RewardError, TokenizerMismatch } from "./Errors.ts"
+import type { ClusterUnavailable, ConfigError, InvalidInput, OnnxError, RewardError, TokenizerMismatch, WorkerRefused } from "./Errors.ts"
 import type { RewardSpec, TaskName, TaskParams } from "./RunConfig.ts"
 
 export interface ScoreRequest {
@@ -22,7 +22,7 @@ export interface ScoreResult {
   readonly scores: ReadonlyArray<Score>
 }
 
-export type ScorerError = ConfigError | InvalidInput | OnnxError | TokenizerMismatch | RewardError
+export type ScorerError = ConfigError | InvalidInput | OnnxError | TokenizerMismatch | RewardError | WorkerRefused | ClusterUnavailable
 
 export class Scorer extends Context.Service<Scorer, {
   readonly score: (request: ScoreRequest) => Effect.Effect<ScoreResult, ScorerError>

@@ -1,13 +1,15 @@
 /** `odpo run CONFIG` and `odpo resume RUN`: the round loop, recorded in the run store. */
 import { ConfigFile, Errors, Run, RunConfig, RunStore } from "@odpo/core"
 import type { Backend } from "@odpo/model"
-import { Console, Effect, Option } from "effect"
+import { Console, Effect, Layer, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { compareRuns } from "./compare.ts"
 import { formatTable, shellQuote } from "../Format.ts"
 import { goldSparklines } from "../Sparkline.ts"
+import { checkClusterUrl, coordinatorLayer } from "../Cluster.ts"
 import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
 import { noteInterrupt } from "../Errors.ts"
+import { buildId } from "../BuildId.ts"
 import { odpoVersion } from "../Version.ts"
 import { backendFlag, chatTemplateFlag, dbFlag, useBackend, withChatTemplate } from "./shared.ts"
 
@@ -65,6 +67,34 @@ export const engineFor = (choice: RunConfig.Backend, config: RunConfig.RunConfig
     return engine
   })
 
+const clusterFlag = Flag.String("cluster").pipe(
+  Flag.withDescription("PostgreSQL URL of the Effect Cluster whose `odpo worker`s sample and score (overrides engine.cluster)"),
+  Flag.optional
+)
+const clusterHostFlag = Flag.String("cluster-host").pipe(
+  Flag.withDescription("address the workers reach this process's checkpoint server at"),
+  Flag.withDefault("127.0.0.1")
+)
+const shardsFlag = Flag.Int("shards").pipe(Flag.withDescription("shards a stage's prompts are split into on the cluster"), Flag.withDefault(6))
+
+/**
+ * The layers a run goes on: in this process, or — with a cluster URL — with its Sampler and
+ * Scorer on the cluster's workers (the trainer and the one DuckDB writer stay here).
+ */
+const layersFor = (
+  db: string, options: RunStore.LayerOptions, engine: Backend.EngineInfo, config: RunConfig.RunConfig,
+  cluster: Option.Option<string>, host: string, shards: number
+) =>
+  Effect.gen(function*() {
+    const local = experimentLayer(db, options, engine, config.engine.threads)
+    const url = Option.orElse(cluster, () => Option.fromUndefinedOr(config.engine.cluster))
+    if (Option.isNone(url)) return local
+    yield* checkClusterUrl(url.value)
+    if (shards < 1) return yield* new Errors.ConfigError({ message: `--shards ${shards}: split a stage into at least 1 shard` })
+    yield* Console.error(`sampling and scoring on the cluster at ${url.value} (${shards} shards a stage)`)
+    return Layer.merge(local, coordinatorLayer(url.value, host, { codeVersion: buildId(), backend: engine.backend }, shards))
+  })
+
 /** Run every unfinished stage, then print the run's round-by-round table. */
 const finish = (runId: string, db: string, engine: Backend.EngineInfo) =>
   Effect.gen(function*() {
@@ -89,11 +119,15 @@ export const run = Command.make(
     name: Flag.String("name").pipe(Flag.withDescription("run name (default: the config's name)"), Flag.optional),
     seed: Flag.Int("seed").pipe(Flag.withDescription("master seed (default: the config's seed)"), Flag.optional),
     backend: backendFlag,
-    chatTemplate: chatTemplateFlag
+    chatTemplate: chatTemplateFlag,
+    cluster: clusterFlag,
+    clusterHost: clusterHostFlag,
+    shards: shardsFlag
   },
-  Effect.fn(function*({ config: file, db, name, seed, backend, chatTemplate }) {
+  Effect.fn(function*({ config: file, db, name, seed, backend, chatTemplate, cluster, clusterHost, shards }) {
     const config = withChatTemplate(yield* readConfigFile(file), chatTemplate)
     const engine = yield* engineFor(Option.getOrElse(backend, () => config.engine.backend), config)
+    const layers = yield* layersFor(db, {}, engine, config, cluster, clusterHost, shards)
     yield* Effect.gen(function*() {
       const runId = yield* Run.createRun(config, {
         ...(Option.isSome(name) ? { name: name.value } : {}),
@@ -104,7 +138,7 @@ export const run = Command.make(
       })
       yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; ${resumeHint(runId, db)} after a crash)`)
       yield* finish(runId, db, engine)
-    }).pipe(Effect.provide(experimentLayer(db, {}, engine, config.engine.threads)))
+    }).pipe(Effect.provide(layers))
   })
 ).pipe(Command.withDescription("Run an experiment: R rounds of sample → score → pair (RL: advantages) → train → evaluate"))
 
@@ -113,9 +147,12 @@ export const resume = Command.make(
   {
     run: Argument.String("run").pipe(Argument.withDescription("run id or name")),
     db: dbFlag,
-    backend: backendFlag
+    backend: backendFlag,
+    cluster: clusterFlag,
+    clusterHost: clusterHostFlag,
+    shards: shardsFlag
   },
-  Effect.fn(function*({ run: idOrName, db, backend }) {
+  Effect.fn(function*({ run: idOrName, db, backend, cluster, clusterHost, shards }) {
     // The run's row says which engine to build the layers on: read it first.
     const row = yield* resumableRun(idOrName).pipe(Effect.provide(storeLayer(db, { create: false })))
     const config = row.config as RunConfig.RunConfig
@@ -124,6 +161,6 @@ export const resume = Command.make(
     const recorded = RunConfig.Backend.literals.find((b) => b === row.backend)
     const engine = yield* engineFor(Option.getOrElse(backend, () => recorded ?? config.engine.backend), config)
     yield* Console.error(`resuming ${row.runId} at its first unfinished stage`)
-    yield* finish(row.runId, db, engine).pipe(Effect.provide(experimentLayer(db, { create: false }, engine, config.engine.threads)))
+    yield* finish(row.runId, db, engine).pipe(Effect.provide(yield* layersFor(db, { create: false }, engine, config, cluster, clusterHost, shards)))
   })
 ).pipe(Command.withDescription("Resume a crashed or interrupted run at its first unfinished stage"))
