@@ -18,7 +18,7 @@ import { Effect } from "effect"
 import * as OnnxEngine from "../packages/sampler/src/OnnxEngine.ts"
 import { ortMatMul } from "./onnx-gpt2.bench.ts"
 import { forwardLogps, sampling, type SamplingWorkload } from "./onnx.bench.ts"
-import { type Blas, comparison, measured, median, range, rounds, torch } from "./peer.ts"
+import { addRound, type Blas, comparison, type Measured, measured, median, range, rounds, torch } from "./peer.ts"
 import { profileDpoStep } from "./profile.ts"
 import type { BenchFigure } from "./run.ts"
 import { forwardFlops, smolLm2 as shape, torchShape } from "./shapes.ts"
@@ -60,14 +60,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     const torchDpo = torch<{ best_tokens_per_second: number; peak_rss_mb: number }>("torch_dpo.py", [
       "--steps", String(shape.dpoReps), "--threads", String(THREADS), ...torchShape(shape, shape.pairs)
     ])
-    const add = (m: typeof forward, o: number, peer: { blas?: Blas } | undefined, best: number | undefined) => {
-      m.ours.push(o)
-      m.loads.push(loadNow)
-      if (peer !== undefined && best !== undefined) {
-        m.peer.push(best)
-        m.blas.push(peer.blas)
-      }
-    }
+    const add = (m: Measured, o: number, peer: { blas?: Blas } | undefined, best: number | undefined) => addRound(m, o, loadNow, peer, best)
     add(forward, ours.forward.best, torchForward, torchForward?.best_tokens_per_s)
     add(sample, ours.sample.best, torchSample, torchSample?.kv_best_batch_tokens_per_s)
     add(dpo, oursDpo.best, torchDpo, torchDpo?.best_tokens_per_second)

@@ -24,7 +24,7 @@ import { policyGradients, stepGradients } from "../packages/optimizer/src/TrainL
 import * as OnnxEngine from "../packages/sampler/src/OnnxEngine.ts"
 import { defaultMaxBatchRows, requestRows } from "../packages/sampler/src/Sampling.ts"
 import { loadavg } from "node:os"
-import { type Blas, comparison, measured, rounds, torch } from "./peer.ts"
+import { addRound, type Blas, comparison, type Measured, measured, rounds, torch } from "./peer.ts"
 import { sequences, sigmoidLoss, trainingPairs } from "./profile.ts"
 import { reference, type BenchShape, torchShape } from "./shapes.ts"
 import type { BenchFigure } from "./run.ts"
@@ -169,14 +169,7 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
     const torchForward = torch<{ best_tokens_per_s: number }>("torch_model.py", ["--forward", "--json", "--threads", String(THREADS), "--steps", "5", ...torchShape(shape, 32)])
     const torchSample = torch<{ kv_best_batch_tokens_per_s: number }>("torch_sample.py", ["--json", "--threads", String(THREADS)])
     const torchDpo = torch<{ best_tokens_per_second: number }>("torch_dpo.py", ["--steps", "5", "--threads", String(THREADS), ...torchShape(shape, shape.pairs)])
-    const add = (m: typeof forward, o: number, peer: { blas?: Blas } | undefined, best: number | undefined) => {
-      m.ours.push(o)
-      m.loads.push(loadNow)
-      if (peer !== undefined && best !== undefined) {
-        m.peer.push(best)
-        m.blas.push(peer.blas)
-      }
-    }
+    const add = (m: Measured, o: number, peer: { blas?: Blas } | undefined, best: number | undefined) => addRound(m, o, loadNow, peer, best)
     add(forward, ours.forward.best, torchForward, torchForward?.best_tokens_per_s)
     add(sample, ours.sample.best, torchSample, torchSample?.kv_best_batch_tokens_per_s)
     add(dpo, ours.dpo.best, torchDpo, torchDpo?.best_tokens_per_second)

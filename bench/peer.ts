@@ -69,6 +69,16 @@ export interface Measured {
 
 export const measured = (): Measured => ({ ours: [], peer: [], blas: [], loads: [] })
 
+/** One round of a comparison: the engine's best, the load, and the peer's best with its BLAS when it ran. */
+export const addRound = (m: Measured, ours: number, load: number, peer: { readonly blas?: Blas } | undefined, best: number | undefined): void => {
+  m.ours.push(ours)
+  m.loads.push(load)
+  if (peer !== undefined && best !== undefined) {
+    m.peer.push(best)
+    m.blas.push(peer.blas)
+  }
+}
+
 /**
  * The figures of one comparison over the rounds: both sides' rates (median over rounds, range in
  * the note), and the ratio of best to best per round (median, range) — or, against an unfair
