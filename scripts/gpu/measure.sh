@@ -6,6 +6,7 @@
 #   sentiment-sft.log           the GPU-sized sentiment π₀ (experiments/sentiment/gpu-online.json, 1 round)
 #   bench/                      the webgpu bench (results.json, RESULTS.md)
 #   torch-*.json                the PyTorch peers on CUDA (fp32, TF32 off), same shapes
+#   hf-export.json              transformers' from_pretrained on odpo export-hf of the tiny Llama/Qwen fixtures
 #   RESULTS-gpu.md              the table for bench/RESULTS.md: webgpu vs PyTorch CUDA, targets
 #   all.tar.gz                  everything above in one file (a device call brings back at most 8 files)
 # ODPO_MEASURE_QUICK=1 (scripts/gpu/test-pack.sh, on a machine without a GPU): the same steps on the
@@ -86,6 +87,18 @@ timeout "$(limit 240)" "${ODPO[@]}" run "$SENT" --backend webgpu --db "$OUT/sent
   || echo "sentiment run failed (exit $?): see sentiment-sft.log" >> "$OUT/failures.txt"
 "${ODPO[@]}" query "SELECT round, stage, wall_s FROM stage_times ORDER BY round, stage" --db "$OUT/sentiment.duckdb" --format json > "$OUT/sentiment-stages.json" 2>/dev/null
 fi
+
+step "4b. transformers loads odpo's Hugging Face export (issue 19)"
+if "$PY" -c 'import transformers' 2>/dev/null; then
+  rm -rf "$OUT/hf"; mkdir -p "$OUT/hf"; exports=()
+  for name in llama_tiny qwen2_tiny qwen3_tiny; do
+    "${ODPO[@]}" export-hf packages/model/test/fixtures/llama/$name --out "$OUT/hf/$name-export" --dtype F32 >> "$OUT/hf-export.log" 2>&1 \
+      && exports+=("$OUT/hf/$name-export") || echo "odpo export-hf $name failed: see hf-export.log" >> "$OUT/failures.txt"
+  done
+  timeout "$(limit 90)" "$PY" scripts/gpu/hf-export-check.py packages/model/test/fixtures/llama "${exports[@]}" > "$OUT/hf-export.json" 2>> "$OUT/hf-export.log" \
+    || echo "transformers did not load every export as odpo's numbers say: see hf-export.json, hf-export.log" >> "$OUT/failures.txt"
+  rm -rf "$OUT/hf"
+elif [ -z "$QUICK" ]; then echo "no transformers in $PY: the export check was not run" >> "$OUT/failures.txt"; fi
 
 step "5. RESULTS-gpu.md"
 node "$HERE/report.mjs" "$OUT" > "$OUT/RESULTS-gpu.md"

@@ -39,6 +39,13 @@ const onnxDevice = json("bandit-onnx-device.json")?.[0]
 const round0 = (json("sentiment-stages.json") ?? []).filter((s) => s.round === 0)
 const sft = round0.length > 0 ? round0.reduce((a, s) => a + Number(s.wall_s), 0) : undefined
 
+/** transformers' from_pretrained on odpo's exports (hf-export-check.py), one line. */
+function hfExportLine(r) {
+  if (!r) return `- transformers on odpo's Hugging Face exports: not run (no transformers, or see failures.txt).`
+  const each = Object.entries(r.exports).map(([name, e]) => e.error ? `${name}: ${e.error}` : `${name} → ${e.class}, max |Δ logit| ${e.max_abs_logit_diff.toExponential(1)}${e.ok ? "" : " (over 1e-4)"}`)
+  return `- transformers ${r.transformers} \`from_pretrained\` on \`odpo export-hf\` of the tiny fixtures: ${each.join("; ")}.`
+}
+
 const rows = [
   ["train, reference model B32 (tok/s)", fig("train tokens/s (webgpu)"), torch.train?.tokens_per_s, "≥ 60,000"],
   ["train, ~90 M (V8192 D768 L12 H12 T256 B8) (tok/s)", fig("train tokens/s, ~90 M (webgpu)"), torch.big?.tokens_per_s, "≥ 15,000"],
@@ -57,6 +64,7 @@ const lines = [
   `- \`odpo run experiments/bandit/online.json --backend webgpu\`: ${fmt(Number(read("bandit.wall_s")), 4)} s wall for the whole run (π₀ SFT + 8 rounds); rounds 1–8 ${fmt(meanRound)} s each on average (stage_times).`,
   `- The same run on ${onnxDevice?.backend ?? "onnx-webgpu"} (${onnxDevice?.device ?? "?"}): ${fmt(Number(read("bandit-onnx.wall_s")), 4)} s wall; rounds 1–8 ${fmt(meanRoundOnnx)} s each on average.`,
   `- GPU-sized sentiment π₀ (experiments/sentiment/gpu-online.json): SFT and round-0 evaluation ${fmt(sft)} s.`,
+  hfExportLine(json("hf-export.json")),
   torch.dpo ? `- PyTorch CUDA DPO step (bench/torch_dpo.py): ${fmt(torch.dpo.tokens_per_second)} tok/s.` : `- PyTorch peers: not run (see failures.txt).`,
   ...(read("failures.txt") ? [``, `Failures: ${read("failures.txt").split("\n").join("; ")}`] : [])
 ]
