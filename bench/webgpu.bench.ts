@@ -4,12 +4,13 @@
  * (V=8192 D=768 L=12 H=12 T=256 B=8); decoding tokens/s with the real sampler (KV cache,
  * temperature 1, seeded draws on the host: 512 rows × 32 new tokens); and the wall time of a full
  * online bandit round (`odpo run experiments/bandit/online.json --backend webgpu`, 2 rounds, from
- * stage_times). Runs on a hardware adapter; `pnpm bench --backend webgpu` runs it on any adapter
+ * stage_times); on a hardware adapter also a Llama at SmolLM2-135M's shape (train at T 128 B 8, and
+ * decoding 512 rows × 32 with its 3-KV-head cache). Runs on a hardware adapter; `pnpm bench --backend webgpu` runs it on any adapter
  * (llvmpipe: correct, slow, smaller sizes). The PyTorch CUDA peers are bench/torch_*.py --device
  * cuda, run beside it by scripts/gpu/measure.sh.
  */
 import { Tokenizer } from "@odpo/core"
-import { Gpt, WebGpu, WebGpuKernels } from "@odpo/model"
+import { Architectures, type CausalLm, type Gpt, type Llama, WebGpu, WebGpuKernels } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from "node:fs"
@@ -18,15 +19,20 @@ import { dirname, join, resolve } from "node:path"
 import { defaultMaxBatchRows, requestRows } from "../packages/sampler/src/Sampling.ts"
 import * as TfjsEngine from "../packages/sampler/src/TfjsEngine.ts"
 import type { BenchFigure } from "./run.ts"
+import { smolLm2 as smolLm2Shape } from "./shapes.ts"
 
 const reference: Gpt.GptConfig = { vocabSize: 64, contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dropout: 0 }
 const large: Gpt.GptConfig = { vocabSize: 8192, contextLength: 256, dModel: 768, nLayers: 12, nHeads: 12, dropout: 0 }
 
-/** Seconds per training step (after one warm-up) of `config` at batch B, full context. */
-const trainStep = async (config: Gpt.GptConfig, B: number, steps: number) => {
-  const T = config.contextLength
+/** SmolLM2-135M's shape (bench/shapes.ts), trained at T 128 and decoded as the reference model is. */
+const smolLm2 = smolLm2Shape.config as Llama.LlamaConfig
+/** A tiny Llama that runs the same code paths on a software adapter (ODPO_BENCH_WEBGPU_LLAMA=1). */
+const tinyLlama: Llama.LlamaConfig = { ...smolLm2, vocabSize: 256, dModel: 64, nLayers: 2, nHeads: 4, nKvHeads: 2, headDim: 16, intermediateSize: 128 }
+
+/** Seconds per training step (after one warm-up) of `config` at batch B and T tokens (default: its context). */
+const trainStep = async (config: CausalLm.ModelConfig, B: number, steps: number, T = config.contextLength) => {
   const V = config.vocabSize
-  const model = Gpt.Gpt.init(config, 0)
+  const model = Architectures.init(config, 0)
   const ids = tf.tensor2d(Int32Array.from({ length: B * T }, (_, i) => (i * 7919) % V), [B, T], "int32")
   const targets = tf.oneHot(tf.reshape(tf.slice(ids, [0, 1], [B, T - 1]), [B * (T - 1)]), V)
   const loss = () => {
@@ -49,11 +55,15 @@ const trainStep = async (config: Gpt.GptConfig, B: number, steps: number) => {
   return { seconds, tokensPerS: (B * T) / seconds }
 }
 
-/** Decoding with the real sampler: prompts × samples rows, `newTokens` each (no EOS), batches of `batch` rows. */
-const decode = async (prompts: number, samples: number, newTokens: number, batch: number) => {
+/**
+ * Decoding with the real sampler: prompts × samples rows, `newTokens` each (no EOS), batches of
+ * `batch` rows. The sampler reads only the tokenizer's pad id and stop ids, so a small character
+ * tokenizer serves any vocabulary (prompt ids stay below 64).
+ */
+const decode = async (prompts: number, samples: number, newTokens: number, batch: number, config: CausalLm.ModelConfig = reference) => {
   const chars = Array.from({ length: 61 }, (_, i) => String.fromCodePoint(0x100 + i))
-  const tokenizer: Tokenizer.Tokenizer = { ...new Tokenizer.CharTokenizer({ symbols: chars }), eosId: null }
-  const model = Gpt.Gpt.init(reference, 0)
+  const tokenizer: Tokenizer.Tokenizer = { ...new Tokenizer.CharTokenizer({ symbols: chars }), eosId: null, vocabSize: config.vocabSize }
+  const model = Architectures.init(config, 0)
   const params = { temperature: 1, topK: 0, topP: 1, minP: 0, repetitionPenalty: 1, maxNewTokens: newTokens, stop: [] }
   const promptList = Array.from({ length: prompts }, (_, i) => ({
     promptId: `p${i}`,
@@ -120,6 +130,17 @@ export default async (): Promise<ReadonlyArray<BenchFigure>> => {
   // 512 rows × 32 tokens in one batch on a GPU; 64 rows in batches of 64 on llvmpipe
   const d = hw ? await decode(64, 8, 32, 512) : await decode(8, 8, 32, defaultMaxBatchRows)
   figures.push({ name: "decode tokens/s, real sampler (webgpu)", value: d.tokensPerS, unit: "tok/s", note: `${d.tokens} tokens (${hw ? "512 rows in one batch" : "64 rows"} × 32, KV cache, temperature 1) in ${d.seconds.toFixed(1)} s; ${on}` })
+  // A Llama at SmolLM2-135M's shape (issue 23: the Llama family on the GPU); on a software adapter
+  // only on request, at a tiny size, so the code path is checked there.
+  const llama = hw ? smolLm2 : process.env["ODPO_BENCH_WEBGPU_LLAMA"] ? tinyLlama : undefined
+  if (llama !== undefined) {
+    const what = hw ? "SmolLM2-135M" : "tiny Llama"
+    const shape = `V=${llama.vocabSize} D=${llama.dModel} L=${llama.nLayers} H=${llama.nHeads}/${llama.nKvHeads} I=${llama.intermediateSize}`
+    const lt = await trainStep(llama, 8, hw ? 3 : 1, 128)
+    figures.push({ name: `train tokens/s, ${what} (webgpu)`, value: lt.tokensPerS, unit: "tok/s", note: `${shape} T=128 B=8, ${(lt.seconds * 1000).toFixed(0)} ms/step; ${on}` })
+    const ld = hw ? await decode(64, 8, 32, 512, llama) : await decode(4, 2, 4, 8, llama)
+    figures.push({ name: `decode tokens/s, ${what}, real sampler (webgpu)`, value: ld.tokensPerS, unit: "tok/s", note: `${ld.tokens} tokens (${hw ? "512 rows in one batch × 32" : "8 rows × 4"}, KV cache of ${llama.nKvHeads} KV heads, temperature 1) in ${ld.seconds.toFixed(1)} s; ${on}` })
+  }
   const config = resolve("experiments/bandit/online.json")
   if (existsSync(config)) {
     const seconds = banditRound(config)

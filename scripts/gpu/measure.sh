@@ -59,7 +59,7 @@ cp "$OUT/.last_wall" "$OUT/bandit-onnx.wall_s"
 
 step "2. the webgpu bench"
 if [ -n "$QUICK" ]; then echo "quick: no bench" > "$OUT/bench.log"; else
-timeout "$(limit 200)" "${BENCH[@]}" --backend webgpu --out "$OUT/bench" > "$OUT/bench.log" 2>&1 \
+timeout "$(limit 240)" "${BENCH[@]}" --backend webgpu --out "$OUT/bench" > "$OUT/bench.log" 2>&1 \
   || echo "bench failed (exit $?): see bench.log" >> "$OUT/failures.txt"
 fi
 
@@ -73,6 +73,11 @@ if "$PY" "${TORCH_CHECK[@]}" 2>/dev/null; then
   peer torch-train-90m bench/torch_model.py --device "$TORCH_DEVICE" --json --steps "${S[1]}" --shape "$([ -n "$QUICK" ] && echo 256,64,2,2,32,2 || echo 8192,768,12,12,256,8)"
   peer torch-decode bench/torch_sample.py --device "$TORCH_DEVICE" --json $([ -n "$QUICK" ] && echo "--prompts 4 --samples 2 --new 4 --batch 8" || echo "--prompts 64 --samples 8 --new 32 --batch 512")
   peer torch-dpo bench/torch_dpo.py --device "$TORCH_DEVICE" --steps "${S[2]}"
+  # a Llama at SmolLM2-135M's shape (V 49152, D 576, 30 layers, 9/3 heads, I 1536), as the webgpu bench
+  if [ -n "$QUICK" ]; then LT=(256,64,2,4,32,2 2,128); LS=(256,64,2,4,2,128 --prompts 4 --samples 2 --new 4 --batch 8)
+  else LT=(49152,576,30,9,128,8 3,1536,100000); LS=(49152,576,30,9,3,1536 --prompts 64 --samples 8 --new 32 --batch 512); fi
+  peer torch-train-smollm bench/torch_model.py --device "$TORCH_DEVICE" --json --steps "${S[1]}" --arch llama --shape "${LT[0]}" --llama "${LT[1]}"
+  peer torch-decode-smollm bench/torch_sample.py --device "$TORCH_DEVICE" --json --arch llama --shape "${LS[@]}"
 else
   echo "no python3 with CUDA torch here: the PyTorch peers were not run" >> "$OUT/failures.txt"
 fi

@@ -25,7 +25,10 @@ const fmt = (x, digits = 3) => (x === undefined || Number.isNaN(x) ? "—" : Num
 const bench = json("bench/results.json")?.results ?? []
 const fig = (name) => bench.find((r) => r.name === name)?.value
 const device = json("bandit-device.json")?.[0]
-const torch = { train: json("torch-train.json"), big: json("torch-train-90m.json"), decode: json("torch-decode.json"), dpo: json("torch-dpo.json") }
+const torch = {
+  train: json("torch-train.json"), big: json("torch-train-90m.json"), decode: json("torch-decode.json"), dpo: json("torch-dpo.json"),
+  smolTrain: json("torch-train-smollm.json"), smolDecode: json("torch-decode-smollm.json")
+}
 /** Mean seconds a round (1…) took, from a run's stage_times. */
 const meanRoundOf = (file) => {
   const perRound = new Map()
@@ -50,7 +53,9 @@ const rows = [
   ["train, reference model B32 (tok/s)", fig("train tokens/s (webgpu)"), torch.train?.tokens_per_s, "≥ 60,000"],
   ["train, ~90 M (V8192 D768 L12 H12 T256 B8) (tok/s)", fig("train tokens/s, ~90 M (webgpu)"), torch.big?.tokens_per_s, "≥ 15,000"],
   ["decode 512 × 32, real sampler (tok/s)", fig("decode tokens/s, real sampler (webgpu)"), torch.decode?.kv_tokens_per_wall_s, "≥ 60,000"],
-  ["online bandit round (s)", fig("online bandit round (webgpu)"), undefined, "≤ 0.5 (PyTorch peer's round: 0.15)"]
+  ["online bandit round (s)", fig("online bandit round (webgpu)"), undefined, "≤ 0.5 (PyTorch peer's round: 0.15)"],
+  ["train, SmolLM2-135M shape T128 B8 (tok/s)", fig("train tokens/s, SmolLM2-135M (webgpu)"), torch.smolTrain?.tokens_per_s, "—"],
+  ["decode 512 × 32, SmolLM2-135M shape (tok/s)", fig("decode tokens/s, SmolLM2-135M, real sampler (webgpu)"), torch.smolDecode?.kv_tokens_per_wall_s, "within 4× of PyTorch CUDA"]
 ]
 const lines = [
   `## GPU (${new Date().toISOString().slice(0, 10)})`,
