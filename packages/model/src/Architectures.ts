@@ -10,6 +10,7 @@ import * as Gpt2Config from "./Gpt2Config.ts"
 import { initialParameters as llamaInit, Llama, type LlamaConfig, parameterShapes as llamaShapes, shapeFields as llamaFields, validateConfig as llamaValidate } from "./Llama.ts"
 import * as LlamaHf from "./LlamaConfig.ts"
 import type { OnnxGraph } from "./OnnxWriter.ts"
+import { scalarCount } from "./ModelVariables.ts"
 import { type GraphKind, graphFor as gptGraphs, llamaGraphFor } from "./onnx/PolicyGraphs.ts"
 
 export { type Architecture, architectureOf, architectures } from "./CausalLm.ts"
@@ -136,7 +137,7 @@ export const fromHfClassName = (className: string): Architecture | undefined =>
   architectures.find((a) => table[a].hf.className === className)
 
 export const parameterShapes = (c: ModelConfig): Array<[string, number[]]> => entryOf(c).parameterShapes(c)
-export const parameterCount = (c: ModelConfig): number => parameterShapes(c).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+export const parameterCount = (c: ModelConfig): number => scalarCount(parameterShapes(c))
 export const validateConfig = (c: ModelConfig): string | undefined => entryOf(c).validate(c)
 export const build = (c: ModelConfig, weights: Map<string, Float32Array>): CausalLm => entryOf(c).build(c, weights)
 /** A freshly initialised model (seeded). */

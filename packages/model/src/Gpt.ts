@@ -12,7 +12,7 @@ import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 import { Seeds } from "@odpo/core"
 import type { CacheGeometry, CausalLm, ForwardOptions, ForwardResult, HiddenResult } from "./CausalLm.ts"
-import { assignWeights, makeVariables, readWeights } from "./ModelVariables.ts"
+import { assignWeights, makeVariables, readWeights, scalarCount } from "./ModelVariables.ts"
 import { fusedGelu } from "./WebGpuKernels.ts"
 
 const { mulberry32 } = Seeds
@@ -52,7 +52,7 @@ export const parameterShapes = (c: GptConfig): Array<[string, number[]]> => {
 
 /** Total number of scalar parameters of a config. */
 export const parameterCount = (c: GptConfig): number =>
-  parameterShapes(c).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+  scalarCount(parameterShapes(c))
 
 /** GPT-2 initialisation: N(0, 0.02), residual projections scaled by 1/sqrt(2L), LN weight 1. */
 export const initialParameters = (c: GptConfig, seed: number): Map<string, Float32Array> => {

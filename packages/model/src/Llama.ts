@@ -12,7 +12,7 @@ import "./TfSetup.ts"
 import "@tensorflow/tfjs-backend-cpu"
 import { Seeds } from "@odpo/core"
 import type { CacheGeometry, CausalLm, ForwardOptions, ForwardResult, HiddenResult } from "./CausalLm.ts"
-import { assignWeights, makeVariables, readWeights } from "./ModelVariables.ts"
+import { assignWeights, makeVariables, readWeights, scalarCount } from "./ModelVariables.ts"
 import { causalMask } from "./Gpt.ts"
 
 /** rope_scaling as real configs carry it: Llama 3's frequency bands, or positions divided by a factor. */
@@ -195,7 +195,7 @@ export class Llama implements CausalLm {
   }
 
   numParameters(): number {
-    return parameterShapes(this.config).reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+    return scalarCount(parameterShapes(this.config))
   }
 
   weights(): Promise<Map<string, Float32Array>> {

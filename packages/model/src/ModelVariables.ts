@@ -12,6 +12,9 @@ const dataOf = (weights: Map<string, Float32Array>, name: string): Float32Array 
   return data
 }
 
+/** How many scalars the shapes hold in all (a model's parameter count). */
+export const scalarCount = (shapes: Shapes): number => shapes.reduce((a, [, s]) => a + s.reduce((x, y) => x * y, 1), 0)
+
 /** One trainable variable per parameter, in `shapes` order. */
 export const makeVariables = (shapes: Shapes, weights: Map<string, Float32Array>): Map<string, tf.Variable> => {
   const params = new Map<string, tf.Variable>()

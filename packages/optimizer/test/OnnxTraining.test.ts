@@ -6,7 +6,8 @@ import { Gpt, Onnx, TfjsPolicyEngine } from "@odpo/model"
 import * as tf from "@tensorflow/tfjs-core"
 import { Effect } from "effect"
 import { objectives } from "../src/objectives/index.ts"
-import { policyGradients, stepGradients, trainLoop } from "../src/TrainLoop.ts"
+import { policyGradients, stepGradients } from "../src/TrainLoop.ts"
+import { assertSameSteps, trainOnEach } from "./EngineTraining.ts"
 
 const tfjs = TfjsPolicyEngine.tfjsPolicyEngine
 const config: Gpt.GptConfig = { vocabSize: 17, contextLength: 16, dModel: 16, nLayers: 2, nHeads: 2, dropout: 0 }
@@ -97,42 +98,8 @@ describe("training on the onnx engine", () => {
       const reference = model(12)
       const { objective, items } = yield* roundItems("sigmoid", reference)
       const start = model(11)
-      const trained = yield* Effect.forEach([tfjs, engine], (e) =>
-        Effect.gen(function*() {
-          const m = yield* Effect.promise(() => start.clone())
-          const steps = yield* trainLoop({ variables: m.variables(), items, gradients: policyGradients(e, m, 0, objective), training, seed: 3, label: "test" })
-          const weights = yield* Effect.promise(() => m.weights())
-          m.dispose()
-          return { steps, weights }
-        }))
-      const [a, b] = trained as [typeof trained[0], typeof trained[0]]
-      assert.strictEqual(a.steps.length, 4)
-      a.steps.forEach((s, i) => {
-        assert.closeTo(b.steps[i]!.metrics["loss"]!, s.metrics["loss"]!, 1e-5)
-        assert.closeTo(b.steps[i]!.metrics["grad_norm"]!, s.metrics["grad_norm"]!, 1e-4 * s.metrics["grad_norm"]!)
-      })
-      // Adam moves every weight by ~lr a step: the engines' weights agree far below that
-      const startWeights = yield* Effect.promise(() => start.weights())
-      let moved = 0
-      let apart = 0
-      let count = 0
-      let notEqual = 0
-      for (const [name, w] of a.weights) {
-        const v = b.weights.get(name)!
-        const w0 = startWeights.get(name)!
-        for (let i = 0; i < w.length; i++) {
-          moved = Math.max(moved, Math.abs(w[i]! - w0[i]!))
-          const d = Math.abs(w[i]! - v[i]!)
-          apart = Math.max(apart, d)
-          if (d > 1e-3 * training.learningRate) notEqual++
-          count++
-        }
-      }
-      assert.isAbove(moved, 4 * training.learningRate * 0.5)
-      // Adam divides by √v: where a gradient is near zero its float-order noise is a visible share
-      // of the step (measured: 31 of 7,120 weights differ by > 0.001·lr, the largest by 0.05·lr)
-      assert.isBelow(notEqual / count, 0.01)
-      assert.isBelow(apart, 0.1 * training.learningRate)
+      const [a, b] = yield* trainOnEach([tfjs, engine], start, items, objective, training)
+      assertSameSteps(a, b, yield* Effect.promise(() => start.weights()), training.learningRate)
       start.dispose()
       reference.dispose()
     }).pipe(Effect.scoped))
