@@ -70,7 +70,7 @@ export const layer = (options: ClusterOptions): Layer.Layer<Sampler | Scorer, ne
           return orUnavailable(shard, client(entityId(label, i)).Score({
             shard, require: options.require, reward: request.reward, gold: request.gold ?? null,
             task: { name, mu, sigma, seed, trainPrompts, heldoutPrompts },
-            items: items.map((item) => ({ ...item, finishReason: item.finishReason }))
+            items
           }))
         }, { concurrency: "unbounded" })
         return { source: answers[0]?.source ?? "", scores: answers.flatMap((a) => a.scores) }

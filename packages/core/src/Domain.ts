@@ -61,19 +61,20 @@ export interface StoredRollout extends Rollout {
 }
 
 /** What a scorer is given for one completion. */
-export interface ScoreItem {
-  readonly promptId: string
-  readonly promptText: string
-  readonly completionText: string
-  readonly completionTokenIds: ReadonlyArray<number>
-  readonly finishReason: FinishReason
+export const ScoreItem = Schema.Struct({
+  promptId: Schema.String,
+  promptText: Schema.String,
+  completionText: Schema.String,
+  completionTokenIds: Schema.Array(Schema.Int),
+  finishReason: FinishReason,
   /** The prompt as the user's file holds it (text, or a chat's messages); absent for a built-in task. */
-  readonly prompt?: unknown
+  prompt: Schema.optionalKey(Schema.Unknown),
   /** The prompt row's other columns (e.g. ground_truth), handed to the reward; absent for a built-in task. */
-  readonly columns?: Readonly<Record<string, unknown>>
+  columns: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
   /** Names the rollout in error messages (a reward that is missing or not finite). */
-  readonly rolloutId?: string
-}
+  rolloutId: Schema.optionalKey(Schema.String)
+})
+export type ScoreItem = typeof ScoreItem.Type
 
 /** A reward for one completion; goldReward is null when the task has none. */
 export interface Score {

@@ -8,12 +8,12 @@
 import { Effect, Schema } from "effect"
 import { ClusterSchema, Entity } from "effect/cluster"
 import { Rpc } from "effect/rpc"
-import { Rollout, SamplingParams } from "./Domain.ts"
+import { Rollout, SamplingParams, ScoreItem } from "./Domain.ts"
 import {
   CheckpointCorrupt, CheckpointNotFound, ClusterUnavailable, ConfigError, InvalidInput, OnnxError, RewardError, TokenizerMismatch, WorkerRefused
 } from "./Errors.ts"
 import { RewardSpec, TaskName } from "./RunConfig.ts"
-import { Sampler } from "./Sampler.ts"
+import { SamplePrompt, Sampler } from "./Sampler.ts"
 import { Scorer } from "./Scorer.ts"
 
 /** What the coordinator asks of the worker: the same odpo build and the run's engine. */
@@ -35,24 +35,13 @@ export const SampleShard = Schema.Struct({
   shard: Schema.String,
   require: Requirement,
   policy: CheckpointSource,
-  prompts: Schema.Array(Schema.Struct({ promptId: Schema.String, tokenIds: Schema.Array(Schema.Int) })),
+  prompts: Schema.Array(SamplePrompt),
   n: Schema.Int,
   params: SamplingParams,
   /** The request seed: row (prompt, j) draws from rowSeed(seed, promptId, j), so a shard's rows are the whole request's. */
   seed: Schema.Int
 })
 export type SampleShard = typeof SampleShard.Type
-
-export const ScoreItem = Schema.Struct({
-  promptId: Schema.String,
-  promptText: Schema.String,
-  completionText: Schema.String,
-  completionTokenIds: Schema.Array(Schema.Int),
-  finishReason: Schema.Literals(["eos", "length", "stop"]),
-  prompt: Schema.optionalKey(Schema.Unknown),
-  columns: Schema.optionalKey(Schema.Record(Schema.String, Schema.Unknown)),
-  rolloutId: Schema.optionalKey(Schema.String)
-})
 
 export const ScoreShard = Schema.Struct({
   shard: Schema.String,

@@ -1,14 +1,15 @@
 /** The Sampler service: K completions per prompt from a policy checkpoint, as plain records. */
-import { Context, Effect, Layer } from "effect"
+import { Context, Effect, Layer, Schema } from "effect"
 import { fnv1a, rowSeed } from "./Seeds.ts"
 import type { CheckpointRef, Rollout, SamplingParams } from "./Domain.ts"
 import type { CheckpointCorrupt, CheckpointNotFound, ClusterUnavailable, InvalidInput, OnnxError, TokenizerMismatch, WorkerRefused } from "./Errors.ts"
 
-export interface SamplePrompt {
-  readonly promptId: string
+export const SamplePrompt = Schema.Struct({
+  promptId: Schema.String,
   /** Tokenized prompt, BOS first when the tokenizer has one. */
-  readonly tokenIds: ReadonlyArray<number>
-}
+  tokenIds: Schema.Array(Schema.Int)
+})
+export type SamplePrompt = typeof SamplePrompt.Type
 
 export interface SampleRequest {
   readonly policy: CheckpointRef
