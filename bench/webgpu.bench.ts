@@ -19,9 +19,9 @@ import { dirname, join, resolve } from "node:path"
 import { defaultMaxBatchRows, requestRows } from "../packages/sampler/src/Sampling.ts"
 import * as TfjsEngine from "../packages/sampler/src/TfjsEngine.ts"
 import type { BenchFigure } from "./run.ts"
-import { smolLm2 as smolLm2Shape } from "./shapes.ts"
+import { reference as referenceShape, smolLm2 as smolLm2Shape } from "./shapes.ts"
 
-const reference: Gpt.GptConfig = { vocabSize: 64, contextLength: 64, dModel: 128, nLayers: 4, nHeads: 4, dropout: 0 }
+const reference = referenceShape.config
 const large: Gpt.GptConfig = { vocabSize: 8192, contextLength: 256, dModel: 768, nLayers: 12, nHeads: 12, dropout: 0 }
 
 /** SmolLM2-135M's shape (bench/shapes.ts), trained at T 128 and decoded as the reference model is. */
