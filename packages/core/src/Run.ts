@@ -9,7 +9,7 @@ import { sizeIssue } from "./Limits.ts"
 import { getTask, isBuiltin } from "./tasks/index.ts"
 import { initialCheckpoint, sftDemonstrations } from "./InitialPolicy.ts"
 import { roundN, roundZero } from "./Round.ts"
-import { decodeStoredConfig, type RunConfig, samplingWarnings } from "./RunConfig.ts"
+import { decodeStoredConfig, type RunConfig, samplingWarnings, withSeedInReward } from "./RunConfig.ts"
 import { type EngineInfo, type RunContext, taskContextChecked } from "./RunContext.ts"
 import { RunStore } from "./RunStore.ts"
 import { Scorer } from "./Scorer.ts"
@@ -110,7 +110,7 @@ export interface StartOptions {
 /** Create a run (validated up front: nothing is written for a bad config) and return its id. */
 export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig, options: StartOptions) {
   const store = yield* RunStore
-  const final: RunConfig = { ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) }
+  const final: RunConfig = withSeedInReward({ ...config, ...(options.name ? { name: options.name } : {}), ...(options.seed !== undefined ? { seed: options.seed } : {}) })
   // Before the task builds its prompts: a size the machine cannot hold must not get that far.
   // (A user's prompts task knows its vocabulary only once its tokenizer is loaded: checked again below.)
   const tooLarge = sizeIssue(final, final.policy.model.vocabSize || (isBuiltin(final.task) ? getTask(final.task).tokenizer.vocabSize : 0))

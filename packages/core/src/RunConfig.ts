@@ -320,6 +320,28 @@ export const RunConfig = Schema.Struct({
 export type RunConfig = typeof RunConfig.Type
 export type RunConfigInput = typeof RunConfig.Encoded
 
+/** `{seed}` in a string, replaced by the seed (the placeholder of `withSeedInReward` and `odpo train-rm`'s `out`). */
+export const seedPlaceholder = "{seed}"
+export const fillSeed = (text: string, seed: number): string => text.split(seedPlaceholder).join(String(seed))
+
+const fillSeedDeep = (value: unknown, seed: number): unknown =>
+  typeof value === "string" ? fillSeed(value, seed)
+  : Array.isArray(value) ? value.map((v) => fillSeedDeep(v, seed))
+  : typeof value === "object" && value !== null ? Object.fromEntries(Object.entries(value).map(([k, v]) => [k, fillSeedDeep(v, seed)]))
+  : value
+
+/**
+ * The config with `{seed}` in its reward's and gold's strings (a reward model's `path`, a server's
+ * URL, a sum's terms) replaced by the run's master seed: one config scores each seed with its own
+ * reward model (`odpo train-rm RM.json --seed N`, `out` naming `{seed}` too), so a study's spread
+ * over seeds includes the reward model's. The run stores the filled-in config.
+ */
+export const withSeedInReward = (config: RunConfig): RunConfig => ({
+  ...config,
+  reward: fillSeedDeep(config.reward, config.seed) as RewardSpec,
+  gold: config.gold === null ? null : fillSeedDeep(config.gold, config.seed) as RewardSpec
+})
+
 const formatPath = (path: ReadonlyArray<PropertyKey>) =>
   path.map((k) => (typeof k === "number" ? `[${k}]` : `.${String(k)}`)).join("")
 

@@ -31,7 +31,7 @@ export const TrainRmConfig = Schema.Struct({
   batchSize: def(Schema.Int.check(Schema.isGreaterThan(0)), 16),
   validationFraction: def(Schema.Number.check(Schema.isGreaterThanOrEqualTo(0), Schema.isLessThan(1)), 0.2),
   seed: def(Schema.Int, 0),
-  /** The .onnx file to write (tokenizer.json goes beside it). */
+  /** The .onnx file to write (tokenizer.json goes beside it); `{seed}` in it becomes the seed (one model per seed: `--seed N`). */
   out: Schema.String
 })
 export type TrainRmConfig = typeof TrainRmConfig.Type
@@ -99,22 +99,25 @@ export const trainRm = Command.make(
   {
     config: Argument.String("config").pipe(Argument.withDescription("reward-model JSON (task, source, model, steps, out …)")),
     db: Flag.String("db").pipe(Flag.withDescription(`the run store of source {"run": …} (overrides the config's source.db, default ${RunStore.defaultDbFile})`), Flag.optional),
+    seed: Flag.Int("seed").pipe(Flag.withDescription("the seed of the pairs drawn, the initialisation and the batches (default: the config's seed); `{seed}` in `out` becomes it"), Flag.optional),
     backend: engineFlag("trains the reward model")
   },
-  Effect.fn(function*({ config: file, db, backend }) {
+  Effect.fn(function*({ config: file, db, seed, backend }) {
     const text = yield* readConfigText(file, "reward-model config")
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
       catch: (e) => new Errors.ConfigError({ message: `${file}: not valid JSON: ${(e as Error).message}`, file })
     })
-    const config = yield* Schema.decodeUnknownEffect(TrainRmConfig)(json, { onExcessProperty: "error" }).pipe(
+    const decoded = yield* Schema.decodeUnknownEffect(TrainRmConfig)(json, { onExcessProperty: "error" }).pipe(
       Effect.mapError((e) => {
         const at = RunConfig.firstIssue(e.issue, json)
         return new Errors.ConfigError({ message: `${file}: $${at.path}: ${at.message}`, path: `$${at.path}`, file })
       })
     )
+    const configSeed = Option.getOrElse(seed, () => decoded.seed)
+    const config = { ...decoded, seed: configSeed, out: RunConfig.fillSeed(decoded.out, configSeed) }
     yield* useBackend(Option.getOrElse(backend, () => "auto" as const))
-    noteInterrupt(`interrupted: no reward model was written (${config.out} is written when training ends); run \`odpo train-rm ${file}\` again`)
+    noteInterrupt(`interrupted: no reward model was written (${config.out} is written when training ends); run \`odpo train-rm ${file}${Option.isSome(seed) ? ` --seed ${configSeed}` : ""}\` again`)
     const { RewardModelExport } = yield* Effect.promise(() => import("@odpo/optimizer"))
     const task = Tasks.getTask(config.task)
     const trunk = config.trunk === null ? undefined : yield* trunkOf(config.trunk, join(dirname(config.out), "checkpoints"), file, task.tokenizer.vocabSize)
