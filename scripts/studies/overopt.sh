@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Over-optimisation in one picture (Gao et al. 2022): proxy and gold vs KL for online DPO against 3 RM sizes, and best-of-n. experiments/sentiment/README.md
 # Usage: scripts/studies/overopt.sh [--db FILE] [--backend NAME] [--seeds "0 1 2 3 4"]   (default --db runs/overopt.duckdb)
-# Each seed s has its own reward model of each size, trained with seed s (its own 1000 pairs drawn, 200 of
-# them to train on): runs/rm/overopt-<size>-s<s>.onnx, which the arms name as overopt-<size>-s{seed}.onnx.
+# Each seed s has its own reward model of each size, trained with seed s (its own 2000 pairs drawn, 400 of
+# them held out for its validation accuracy): runs/rm/overopt-<size>-s<s>.onnx, which the arms name as overopt-<size>-s{seed}.onnx.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source scripts/studies/lib.sh
