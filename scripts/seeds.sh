@@ -32,12 +32,13 @@ while [ $# -gt 0 ]; do
 done
 [ ${#configs[@]} -gt 0 ] || { echo "seeds.sh: name at least one experiment config" >&2; exit 2; }
 
-odpo() { npx -y pnpm@12.4.2 odpo "$@"; }
+# The CLI itself (what `pnpm odpo` runs), without pnpm's start-up for each of a study's hundreds of calls.
+odpo() { node packages/cli/bin/odpo.js "$@"; }
 
 # finished | failed | running | none: the newest run of that name in $DB (a failed query stops the script).
 status_of() {
   [ -f "$DB" ] || { echo none; return; }
-  npx -y pnpm@12.4.2 --reporter silent odpo query --db "$DB" --format csv \
+  odpo query --db "$DB" --format csv \
     "SELECT coalesce(max_by(status, created_at), 'none') FROM runs WHERE name = '$1'" | tail -n 1
 }
 

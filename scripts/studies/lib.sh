@@ -8,5 +8,5 @@ ensure_rm() {
   out=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).out.split("{seed}").join(process.argv[2] ?? ""))' "$1" "${2:-}")
   [ -n "${2:-}" ] && seed=(--seed "$2")
   if [ -f "$out" ]; then echo "study: reward model $out exists; reused" >&2
-  else npx -y pnpm@12.4.2 odpo train-rm "$1" "${seed[@]}"; fi
+  else node packages/cli/bin/odpo.js train-rm "$1" "${seed[@]}"; fi
 }
