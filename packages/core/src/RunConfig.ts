@@ -321,7 +321,7 @@ export type RunConfig = typeof RunConfig.Type
 export type RunConfigInput = typeof RunConfig.Encoded
 
 /** `{seed}` in a string, replaced by the seed (the placeholder of `withSeedInReward` and `odpo train-rm`'s `out`). */
-export const seedPlaceholder = "{seed}"
+const seedPlaceholder = "{seed}"
 export const fillSeed = (text: string, seed: number): string => text.split(seedPlaceholder).join(String(seed))
 
 const fillSeedDeep = (value: unknown, seed: number): unknown =>
