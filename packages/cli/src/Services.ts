@@ -1,8 +1,9 @@
 /** The composition root: the layers every command runs on, wired for one database file and one engine. */
-import { RunStore } from "@odpo/core"
+import { CodeBuild, RunStore } from "@odpo/core"
 import type { Backend } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { dirname, join, resolve } from "node:path"
+import { buildId } from "./BuildId.ts"
 import * as CrashPoint from "./CrashPoint.ts"
 import { layerTerminal } from "./ProgressBar.ts"
 
@@ -19,7 +20,7 @@ export const tfjsCpu: Backend.EngineInfo = { backend: "cpu", device: "cpu (pure 
  * The engines of a command, without the run store: Sampler and Trainer on the selected engine
  * (onnxruntime's graphs — one session pool for both, released with the layer; `threads` intra-op
  * threads — for onnx / onnx-webgpu, tfjs for every tfjs backend), the checkpoint store and the
- * reward scorer. The engines load when a command builds it (not at `odpo` start). A rollout
+ * reward scorer, and this build's id (CodeBuild: runs.code_version, the SFT cache key). The engines load when a command builds it (not at `odpo` start). A rollout
  * worker (`odpo worker`) runs on this alone: it never opens DuckDB.
  */
 export const engineLayer = (engine: Backend.EngineInfo = tfjsCpu, threads = 0) =>
@@ -36,7 +37,8 @@ export const engineLayer = (engine: Backend.EngineInfo = tfjsCpu, threads = 0) =
       CheckpointStore.layer,
       Layer.provide(engineLayers, LoadedModels.LoadedModels.layer),
       RewardScorer.layer,
-      layerTerminal
+      layerTerminal,
+      Layer.succeed(CodeBuild.CodeBuild, buildId())
     )
   }))
 

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { Run, RunConfig, RunStore } from "@odpo/core"
+import { CodeBuild, Run, RunConfig, RunStore } from "@odpo/core"
 import { Backend } from "@odpo/model"
 import { Effect, Layer } from "effect"
 import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
@@ -94,6 +94,33 @@ describe("round loop, end to end on a tiny bandit", () => {
       const err = yield* Effect.flip(Run.createRun({ ...config, eval: { ...config.eval, prompts: 99 } }, { checkpointRoot: checkpointRootFor(db) }))
       assert.include(err.message, "eval.prompts")
       assert.deepStrictEqual((yield* store.query("SELECT count(*) FROM runs")).rows, before.rows)
+    }).pipe(Effect.provide(experimentLayer(db)))
+  })
+
+  it.live("π₀ is reused by the same build only: other code trains its own π₀, and each run records its build", () => {
+    const db = join(mkdtempSync(join(tmpdir(), "odpo-e2e-")), "odpo.duckdb")
+    const root = checkpointRootFor(db)
+    const onBuild = (build: string, rounds: number) =>
+      Effect.gen(function*() {
+        const config = yield* tinyConfig()
+        const runId = yield* Run.createRun({ ...config, rounds }, { checkpointRoot: root })
+        yield* Run.runToCompletion(runId)
+        const store = yield* RunStore.RunStore
+        const run = (yield* store.listRuns()).find((r) => r.runId === runId)!
+        return { pi0: (yield* store.listRounds(runId))[0]!.policyCkpt, code: run.codeVersion }
+      }).pipe(Effect.provideService(CodeBuild.CodeBuild, build))
+    return Effect.gen(function*() {
+      const a = yield* onBuild("0.1.0+aaaaaaaaaaaa", 1)
+      const again = yield* onBuild("0.1.0+aaaaaaaaaaaa", 1)
+      const b = yield* onBuild("0.1.0+bbbbbbbbbbbb", 1)
+      assert.deepStrictEqual([a.code, again.code, b.code], ["0.1.0+aaaaaaaaaaaa", "0.1.0+aaaaaaaaaaaa", "0.1.0+bbbbbbbbbbbb"])
+      assert.strictEqual(again.pi0, a.pi0, "the same build reuses its π₀")
+      // The other build trained π₀ itself (a second cache entry) rather than reusing the first build's;
+      // SFT is deterministic, so the same code gives the same weights.
+      const entries = readdirSync(join(root, "sft-cache")).map((f) => JSON.parse(readFileSync(join(root, "sft-cache", f), "utf8")).pi0)
+      assert.strictEqual(entries.length, 2)
+      assert.deepStrictEqual(entries, [a.pi0, a.pi0])
+      assert.strictEqual(b.pi0, a.pi0)
     }).pipe(Effect.provide(experimentLayer(db)))
   })
 

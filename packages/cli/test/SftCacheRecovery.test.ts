@@ -16,7 +16,7 @@ const runs = (db: string) =>
   Effect.gen(function*() {
     const store = yield* RunStore.RunStore
     const all = yield* store.listRuns()
-    return yield* Effect.forEach(all, (r) => Effect.map(store.listRounds(r.runId), (rounds) => ({ status: r.status, pi0: rounds[0]?.policyCkpt })))
+    return yield* Effect.forEach(all, (r) => Effect.map(store.listRounds(r.runId), (rounds) => ({ status: r.status, pi0: rounds[0]?.policyCkpt, code: r.codeVersion })))
   }).pipe(Effect.provide(storeLayer(db)))
 
 describe("the SFT cache", () => {
@@ -39,6 +39,9 @@ describe("the SFT cache", () => {
       const third = yield* Effect.promise(() => odpo(["run", config, "--db", db, "--name", "tiny-3"]))
       assert.strictEqual(third.code, 0, third.stderr)
       assert.match(third.stderr, new RegExp(`round 0: π₀ ${pi0!.slice(0, 12)} reused`))
-      assert.deepStrictEqual(yield* runs(db), [1, 2, 3].map(() => ({ status: "finished", pi0 })))
+      // runs.code_version is the build that ran it (from the sources: a hash of packages/<name>/src), the same for all three
+      const all = yield* runs(db)
+      assert.match(all[0]!.code, /^\d+\.\d+\.\d+\+src\.[0-9a-f]{12}$/)
+      assert.deepStrictEqual(all, [1, 2, 3].map(() => ({ status: "finished", pi0, code: all[0]!.code })))
     }))
 })

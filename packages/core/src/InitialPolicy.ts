@@ -1,12 +1,13 @@
 /**
  * Round 0's policy π₀: the checkpoint `policy.init` names (verified, vocabulary checked), or a
  * fresh GPT-2-initialised model trained by SFT on the task's demonstrations. SFT is a pure function
- * of (model shape, SFT settings, task, seed), so runs that share them — the arms of a study —
- * share one π₀ through the SFT cache.
+ * of (model shape, SFT settings, task, seed, engine, code), so runs that share them — the arms of
+ * a study — share one π₀ through the SFT cache.
  */
 import { Effect } from "effect"
 import { join } from "node:path"
 import { Checkpoints } from "./Checkpoints.ts"
+import { CodeBuild } from "./CodeBuild.ts"
 import { ConfigError } from "./Errors.ts"
 import { readSftCache, sftCacheKey, writeSftCache } from "./internal/SftCache.ts"
 import type { ModelConfig, RunConfig } from "./RunConfig.ts"
@@ -50,12 +51,12 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
   }
   const m = config.policy.model
   const modelConfig: ModelConfig = { ...m, vocabSize: m.vocabSize === 0 ? task.tokenizer.vocabSize : m.vocabSize }
-  // Another engine's π₀ differs in the last bits: the same seed gives the same rows on ONE backend
-  // (cpu keys stay as they were, so existing caches still hit).
-  const engine = ctx.backend && ctx.backend !== "cpu" ? { backend: ctx.backend } : {}
+  // Another engine's π₀ differs in the last bits, and other code may train another π₀ altogether:
+  // the same seed gives the same rows on ONE backend and ONE build, so both are in the key.
+  const build = yield* CodeBuild
   // The prompts task's demonstrations are a file: π₀ depends on its content, not its name.
   const demos = task.userPrompts ? { demonstrations: task.userPrompts.demonstrationsSha256 } : {}
-  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed, ...engine, ...demos })
+  const key = sftCacheKey({ model: modelConfig, sft: config.policy.sft, task: config.task, seed: config.seed, backend: ctx.backend ?? "cpu", build, ...demos })
   const cached = yield* readSftCache(ctx.checkpointRoot, key)
   const ref = (id: string) => ({ id, path: join(ctx.checkpointRoot, id) })
   // A cached checkpoint whose files no longer hash to its id (a disk error, an edit) is made again:
@@ -65,7 +66,7 @@ export const makeInitialPolicy = Effect.fn("InitialPolicy.make")(function*(ctx: 
     yield* Effect.logWarning(`round 0: the SFT cache's checkpoint ${damaged.id.slice(0, 12)} is damaged (${damaged.message}): making π₀ again`)
   }
   if (cached && !damaged) {
-    yield* Effect.logInfo(`round 0: π₀ ${cached.pi0.slice(0, 12)} reused (same model, SFT settings, task and seed)`)
+    yield* Effect.logInfo(`round 0: π₀ ${cached.pi0.slice(0, 12)} reused (same model, SFT settings, task, seed, engine and build)`)
     return {
       pi0: ref(cached.pi0),
       rows: [yield* checkpointRow(ctx, ref(cached.init), null, 0), yield* checkpointRow(ctx, ref(cached.pi0), cached.init, 0)]

@@ -3,6 +3,7 @@
  * resumed — round by round to completion, its status kept in the store.
  */
 import { Effect } from "effect"
+import { CodeBuild } from "./CodeBuild.ts"
 import { ConfigError } from "./Errors.ts"
 import { holdRunLock } from "./internal/RunLock.ts"
 import { sizeIssue } from "./Limits.ts"
@@ -97,6 +98,7 @@ export interface StartOptions {
   readonly seed?: number
   /** Checkpoints go under this directory (default: `checkpoints/` beside the database). */
   readonly checkpointRoot: string
+  /** runs.code_version (default: CodeBuild, the build this process runs). */
   readonly codeVersion?: string
   /** The engine the run starts on (runs.backend, runs.device). */
   readonly engine?: EngineInfo
@@ -130,7 +132,7 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
     runId, name: final.name, experiment: final.experiment,
     config: { ...final, checkpointRoot: store.storePath(options.checkpointRoot), ...(method ? { method } : {}) },
     seed: final.seed, pairSource: method?.name ?? final.pairSource, loss: method?.name ?? final.loss.type, beta: final.loss.beta,
-    status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? "dev",
+    status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? (yield* CodeBuild),
     backend: options.engine?.backend ?? null, device: options.engine?.device ?? null
   })
   return runId

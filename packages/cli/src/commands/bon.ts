@@ -8,7 +8,6 @@ import { Console, Effect, Option } from "effect"
 import { Argument, Command, Flag } from "effect/cli"
 import { formatTable } from "../Format.ts"
 import { checkpointRootFor, experimentLayer } from "../Services.ts"
-import { odpoVersion } from "../Version.ts"
 import { compareRuns } from "./compare.ts"
 import { engineFor } from "./run.ts"
 import { backendFlag, dbFlag } from "./shared.ts"
@@ -33,7 +32,6 @@ export const bon = Command.make(
         name: Option.getOrElse(name, () => `${config.name}-bon`),
         ...(Option.isSome(seed) ? { seed: seed.value } : {}),
         checkpointRoot: checkpointRootFor(db),
-        codeVersion: odpoVersion,
         engine
       }
       const runId = yield* BestOfN.runBestOfN(config, start, options)

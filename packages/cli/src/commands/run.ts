@@ -10,7 +10,6 @@ import { checkClusterUrl, coordinatorLayer } from "../Cluster.ts"
 import { checkpointRootFor, experimentLayer, storeLayer } from "../Services.ts"
 import { noteInterrupt } from "../Errors.ts"
 import { buildId } from "../BuildId.ts"
-import { odpoVersion } from "../Version.ts"
 import { backendFlag, chatTemplateFlag, dbFlag, useBackend, withChatTemplate } from "./shared.ts"
 
 /** The experiment file, its `extends` chain resolved (ConfigFile.ts). */
@@ -133,7 +132,6 @@ export const run = Command.make(
         ...(Option.isSome(name) ? { name: name.value } : {}),
         ...(Option.isSome(seed) ? { seed: seed.value } : {}),
         checkpointRoot: checkpointRootFor(db),
-        codeVersion: odpoVersion,
         engine
       })
       yield* Console.error(`run ${runId} → ${db} (another terminal: odpo query/compare while it works; ${resumeHint(runId, db)} after a crash)`)

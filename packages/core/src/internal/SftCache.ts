@@ -1,5 +1,5 @@
 /**
- * π₀ made by SFT is a pure function of (model shape, SFT settings, task, seed): runs that share
+ * π₀ made by SFT is a pure function of (model shape, SFT settings, task, seed, engine, build): runs that share
  * them — the online and offline arms of a study — share one π₀ instead of training it again.
  * Entries live beside the checkpoints they name (<root>/sft-cache/<key>.json) and are used only
  * when both checkpoint directories are still there; loading re-verifies their SHA-256 as always.
@@ -10,8 +10,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "
 import { join } from "node:path"
 import { StoreError } from "../Errors.ts"
 
-/** Bump when SFT or initialisation changes what the same inputs produce. */
-const VERSION = 1
+/** Bump when the key's inputs change meaning. 2: the engine always, and the code build, are inputs. */
+const VERSION = 2
 
 export interface SftCacheEntry {
   readonly init: string
