@@ -109,5 +109,9 @@ step "5. RESULTS-gpu.md"
 node "$HERE/report.mjs" "$OUT" > "$OUT/RESULTS-gpu.md"
 cat "$OUT/RESULTS-gpu.md"
 [ -f "$OUT/failures.txt" ] && { echo; cat "$OUT/failures.txt"; }
-tar -C "$OUT" --exclude=all.tar.gz -czf "$OUT/all.tar.gz.tmp" . && mv "$OUT/all.tar.gz.tmp" "$OUT/all.tar.gz"
+# Written outside $OUT, then moved in: an archive written into the folder it reads changes that
+# folder under tar ("file changed as we read it"), which fails it.
+archive="$(mktemp "${TMPDIR:-/tmp}/odpo-figures.XXXXXX")"
+tar -C "$OUT" --exclude=all.tar.gz -czf "$archive" . && mv "$archive" "$OUT/all.tar.gz" \
+  || { rm -f "$archive"; echo "measure: could not archive $OUT into all.tar.gz (the files are there one by one)" >&2; }
 exit 0
