@@ -19,7 +19,7 @@ const filesUnder = (dir: string): Array<string> =>
 /** packages/<name>/src/**, each file's path (relative to packages/, "/"-separated) and content. */
 const sourcesHash = (packages: string): string => {
   const hash = createHash("sha256")
-  const files = readdirSync(packages).sort().flatMap((p) => existsSync(join(packages, p, "src")) ? filesUnder(join(packages, p, "src")) : [])
+  const files = readdirSync(packages).flatMap((p) => existsSync(join(packages, p, "src")) ? filesUnder(join(packages, p, "src")) : [])
   for (const f of files.map((f) => relative(packages, f).split("\\").join("/")).sort()) {
     hash.update(`\0${f}\0`).update(readFileSync(join(packages, f)))
   }

@@ -20,8 +20,9 @@ export const tfjsCpu: Backend.EngineInfo = { backend: "cpu", device: "cpu (pure 
  * The engines of a command, without the run store: Sampler and Trainer on the selected engine
  * (onnxruntime's graphs — one session pool for both, released with the layer; `threads` intra-op
  * threads — for onnx / onnx-webgpu, tfjs for every tfjs backend), the checkpoint store and the
- * reward scorer, and this build's id (CodeBuild: runs.code_version, the SFT cache key). The engines load when a command builds it (not at `odpo` start). A rollout
- * worker (`odpo worker`) runs on this alone: it never opens DuckDB.
+ * reward scorer, and this build's id (CodeBuild: runs.code_version, the SFT cache key). The
+ * engines load when a command builds it (not at `odpo` start). A rollout worker (`odpo worker`)
+ * runs on this alone: it never opens DuckDB.
  */
 export const engineLayer = (engine: Backend.EngineInfo = tfjsCpu, threads = 0) =>
   Layer.unwrap(Effect.promise(async () => {

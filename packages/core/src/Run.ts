@@ -98,8 +98,6 @@ export interface StartOptions {
   readonly seed?: number
   /** Checkpoints go under this directory (default: `checkpoints/` beside the database). */
   readonly checkpointRoot: string
-  /** runs.code_version (default: CodeBuild, the build this process runs). */
-  readonly codeVersion?: string
   /** The engine the run starts on (runs.backend, runs.device). */
   readonly engine?: EngineInfo
   /**
@@ -132,7 +130,7 @@ export const createRun = Effect.fn("Run.createRun")(function*(config: RunConfig,
     runId, name: final.name, experiment: final.experiment,
     config: { ...final, checkpointRoot: store.storePath(options.checkpointRoot), ...(method ? { method } : {}) },
     seed: final.seed, pairSource: method?.name ?? final.pairSource, loss: method?.name ?? final.loss.type, beta: final.loss.beta,
-    status: "running", createdAt: new Date().toISOString(), codeVersion: options.codeVersion ?? (yield* CodeBuild),
+    status: "running", createdAt: new Date().toISOString(), codeVersion: yield* CodeBuild,
     backend: options.engine?.backend ?? null, device: options.engine?.device ?? null
   })
   return runId
